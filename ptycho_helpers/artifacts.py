@@ -1,0 +1,131 @@
+"""Report-hub layout and atomic writes (temp file in the same folder + ``os.replace``).
+
+A hub is ``reports/<YYYY-MM-DDTHHMMSSZ>/``; it is created exclusively (never reused) and
+every file in it is written through a temporary file, so a crash leaves either the old
+state or the complete new file — never a truncated one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import json
+import logging
+import math
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .config import check_name
+
+logger = logging.getLogger(__name__)
+
+STAMP_FORMAT = "%Y-%m-%dT%H%M%SZ"
+
+
+def utc_stamp(now: _dt.datetime | None = None) -> str:
+    """UTC time stamp used as a hub name, e.g. ``2026-11-28T133000Z``."""
+    now = now or _dt.datetime.now(_dt.UTC)
+    return now.astimezone(_dt.UTC).strftime(STAMP_FORMAT)
+
+
+def create_hub(reports_dir: str | Path, stamp: str | None = None) -> Path:
+    """Create a new, empty hub folder ``reports_dir/<stamp>``; never reuses an existing one.
+
+    Raises
+    ------
+    FileExistsError
+        When the hub already exists (hubs are immutable).
+    PermissionError
+        When ``reports_dir`` is not writable.
+    """
+    root = Path(reports_dir)
+    name = check_name("hub", stamp or utc_stamp())
+    root.mkdir(parents=True, exist_ok=True)
+    if not os.access(root, os.W_OK):
+        raise PermissionError(f"reports directory {str(root)!r} is not writable")
+    hub = root / name
+    try:
+        hub.mkdir()
+    except FileExistsError:
+        raise FileExistsError(
+            f"hub {str(hub)!r} already exists; hubs are never overwritten - use a new stamp"
+        ) from None
+    return hub
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path, suffix: str = "") -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success it is renamed onto ``path``."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix or ".tmp", dir=target.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, target)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating):
+        return float(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, tuple | set):
+        return list(obj)
+    raise TypeError(f"cannot write {type(obj).__name__} to JSON")
+
+
+def _sanitize(obj: Any) -> Any:
+    """Replace non-finite floats by None so the JSON is standard (no NaN literals)."""
+    if isinstance(obj, dict):
+        return {str(k): _sanitize(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_sanitize(v) for v in obj]
+    if isinstance(obj, float | np.floating) and not math.isfinite(float(obj)):
+        return None
+    return obj
+
+
+def write_json(path: str | Path, data: Any) -> Path:
+    """Atomically write ``data`` as indented, standard JSON (NaN/inf become null)."""
+    text = json.dumps(_sanitize(data), indent=2, default=_json_default, allow_nan=False)
+    with atomic_path(path, ".json") as tmp:
+        tmp.write_text(text + "\n")
+    return Path(path)
+
+
+def read_json(path: str | Path) -> Any:
+    return json.loads(Path(path).read_text())
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    with atomic_path(path, ".txt") as tmp:
+        tmp.write_text(text)
+    return Path(path)
+
+
+def write_npy(path: str | Path, array: np.ndarray) -> Path:
+    """Atomically write one array (``np.save``, no pickles)."""
+    with atomic_path(path, ".npy") as tmp:
+        with open(tmp, "wb") as fh:
+            np.save(fh, np.asarray(array), allow_pickle=False)
+    return Path(path)
+
+
+def read_npy(path: str | Path) -> np.ndarray:
+    return np.load(path, allow_pickle=False)

@@ -1,0 +1,330 @@
+"""Frozen configuration records: run parameters, scenarios, model and training settings.
+
+Every record validates itself in ``__post_init__`` and raises ``ValueError`` /
+``TypeError`` with a message naming the bad value and what is allowed.  Variants are
+made with :func:`dataclasses.replace`, which re-runs the validation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from dataclasses import dataclass, fields
+from typing import Any
+
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+$")
+PROBE_MODES = ("idealized", "custom")
+AMP_ACTIVATIONS = ("softplus", "sigmoid", "scaled_sigmoid")
+ARCHITECTURES = ("reference",)
+
+
+# --------------------------------------------------------------------------- checks
+def check_int(name: str, value: Any, *, minimum: int | None = None) -> int:
+    """Return ``value`` as a Python int; reject bools, non-integral floats, below ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        try:
+            import numpy as np
+
+            if isinstance(value, np.integer):
+                value = int(value)
+            else:
+                raise TypeError
+        except TypeError:
+            raise TypeError(f"{name} must be an integer, got {value!r}") from None
+    if isinstance(value, float):
+        if not math.isfinite(value) or not value.is_integer():
+            raise ValueError(f"{name} must be an integer, got {value!r}")
+        value = int(value)
+    value = int(value)
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name}={value} is out of range; it must be >= {minimum}")
+    return value
+
+
+def check_float(
+    name: str,
+    value: Any,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    exclusive: bool = False,
+) -> float:
+    """Return ``value`` as a finite Python float within the given bounds."""
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be a number, got {value!r}")
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a number, got {value!r}") from None
+    if not math.isfinite(out):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    if exclusive:
+        lo_bad = minimum is not None and out <= minimum
+        hi_bad = maximum is not None and out >= maximum
+        rng = f"in ({minimum}, {maximum})" if maximum is not None else f"> {minimum}"
+    else:
+        lo_bad = minimum is not None and out < minimum
+        hi_bad = maximum is not None and out > maximum
+        rng = f"in [{minimum}, {maximum}]" if maximum is not None else f">= {minimum}"
+    if lo_bad or hi_bad:
+        raise ValueError(f"{name}={out!r} is out of range; it must be {rng}")
+    return out
+
+
+def check_bool(name: str, value: Any) -> bool:
+    """Accept only real booleans (``0``/``"false"`` are rejected to avoid silent surprises)."""
+    import numpy as np
+
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    raise TypeError(f"{name} must be true or false, got {value!r}")
+
+
+def check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in allowed:
+        raise ValueError(f"{name}={value!r} is not allowed; choose one of {', '.join(allowed)}")
+    return value
+
+
+def check_name(kind: str, value: Any) -> str:
+    """Names used as file/folder names: ``[A-Za-z0-9_.-]+``, not ``.``/``..``."""
+    if not isinstance(value, str) or not NAME_PATTERN.match(value) or set(value) == {"."}:
+        raise ValueError(
+            f"{kind} name {value!r} is not allowed; use letters, digits, '_', '-', '.' "
+            "(no path separators, not '.' or '..')"
+        )
+    return value
+
+
+class _Record:
+    """Shared dict conversion for the frozen records."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]):
+        if not isinstance(data, dict):
+            raise TypeError(f"{cls.__name__}.from_dict expects a mapping, got {type(data).__name__}")
+        known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(
+                f"unknown {cls.__name__} key(s) {unknown}; allowed keys: {sorted(known)}"
+            )
+        return cls(**data)
+
+
+# --------------------------------------------------------------------------- records
+@dataclass(frozen=True)
+class RunParams(_Record):
+    """Physics and workload parameters of a simulated run (PtychoPINN ``sim_lines_4x``).
+
+    Attributes
+    ----------
+    N : int
+        Patch / diffraction pattern side in pixels; a multiple of 4.
+    object_size : int
+        Side of the square lines object in pixels.
+    object_seed, sim_seed : int
+        Seeds of the object and of the scan positions + Poisson noise.
+    buffer : float
+        Scan positions are drawn uniformly in ``[buffer, object_size - buffer]``.
+    split_fraction : float
+        Share of positions (largest y) that form the test set; in (0, 1).
+    base_total_images : int
+        Scan positions per unit of ``gridsize**2 * image_multiplier``.
+    group_count : int
+        Number of groups sampled per split.
+    nphotons : float
+        Mean photons per diffraction pattern.
+    neighbor_count : int
+        K, the neighbour pool for gridsize > 1.
+    reassemble_M : int
+        Side of the central crop kept from each patch when stitching.
+    """
+
+    N: int = 64
+    object_size: int = 392
+    object_seed: int = 42
+    sim_seed: int = 42
+    buffer: float = 10.0
+    split_fraction: float = 0.5
+    base_total_images: int = 2000
+    group_count: int = 1000
+    nphotons: float = 1e9
+    neighbor_count: int = 4
+    reassemble_M: int = 20
+
+    def __post_init__(self) -> None:
+        s = object.__setattr__
+        N = check_int("N", self.N, minimum=4)
+        if N % 4:
+            raise ValueError(f"N={N} is not allowed; N must be divisible by 4 (e.g. 32, 64, 128)")
+        s(self, "N", N)
+        s(self, "object_size", check_int("object_size", self.object_size, minimum=N))
+        s(self, "object_seed", check_int("object_seed", self.object_seed, minimum=0))
+        s(self, "sim_seed", check_int("sim_seed", self.sim_seed, minimum=0))
+        buffer = check_float("buffer", self.buffer, minimum=0.0)
+        if 2 * buffer >= self.object_size:
+            raise ValueError(
+                f"buffer={buffer} leaves no scan area in an object of size {self.object_size}; "
+                f"it must be < object_size/2 = {self.object_size / 2}"
+            )
+        s(self, "buffer", buffer)
+        s(
+            self,
+            "split_fraction",
+            check_float("split_fraction", self.split_fraction, minimum=0.0, maximum=1.0,
+                        exclusive=True),
+        )
+        s(self, "base_total_images",
+          check_int("base_total_images", self.base_total_images, minimum=1))
+        s(self, "group_count", check_int("group_count", self.group_count, minimum=1))
+        s(self, "nphotons",
+          check_float("nphotons", self.nphotons, minimum=0.0, exclusive=True))
+        s(self, "neighbor_count", check_int("neighbor_count", self.neighbor_count, minimum=1))
+        M = check_int("reassemble_M", self.reassemble_M, minimum=1)
+        if M > N:
+            raise ValueError(f"reassemble_M={M} exceeds the patch size N={N}; it must be <= N")
+        s(self, "reassemble_M", M)
+
+
+@dataclass(frozen=True)
+class ScenarioSpec(_Record):
+    """One scenario: gridsize and probe choice (the table of DESIGN §4)."""
+
+    name: str
+    gridsize: int = 1
+    probe_mode: str = "idealized"
+    probe_scale: float = 10.0
+    probe_big: bool = False
+    probe_mask: bool = True
+    image_multiplier: int = 1
+    group_multiplier: int = 1
+
+    def __post_init__(self) -> None:
+        s = object.__setattr__
+        check_name("scenario", self.name)
+        g = check_int("gridsize", self.gridsize, minimum=1)
+        if g > 4:
+            raise ValueError(f"gridsize={g} is out of range; it must be 1, 2, 3 or 4")
+        s(self, "gridsize", g)
+        check_choice("probe_mode", self.probe_mode, PROBE_MODES)
+        s(self, "probe_scale",
+          check_float("probe_scale", self.probe_scale, minimum=0.0, exclusive=True))
+        s(self, "probe_big", check_bool("probe_big", self.probe_big))
+        s(self, "probe_mask", check_bool("probe_mask", self.probe_mask))
+        s(self, "image_multiplier",
+          check_int("image_multiplier", self.image_multiplier, minimum=1))
+        s(self, "group_multiplier",
+          check_int("group_multiplier", self.group_multiplier, minimum=1))
+
+    @property
+    def channels(self) -> int:
+        """C = gridsize**2 patterns per group."""
+        return self.gridsize**2
+
+
+@dataclass(frozen=True)
+class ModelConfig(_Record):
+    """Settings of the PINN (see :func:`ptycho_helpers.model.build_model`).
+
+    ``combine_pad`` is the margin (pixels) of the canvas on which a group's patches are
+    combined for gridsize > 1; it must cover the largest relative offset of any group.
+    """
+
+    N: int = 64
+    gridsize: int = 1
+    architecture: str = "reference"
+    amp_activation: str = "softplus"
+    amp_scale: float = 5.0  # k of scaled_sigmoid
+    probe_big: bool = False
+    probe_mask: bool = True
+    combine_pad: int = 0
+    filters: tuple[int, ...] | None = None
+
+    def __post_init__(self) -> None:
+        s = object.__setattr__
+        N = check_int("N", self.N, minimum=8)
+        if N % 4:
+            raise ValueError(f"N={N} is not allowed; N must be divisible by 4")
+        if N % 8:
+            raise ValueError(
+                f"N={N} is not supported by the model: the encoder halves the size three "
+                "times, so N must be divisible by 8 (e.g. 32, 64, 128)"
+            )
+        s(self, "N", N)
+        s(self, "gridsize", check_int("gridsize", self.gridsize, minimum=1))
+        check_choice("architecture", self.architecture, ARCHITECTURES)
+        check_choice("amp_activation", self.amp_activation, AMP_ACTIVATIONS)
+        s(self, "amp_scale", check_float("amp_scale", self.amp_scale, minimum=0.0, exclusive=True))
+        s(self, "probe_big", check_bool("probe_big", self.probe_big))
+        s(self, "probe_mask", check_bool("probe_mask", self.probe_mask))
+        pad = check_int("combine_pad", self.combine_pad, minimum=0)
+        if pad % 2:
+            pad += 1
+        s(self, "combine_pad", pad)
+        if self.filters is not None:
+            f = tuple(check_int("filters", v, minimum=1) for v in self.filters)
+            if len(f) != 3:
+                raise ValueError(f"filters={f} must list 3 encoder widths, e.g. (64, 128, 256)")
+            s(self, "filters", f)
+
+    @property
+    def channels(self) -> int:
+        return self.gridsize**2
+
+    @property
+    def encoder_filters(self) -> tuple[int, int, int]:
+        """Encoder widths: (64, 128, 256) for N >= 64, scaled by N/64 below (N=32: 32, 64, 128)."""
+        if self.filters is not None:
+            return self.filters  # type: ignore[return-value]
+        k = min(self.N, 64) / 64
+        return tuple(max(4, int(round(w * k))) for w in (64, 128, 256))  # type: ignore[return-value]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]):
+        data = dict(data)
+        if data.get("filters") is not None:
+            data["filters"] = tuple(data["filters"])
+        return super().from_dict(data)
+
+
+@dataclass(frozen=True)
+class TrainConfig(_Record):
+    """Training settings (DESIGN §4: Adam 1e-3, plateau schedule, early stopping)."""
+
+    nepochs: int = 5
+    batch_size: int = 16
+    learning_rate: float = 1e-3
+    validation_fraction: float = 0.05
+    seed: int = 42
+    nll_weight: float = 1.0
+    mae_weight: float = 0.0
+    realspace_weight: float = 0.0
+    lr_patience: int = 2
+    lr_factor: float = 0.5
+    lr_min: float = 1e-4
+    early_stop_patience: int = 3
+
+    def __post_init__(self) -> None:
+        s = object.__setattr__
+        s(self, "nepochs", check_int("nepochs", self.nepochs, minimum=1))
+        s(self, "batch_size", check_int("batch_size", self.batch_size, minimum=1))
+        s(self, "learning_rate",
+          check_float("learning_rate", self.learning_rate, minimum=0.0, exclusive=True))
+        s(self, "validation_fraction",
+          check_float("validation_fraction", self.validation_fraction, minimum=0.0, maximum=0.5))
+        s(self, "seed", check_int("seed", self.seed, minimum=0))
+        for w in ("nll_weight", "mae_weight", "realspace_weight"):
+            s(self, w, check_float(w, getattr(self, w), minimum=0.0))
+        if self.nll_weight == 0 and self.mae_weight == 0:
+            raise ValueError("nll_weight and mae_weight are both 0; at least one must be > 0")
+        s(self, "lr_patience", check_int("lr_patience", self.lr_patience, minimum=1))
+        s(self, "lr_factor",
+          check_float("lr_factor", self.lr_factor, minimum=0.0, maximum=1.0, exclusive=True))
+        s(self, "lr_min", check_float("lr_min", self.lr_min, minimum=0.0))
+        s(self, "early_stop_patience",
+          check_int("early_stop_patience", self.early_stop_patience, minimum=1))

@@ -1,0 +1,359 @@
+"""Built-in scenarios, stable profiles, count derivation, profile resolution, snapshot import.
+
+Profile semantics (DESIGN §4): for each knob of a scenario's stable profile, a knob the
+caller did not give takes the profile value (*applied*); a knob the caller gave keeps the
+caller's value, is recorded as *skipped* with ``{preferred, override, reason}`` and a
+warning naming the flag, the override and the bypassed default is logged.  Profiles only
+change workload knobs; physics and probe normalisation are never touched.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from .config import RunParams, ScenarioSpec, check_int, check_name
+
+logger = logging.getLogger(__name__)
+
+SCENARIOS: Mapping[str, ScenarioSpec] = MappingProxyType(
+    {
+        "gs1_ideal": ScenarioSpec("gs1_ideal", 1, "idealized", 10.0, False, True),
+        "gs1_custom": ScenarioSpec("gs1_custom", 1, "custom", 4.0, True, False),
+        "gs2_ideal": ScenarioSpec("gs2_ideal", 2, "idealized", 10.0, False, True),
+        "gs2_custom": ScenarioSpec("gs2_custom", 2, "custom", 4.0, True, False),
+    }
+)
+
+STABLE_PROFILES: Mapping[str, Mapping[str, Any]] = MappingProxyType(
+    {
+        "gs1_ideal": MappingProxyType(
+            {
+                "label": "gs1_ideal stable profile (reduced load: 512 images, 256 groups, batch 8)",
+                "base_total_images": 512,
+                "group_count": 256,
+                "batch_size": 8,
+            }
+        ),
+        "gs2_ideal": MappingProxyType(
+            {
+                "label": "gs2_ideal stable profile (reduced load: 256 images, 128 groups, "
+                "batch 4, K=4)",
+                "base_total_images": 256,
+                "group_count": 128,
+                "batch_size": 4,
+                "neighbor_count": 4,
+            }
+        ),
+    }
+)
+
+#: Knobs a caller may override (notebook parameters, CLI flags with dashes, ``overrides`` keys).
+RUN_PARAM_KNOBS = (
+    "base_total_images", "group_count", "neighbor_count", "object_seed", "sim_seed",
+    "buffer", "nphotons", "split_fraction",
+)
+SCENARIO_KNOBS = (
+    "gridsize", "probe_mode", "probe_scale", "probe_big", "probe_mask",
+    "image_multiplier", "group_multiplier",
+)
+OVERRIDE_KNOBS = RUN_PARAM_KNOBS + SCENARIO_KNOBS + ("batch_size", "amp_vmax")
+DEFAULT_BATCH_SIZE = 16
+
+
+def flag_name(knob: str) -> str:
+    """CLI flag spelling of a knob: ``base_total_images`` → ``--base-total-images``."""
+    return "--" + knob.replace("_", "-")
+
+
+def get_scenario(name: str) -> ScenarioSpec:
+    """Look up a built-in scenario; the error lists the valid names."""
+    if not isinstance(name, str) or name not in SCENARIOS:
+        raise ValueError(
+            f"unknown scenario {name!r}; valid scenarios: {', '.join(sorted(SCENARIOS))}"
+        )
+    return SCENARIOS[name]
+
+
+def n_test_of(n: int, split_fraction: float) -> int:
+    """Test share of ``n`` positions: ``round(n * split_fraction)``, halves rounded up."""
+    return int(math.floor(n * split_fraction + 0.5))
+
+
+def derive_counts(params: RunParams, gridsize: int, image_multiplier: int = 1) -> tuple[int, int, int]:
+    """Scan counts of a run.
+
+    Returns
+    -------
+    (total, train, test) : tuple of int
+        ``total = base_total_images * gridsize**2 * image_multiplier``;
+        ``test = round(total * split_fraction)``; ``train = total - test``.
+    """
+    if not isinstance(params, RunParams):
+        raise TypeError(f"params must be a RunParams, got {type(params).__name__}")
+    g = check_int("gridsize", gridsize, minimum=1)
+    m = check_int("image_multiplier", image_multiplier, minimum=1)
+    total = int(params.base_total_images * g * g * m)
+    test = n_test_of(total, params.split_fraction)
+    train = total - test
+    if train < 1 or test < 1:
+        raise ValueError(
+            f"base_total_images={params.base_total_images} with split_fraction="
+            f"{params.split_fraction} leaves train={train}, test={test}; both must be >= 1"
+        )
+    return total, train, test
+
+
+def resolve_profile(
+    scenario_name: str,
+    params: RunParams,
+    overrides: Mapping[str, Any] | None = None,
+) -> tuple[RunParams, int, int, dict[str, Any]]:
+    """Apply a scenario's stable profile under the caller's overrides.
+
+    Parameters
+    ----------
+    scenario_name : str
+        Scenario whose profile (if any) is used.
+    params : RunParams
+        Starting parameters (usually ``RunParams()``).
+    overrides : mapping knob -> value or None
+        ``None`` means "not given".  Any knob of :data:`OVERRIDE_KNOBS` may appear;
+        those that are RunParams fields are applied to the returned params.
+
+    Returns
+    -------
+    params : RunParams
+        With profile values and overrides applied.
+    group_count : int
+        Effective group count (``params.group_count``).
+    batch_size : int
+        Effective batch size (profile, override, or the default 16).
+    record : dict
+        JSON-ready profile block ``{name, label, defaults, applied, skipped, active,
+        effective_group_count, effective_batch_size}``.
+    """
+    check_name("scenario", scenario_name)
+    if not isinstance(params, RunParams):
+        raise TypeError(f"params must be a RunParams, got {type(params).__name__}")
+    overrides = dict(overrides or {})
+    unknown = sorted(set(overrides) - set(OVERRIDE_KNOBS))
+    if unknown:
+        raise ValueError(f"unknown override knob(s) {unknown}; allowed: {', '.join(OVERRIDE_KNOBS)}")
+    given = {k: v for k, v in overrides.items() if v is not None}
+    profile = STABLE_PROFILES.get(scenario_name)
+
+    batch_size = DEFAULT_BATCH_SIZE
+    changes: dict[str, Any] = {}
+    applied: dict[str, Any] = {}
+    skipped: dict[str, Any] = {}
+    if profile is not None:
+        for knob, preferred in profile.items():
+            if knob == "label":
+                continue
+            if knob in given:
+                skipped[knob] = {
+                    "preferred": preferred,
+                    "override": given[knob],
+                    "reason": f"caller passed {flag_name(knob)}={given[knob]}",
+                }
+                logger.warning(
+                    "%s: %s=%s overrides the stable-profile default %s=%s (profile value bypassed)",
+                    scenario_name, flag_name(knob), given[knob], knob, preferred,
+                )
+            else:
+                applied[knob] = preferred
+                if knob == "batch_size":
+                    batch_size = preferred
+                else:
+                    changes[knob] = preferred
+    for knob, value in given.items():
+        if knob in RUN_PARAM_KNOBS:
+            changes[knob] = value
+        elif knob == "batch_size":
+            batch_size = value
+    batch_size = check_int("batch_size", batch_size, minimum=1)
+    new_params = dataclasses.replace(params, **changes)
+
+    if profile is None:
+        record: dict[str, Any] = {"name": scenario_name, "active": False}
+    else:
+        record = {
+            "name": scenario_name,
+            "label": profile["label"],
+            "defaults": {k: v for k, v in profile.items() if k != "label"},
+            "applied": applied,
+            "skipped": skipped,
+            "active": True,
+        }
+    record["effective_group_count"] = new_params.group_count
+    record["effective_batch_size"] = batch_size
+    return new_params, new_params.group_count, batch_size, record
+
+
+@dataclass(frozen=True)
+class ResolvedRun:
+    """Everything a scenario run needs, resolved from scenario + profile + overrides."""
+
+    params: RunParams
+    spec: ScenarioSpec
+    group_count: int
+    batch_size: int
+    profile: dict[str, Any]
+    counts: tuple[int, int, int]
+
+    @property
+    def n_train_groups(self) -> int:
+        return min(self.group_count * self.spec.group_multiplier, self.counts[1])
+
+    def to_dict(self) -> dict[str, Any]:
+        total, train, test = self.counts
+        return {
+            "params": self.params.to_dict(),
+            "scenario": self.spec.to_dict(),
+            "group_count": self.group_count,
+            "batch_size": self.batch_size,
+            "counts": {"total": total, "train": train, "test": test},
+        }
+
+
+def resolve_run(
+    scenario: str | ScenarioSpec,
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    params: RunParams | None = None,
+) -> ResolvedRun:
+    """Resolve a scenario run: profile, overrides, counts, and the capacity checks.
+
+    Raises ``ValueError`` (naming the knob and the limit) when the groups asked for do not
+    fit the positions available in a split.
+    """
+    spec = get_scenario(scenario) if isinstance(scenario, str) else scenario
+    if not isinstance(spec, ScenarioSpec):
+        raise TypeError(f"scenario must be a name or ScenarioSpec, got {type(scenario).__name__}")
+    overrides = dict(overrides or {})
+    scen_changes = {k: overrides[k] for k in SCENARIO_KNOBS if overrides.get(k) is not None}
+    if scen_changes:
+        spec = dataclasses.replace(spec, **scen_changes)
+    p, group_count, batch_size, record = resolve_profile(spec.name, params or RunParams(), overrides)
+    counts = derive_counts(p, spec.gridsize, spec.image_multiplier)
+    _, train, test = counts
+    C = spec.channels
+    if C > 1:
+        if p.neighbor_count < C:
+            raise ValueError(
+                f"neighbor_count={p.neighbor_count} is below the group size C={C} "
+                f"(gridsize {spec.gridsize}); it must be >= {C}"
+            )
+        if min(train, test) < p.neighbor_count + 1:
+            raise ValueError(
+                f"a split has {min(train, test)} positions, fewer than neighbor_count+1="
+                f"{p.neighbor_count + 1}; raise base_total_images"
+            )
+    want = group_count * spec.group_multiplier
+    for split, n in (("test", test), ("train", train)):
+        if want > n:
+            raise ValueError(
+                f"group_count={want} exceeds the {n} {split} positions; lower group_count "
+                "or raise base_total_images"
+            )
+    return ResolvedRun(p, spec, group_count, batch_size, record, counts)
+
+
+# --------------------------------------------------------------------------- snapshot import
+_SNAPSHOT_TOP = {"run_params", "scenarios"}
+_SNAPSHOT_SCENARIO = {"name", "inputs", "defaults", "group_count", "neighbor_count", "reassemble_M"}
+_SNAPSHOT_INPUTS = {"gridsize", "probe_mode", "probe_scale", "probe_big", "probe_mask"}
+
+
+def _expect(obj: Any, typ: type | tuple[type, ...], where: str) -> Any:
+    if not isinstance(obj, typ) or isinstance(obj, bool) and typ is not bool:
+        names = typ.__name__ if isinstance(typ, type) else "/".join(t.__name__ for t in typ)
+        raise TypeError(f"snapshot key {where!r} must be {names}, got {type(obj).__name__}")
+    return obj
+
+
+def _no_unknown(d: dict, allowed: set[str], where: str) -> None:
+    unknown = sorted(set(d) - allowed)
+    if unknown:
+        raise ValueError(f"snapshot {where} has unknown key(s) {unknown}; allowed: {sorted(allowed)}")
+
+
+def load_snapshot(
+    source: str | Path | Mapping[str, Any],
+) -> tuple[RunParams, dict[str, ScenarioSpec], dict[str, dict]]:
+    """Import a PtychoPINN-style scenario snapshot JSON.
+
+    The file holds ``run_params`` (RunParams fields) and ``scenarios``, a list of
+    ``{name, inputs{gridsize, probe_mode, probe_scale, probe_big, probe_mask},
+    defaults{probe_big, probe_mask}, group_count, neighbor_count, reassemble_M}``.
+    A null input takes the scenario default (``defaults``, else the built-in scenario of
+    that name, else the ScenarioSpec default).
+
+    Returns
+    -------
+    params : RunParams
+    scenarios : dict name -> ScenarioSpec
+    extras : dict name -> {group_count, neighbor_count, reassemble_M} given per scenario
+    """
+    if isinstance(source, Mapping):
+        data = dict(source)
+        label = "<mapping>"
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise FileNotFoundError(f"snapshot file {str(path)!r} does not exist")
+        try:
+            data = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"snapshot {str(path)!r} is not valid JSON: {exc}") from None
+        label = str(path)
+    _expect(data, dict, "<top level>")
+    _no_unknown(data, _SNAPSHOT_TOP | {"version", "source", "generated"}, "top level")
+    for key in _SNAPSHOT_TOP:
+        if key not in data:
+            raise ValueError(f"snapshot {label} is missing the key {key!r}")
+    rp = _expect(data["run_params"], dict, "run_params")
+    try:
+        params = RunParams.from_dict(rp)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"snapshot key 'run_params': {exc}") from None
+    scenarios: dict[str, ScenarioSpec] = {}
+    extras: dict[str, dict] = {}
+    for i, sc in enumerate(_expect(data["scenarios"], list, "scenarios")):
+        where = f"scenarios[{i}]"
+        _expect(sc, dict, where)
+        _no_unknown(sc, _SNAPSHOT_SCENARIO, where)
+        if "name" not in sc:
+            raise ValueError(f"snapshot key {where!r} is missing 'name'")
+        name = check_name("scenario", _expect(sc["name"], str, f"{where}.name"))
+        inputs = _expect(sc.get("inputs") or {}, dict, f"{where}.inputs")
+        _no_unknown(inputs, _SNAPSHOT_INPUTS, f"{where}.inputs")
+        defaults = _expect(sc.get("defaults") or {}, dict, f"{where}.defaults")
+        _no_unknown(defaults, _SNAPSHOT_INPUTS, f"{where}.defaults")
+        base = SCENARIOS.get(name) or ScenarioSpec(name)
+        values = {}
+        for key in _SNAPSHOT_INPUTS:
+            v = inputs.get(key)
+            if v is None:
+                v = defaults.get(key)
+            if v is None:
+                v = getattr(base, key)
+            values[key] = v
+        try:
+            scenarios[name] = ScenarioSpec(name=name, **values)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"snapshot key '{where}.inputs': {exc}") from None
+        extra = {}
+        for key in ("group_count", "neighbor_count", "reassemble_M"):
+            if sc.get(key) is not None:
+                extra[key] = check_int(f"{where}.{key}", sc[key], minimum=1)
+        extras[name] = extra
+    return params, scenarios, extras

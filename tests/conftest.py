@@ -1,0 +1,39 @@
+"""Shared fixtures: seeded rng, tiny configs and tiny simulated datasets."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+# Keep TensorFlow quiet and single-machine friendly in tests (set before any TF import).
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(1234)
+
+
+@pytest.fixture(scope="session")
+def tiny_object() -> np.ndarray:
+    from ptycho_helpers import make_lines_object
+
+    return make_lines_object(96, 7)
+
+
+@pytest.fixture(scope="session")
+def tiny_probe() -> np.ndarray:
+    from ptycho_helpers import make_probe, normalize_probe_guess
+
+    return normalize_probe_guess(make_probe(32), 10.0)
+
+
+@pytest.fixture(scope="session")
+def tiny_raw(tiny_object, tiny_probe):
+    from ptycho_helpers import simulate_nongrid_raw_data
+
+    return simulate_nongrid_raw_data(
+        tiny_object, tiny_probe, n_images=80, nphotons=1e9, seed=3, buffer=8
+    )

@@ -1,0 +1,141 @@
+import json
+import logging
+
+import pytest
+
+from ptycho_helpers import (
+    SCENARIOS,
+    STABLE_PROFILES,
+    RunParams,
+    derive_counts,
+    load_snapshot,
+    resolve_profile,
+    resolve_run,
+)
+
+
+def test_builtin_scenarios_table():
+    assert set(SCENARIOS) == {"gs1_ideal", "gs1_custom", "gs2_ideal", "gs2_custom"}
+    s = SCENARIOS["gs2_custom"]
+    assert (s.gridsize, s.probe_mode, s.probe_scale, s.probe_big, s.probe_mask) == (
+        2, "custom", 4.0, True, False,
+    )
+    s = SCENARIOS["gs1_ideal"]
+    assert (s.gridsize, s.probe_mode, s.probe_scale, s.probe_big, s.probe_mask) == (
+        1, "idealized", 10.0, False, True,
+    )
+
+
+def test_profiles_are_immutable():
+    with pytest.raises(TypeError):
+        STABLE_PROFILES["gs1_ideal"]["batch_size"] = 99  # type: ignore[index]
+
+
+def test_derive_counts_defaults():
+    assert derive_counts(RunParams(), 1) == (2000, 1000, 1000)
+    assert derive_counts(RunParams(), 2) == (8000, 4000, 4000)
+    assert derive_counts(RunParams(base_total_images=5, split_fraction=0.3), 1) == (5, 3, 2)
+
+
+def test_profile_applied_without_overrides():
+    p, gc, bs, rec = resolve_profile("gs1_ideal", RunParams(), {})
+    assert (p.base_total_images, gc, bs) == (512, 256, 8)
+    assert rec["active"] is True and rec["skipped"] == {}
+    assert rec["applied"] == {"base_total_images": 512, "group_count": 256, "batch_size": 8}
+    assert rec["effective_group_count"] == 256 and rec["effective_batch_size"] == 8
+    json.dumps(rec)
+
+
+def test_override_wins_is_skipped_and_warned(caplog):
+    with caplog.at_level(logging.WARNING, logger="ptycho_helpers.scenarios"):
+        p, gc, bs, rec = resolve_profile(
+            "gs2_ideal", RunParams(), {"batch_size": 8, "group_count": None, "nphotons": 1e6}
+        )
+    assert bs == 8 and gc == 128 and p.neighbor_count == 4 and p.nphotons == 1e6
+    assert rec["skipped"]["batch_size"]["preferred"] == 4
+    assert rec["skipped"]["batch_size"]["override"] == 8
+    assert "batch_size" not in rec["applied"]
+    msg = caplog.text
+    assert "--batch-size=8" in msg and "batch_size=4" in msg
+
+
+def test_no_profile_scenario_records_inactive():
+    p, gc, bs, rec = resolve_profile("gs1_custom", RunParams(), {})
+    assert rec["active"] is False and p == RunParams() and bs == 16 and gc == 1000
+
+
+def test_profile_never_touches_physics():
+    p, *_ = resolve_profile("gs1_ideal", RunParams(), {})
+    base = RunParams()
+    for f in ("N", "nphotons", "buffer", "object_seed", "sim_seed", "split_fraction"):
+        assert getattr(p, f) == getattr(base, f)
+
+
+def test_unknown_knob_and_capacity_errors():
+    with pytest.raises(ValueError, match="unknown override knob"):
+        resolve_profile("gs1_ideal", RunParams(), {"bogus": 1})
+    with pytest.raises(ValueError, match="group_count=300 exceeds the 256 test positions"):
+        resolve_run("gs1_ideal", {"group_count": 300})
+    with pytest.raises(ValueError, match="unknown scenario 'nope'.*gs1_ideal"):
+        resolve_run("nope")
+
+
+def test_resolve_run_scenario_overrides():
+    r = resolve_run("gs1_ideal", {"gridsize": 2, "base_total_images": 64, "group_count": 16})
+    assert r.spec.gridsize == 2 and r.counts == (256, 128, 128)
+
+
+def _snapshot():
+    return {
+        "run_params": RunParams().to_dict(),
+        "scenarios": [
+            {
+                "name": "gs1_ideal",
+                "inputs": {"gridsize": 1, "probe_mode": "idealized", "probe_scale": None,
+                           "probe_big": None, "probe_mask": None},
+                "defaults": {"probe_big": False, "probe_mask": True},
+                "group_count": 1000, "neighbor_count": 4, "reassemble_M": 20,
+            },
+            {
+                "name": "gs2_custom",
+                "inputs": {"gridsize": 2, "probe_mode": "custom", "probe_scale": 4.0,
+                           "probe_big": None, "probe_mask": None},
+                "defaults": {"probe_big": True, "probe_mask": False},
+                "group_count": 1000, "neighbor_count": 4, "reassemble_M": 20,
+            },
+        ],
+    }
+
+
+def test_snapshot_import_fills_nulls(tmp_path):
+    path = tmp_path / "snap.json"
+    path.write_text(json.dumps(_snapshot()))
+    params, scen, extras = load_snapshot(path)
+    assert params == RunParams()
+    assert scen["gs1_ideal"] == SCENARIOS["gs1_ideal"]
+    assert scen["gs2_custom"] == SCENARIOS["gs2_custom"]
+    assert extras["gs1_ideal"]["reassemble_M"] == 20
+
+
+@pytest.mark.parametrize(
+    "mutate, match",
+    [
+        (lambda d: d.pop("run_params"), "missing the key 'run_params'"),
+        (lambda d: d["run_params"].update(N="64"), "run_params"),
+        (lambda d: d["scenarios"][0]["inputs"].update(gridsize="two"), "scenarios\\[0\\]"),
+        (lambda d: d["scenarios"][1].update(colour=1), "unknown key"),
+        (lambda d: d.update(scenarios={}), "'scenarios' must be list"),
+    ],
+)
+def test_snapshot_errors_name_the_key(mutate, match):
+    d = _snapshot()
+    mutate(d)
+    with pytest.raises((ValueError, TypeError), match=match):
+        load_snapshot(d)
+
+
+def test_snapshot_not_json(tmp_path):
+    p = tmp_path / "bad.json"
+    p.write_text("{not json")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        load_snapshot(p)
