@@ -107,3 +107,54 @@ def group_positions(
     members = pos[idx]  # (g, C, 2)
     centroids = members.mean(axis=1)
     return Groups(indices=idx, centroids=centroids, relative=members - centroids[:, None, :])
+
+
+@dataclass(frozen=True)
+class GroupedData:
+    """Model-ready arrays of grouped patterns.
+
+    Attributes
+    ----------
+    diffraction : (g, N, N, C) float32, amplitudes (object units), channels last
+    positions : (g, C, 2) float64, absolute member positions ``(x, y)``
+    geometry : (g, C, 4) float32, ``[dx, dy, fx, fy]`` (see ``physics.split_positions``)
+    """
+
+    diffraction: np.ndarray
+    positions: np.ndarray
+    geometry: np.ndarray
+
+    @property
+    def n_groups(self) -> int:
+        return int(self.diffraction.shape[0])
+
+    @property
+    def max_offset(self) -> int:
+        """Largest integer member offset from its group anchor (sets the combine pad)."""
+        if self.geometry.size == 0:
+            return 0
+        return int(np.abs(self.geometry[..., :2]).max())
+
+
+def gather_groups(diffraction: np.ndarray, positions: np.ndarray, groups: Groups) -> GroupedData:
+    """Collect the patterns and geometry of each group.
+
+    Parameters
+    ----------
+    diffraction : (n, N, N) float amplitudes of a split
+    positions : (n, 2) ``(x, y)`` of the same split
+    groups : Groups built on ``positions``
+    """
+    from .physics import split_positions
+
+    d = np.asarray(diffraction)
+    pos = np.asarray(positions, dtype=np.float64)
+    if d.ndim != 3 or d.shape[0] != pos.shape[0]:
+        raise ValueError(
+            f"diffraction {d.shape} and positions {pos.shape} must describe the same n patterns"
+        )
+    if groups.indices.size and groups.indices.max() >= d.shape[0]:
+        raise ValueError("groups refer to positions beyond the data; were they built on another split?")
+    members = pos[groups.indices]  # (g, C, 2)
+    x = np.moveaxis(d[groups.indices], 1, -1).astype(np.float32)  # (g, N, N, C)
+    return GroupedData(x, members, split_positions(members))

@@ -238,3 +238,136 @@ def poisson_deviance_half(rate: np.ndarray, counts: np.ndarray, eps: float = 1e-
     lam = np.asarray(rate, dtype=np.float64)
     k = np.asarray(counts, dtype=np.float64)
     return lam - k + k * (np.log(k + eps) - np.log(lam + eps))
+
+
+# --------------------------------------------------------------------------- model geometry
+# The PINN predicts each member's object patch on the *integer* object grid at
+# floor(position); the fractional remainder is applied as a bilinear shift just before
+# the probe, with exactly the kernel of :func:`extract_patches`.  For gridsize > 1 the
+# members are combined on an integer-aligned canvas (integer placement, overlap-
+# normalised) and re-extracted by the same integer placement, so combine -> re-extract
+# is the identity for consistent patches and nothing is blurred.  The TensorFlow layers
+# in ``model.py`` are the twin of these functions.
+
+
+def split_positions(positions: np.ndarray, anchors: np.ndarray | None = None) -> np.ndarray:
+    """Geometry record of member positions: integer offsets and fractional parts.
+
+    Parameters
+    ----------
+    positions : (g, C, 2) float, absolute ``(x, y)`` pixels of the members of each group
+    anchors : (g, 2) int, optional; default ``floor(mean of the members)``
+
+    Returns
+    -------
+    (g, C, 4) float32
+        ``[dx, dy, fx, fy]``: ``floor(position) - anchor`` (integers) and
+        ``position - floor(position)`` in ``[0, 1)``.
+    """
+    pos = np.asarray(positions, dtype=np.float64)
+    if pos.ndim != 3 or pos.shape[-1] != 2:
+        raise ValueError(f"positions must have shape (g, C, 2), got {pos.shape}")
+    base = np.floor(pos)
+    if anchors is None:
+        anchors = np.floor(pos.mean(axis=1))
+    d = base - np.asarray(anchors, dtype=np.float64)[:, None, :]
+    return np.concatenate([d, pos - base], axis=-1).astype(np.float32)
+
+
+def support_mask(N: int, probe_big: bool) -> np.ndarray:
+    """Object support of a predicted patch: the central ``N/2`` square, or all of it."""
+    m = np.zeros((N, N), dtype=np.float32)
+    if probe_big:
+        m[:] = 1
+    else:
+        m[N // 4 : N // 4 + N // 2, N // 4 : N // 4 + N // 2] = 1
+    return m
+
+
+def bilinear_shift(patches: np.ndarray, frac: np.ndarray) -> np.ndarray:
+    """Sample ``(n, N, N)`` patches at ``k + f`` (``f`` in [0, 1)), zero beyond the last pixel.
+
+    ``frac`` is ``(n, 2)`` ``(fx, fy)``; this is the bilinear kernel of
+    :func:`extract_patches` applied on a patch's own grid.
+    """
+    a = np.asarray(patches)
+    f = np.asarray(frac, dtype=np.float64)
+    nxt_x = np.concatenate([a[..., :, 1:], np.zeros_like(a[..., :, :1])], axis=-1)
+    a = a * (1 - f[:, 0, None, None]) + nxt_x * f[:, 0, None, None]
+    nxt_y = np.concatenate([a[..., 1:, :], np.zeros_like(a[..., :1, :])], axis=-2)
+    return a * (1 - f[:, 1, None, None]) + nxt_y * f[:, 1, None, None]
+
+
+def combine_extract(patches: np.ndarray, offsets: np.ndarray, support: np.ndarray, pad: int) -> np.ndarray:
+    """Combine a group's patches at integer offsets (overlap-normalised), re-extract each.
+
+    Parameters
+    ----------
+    patches : (g, C, N, N) complex
+    offsets : (g, C, 2) int ``(dx, dy)``, |offset| <= pad
+    support : (N, N) 0/1 weights of each patch
+    pad : int, canvas margin; canvas side ``N + 2·pad``
+
+    Returns
+    -------
+    (g, C, N, N) complex: the combined canvas cut out at each member's offset.
+    """
+    p = np.asarray(patches)
+    g, C, N, _ = p.shape
+    off = np.asarray(offsets).astype(np.int64)
+    if np.any(np.abs(off) > pad):
+        raise ValueError(f"a member offset {int(np.abs(off).max())} exceeds the canvas pad {pad}")
+    S = N + 2 * pad
+    acc = np.zeros((g, S, S), dtype=np.complex128)
+    wsum = np.zeros((g, S, S), dtype=np.float64)
+    for b in range(g):
+        for c in range(C):
+            y0, x0 = pad + off[b, c, 1], pad + off[b, c, 0]
+            acc[b, y0 : y0 + N, x0 : x0 + N] += p[b, c] * support
+            wsum[b, y0 : y0 + N, x0 : x0 + N] += support
+    canvas = acc / np.maximum(wsum, 1.0)
+    out = np.empty_like(p, dtype=np.complex128)
+    for b in range(g):
+        for c in range(C):
+            y0, x0 = pad + off[b, c, 1], pad + off[b, c, 0]
+            out[b, c] = canvas[b, y0 : y0 + N, x0 : x0 + N]
+    return out
+
+
+def model_intensity(
+    patches: np.ndarray,
+    geometry: np.ndarray,
+    probe: np.ndarray,
+    *,
+    probe_mask: bool,
+    probe_big: bool,
+    pad: int,
+) -> np.ndarray:
+    """Numpy twin of the model's physics path: patches -> far-field intensity.
+
+    Parameters
+    ----------
+    patches : (g, C, N, N) complex object patches on the integer grid
+    geometry : (g, C, 4) from :func:`split_positions`
+    probe : (N, N) complex, normalised
+    probe_mask, probe_big : bool
+    pad : int, combine-canvas margin (gridsize > 1)
+
+    Returns
+    -------
+    (g, C, N, N) float64 intensity in object units (``|fftshift(fft2(P·O))|² / N²``).
+    """
+    p = np.asarray(patches).astype(np.complex128)
+    g, C, N, _ = p.shape
+    geo = np.asarray(geometry, dtype=np.float64)
+    support = support_mask(N, probe_big)
+    if C > 1:
+        p = combine_extract(p, geo[..., :2], support, pad)
+    else:
+        p = p * support
+    shifted = bilinear_shift(p.reshape(g * C, N, N), geo[..., 2:].reshape(g * C, 2))
+    pr = np.asarray(probe, dtype=np.complex128)
+    if probe_mask:
+        pr = pr * disk_mask(N)
+    intensity = far_field_intensity(shifted * pr)
+    return intensity.reshape(g, C, N, N)
