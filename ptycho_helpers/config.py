@@ -110,9 +110,7 @@ class _Record:
         known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ValueError(
-                f"unknown {cls.__name__} key(s) {unknown}; allowed keys: {sorted(known)}"
-            )
+            raise ValueError(f"unknown {cls.__name__} key(s) {unknown}; allowed keys: {sorted(known)}")
         return cls(**data)
 
 
@@ -176,14 +174,11 @@ class RunParams(_Record):
         s(
             self,
             "split_fraction",
-            check_float("split_fraction", self.split_fraction, minimum=0.0, maximum=1.0,
-                        exclusive=True),
+            check_float("split_fraction", self.split_fraction, minimum=0.0, maximum=1.0, exclusive=True),
         )
-        s(self, "base_total_images",
-          check_int("base_total_images", self.base_total_images, minimum=1))
+        s(self, "base_total_images", check_int("base_total_images", self.base_total_images, minimum=1))
         s(self, "group_count", check_int("group_count", self.group_count, minimum=1))
-        s(self, "nphotons",
-          check_float("nphotons", self.nphotons, minimum=0.0, exclusive=True))
+        s(self, "nphotons", check_float("nphotons", self.nphotons, minimum=0.0, exclusive=True))
         s(self, "neighbor_count", check_int("neighbor_count", self.neighbor_count, minimum=1))
         M = check_int("reassemble_M", self.reassemble_M, minimum=1)
         if M > N:
@@ -212,14 +207,11 @@ class ScenarioSpec(_Record):
             raise ValueError(f"gridsize={g} is out of range; it must be 1, 2, 3 or 4")
         s(self, "gridsize", g)
         check_choice("probe_mode", self.probe_mode, PROBE_MODES)
-        s(self, "probe_scale",
-          check_float("probe_scale", self.probe_scale, minimum=0.0, exclusive=True))
+        s(self, "probe_scale", check_float("probe_scale", self.probe_scale, minimum=0.0, exclusive=True))
         s(self, "probe_big", check_bool("probe_big", self.probe_big))
         s(self, "probe_mask", check_bool("probe_mask", self.probe_mask))
-        s(self, "image_multiplier",
-          check_int("image_multiplier", self.image_multiplier, minimum=1))
-        s(self, "group_multiplier",
-          check_int("group_multiplier", self.group_multiplier, minimum=1))
+        s(self, "image_multiplier", check_int("image_multiplier", self.image_multiplier, minimum=1))
+        s(self, "group_multiplier", check_int("group_multiplier", self.group_multiplier, minimum=1))
 
     @property
     def channels(self) -> int:
@@ -313,18 +305,26 @@ class TrainConfig(_Record):
         s = object.__setattr__
         s(self, "nepochs", check_int("nepochs", self.nepochs, minimum=1))
         s(self, "batch_size", check_int("batch_size", self.batch_size, minimum=1))
-        s(self, "learning_rate",
-          check_float("learning_rate", self.learning_rate, minimum=0.0, exclusive=True))
-        s(self, "validation_fraction",
-          check_float("validation_fraction", self.validation_fraction, minimum=0.0, maximum=0.5))
+        s(
+            self,
+            "learning_rate",
+            check_float("learning_rate", self.learning_rate, minimum=0.0, exclusive=True),
+        )
+        s(
+            self,
+            "validation_fraction",
+            check_float("validation_fraction", self.validation_fraction, minimum=0.0, maximum=0.5),
+        )
         s(self, "seed", check_int("seed", self.seed, minimum=0))
         for w in ("nll_weight", "mae_weight", "realspace_weight"):
             s(self, w, check_float(w, getattr(self, w), minimum=0.0))
         if self.nll_weight == 0 and self.mae_weight == 0:
             raise ValueError("nll_weight and mae_weight are both 0; at least one must be > 0")
         s(self, "lr_patience", check_int("lr_patience", self.lr_patience, minimum=1))
-        s(self, "lr_factor",
-          check_float("lr_factor", self.lr_factor, minimum=0.0, maximum=1.0, exclusive=True))
+        s(
+            self,
+            "lr_factor",
+            check_float("lr_factor", self.lr_factor, minimum=0.0, maximum=1.0, exclusive=True),
+        )
         s(self, "lr_min", check_float("lr_min", self.lr_min, minimum=0.0))
-        s(self, "early_stop_patience",
-          check_int("early_stop_patience", self.early_stop_patience, minimum=1))
+        s(self, "early_stop_patience", check_int("early_stop_patience", self.early_stop_patience, minimum=1))

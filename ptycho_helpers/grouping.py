@@ -150,9 +150,7 @@ def gather_groups(diffraction: np.ndarray, positions: np.ndarray, groups: Groups
     d = np.asarray(diffraction)
     pos = np.asarray(positions, dtype=np.float64)
     if d.ndim != 3 or d.shape[0] != pos.shape[0]:
-        raise ValueError(
-            f"diffraction {d.shape} and positions {pos.shape} must describe the same n patterns"
-        )
+        raise ValueError(f"diffraction {d.shape} and positions {pos.shape} must describe the same n patterns")
     if groups.indices.size and groups.indices.max() >= d.shape[0]:
         raise ValueError("groups refer to positions beyond the data; were they built on another split?")
     members = pos[groups.indices]  # (g, C, 2)

@@ -257,7 +257,9 @@ def build_model(config: ModelConfig, probe: np.ndarray) -> PINN:
         amp = layers.Identity(name="amp")(amp)
         phase = layers.Identity(name="phase")(phase)
 
-    physics = DiffractionPhysics(N, C, config.combine_pad, config.probe_mask, config.probe_big, name="physics")
+    physics = DiffractionPhysics(
+        N, C, config.combine_pad, config.probe_mask, config.probe_big, name="physics"
+    )
     intensity = physics([amp, phase, geo_in])
     autoencoder = keras.Model([x_in, geo_in], intensity, name="pinn")
     physics.set_probe(p)

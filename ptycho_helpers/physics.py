@@ -16,8 +16,10 @@ Each normalisation lives in exactly one function here: :func:`normalize_probe_gu
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
+import scipy.fft
 
 
 def _as_complex_stack(x: np.ndarray, name: str, *, min_ndim: int = 2) -> np.ndarray:
@@ -90,8 +92,8 @@ def far_field_intensity(exit_wave: np.ndarray) -> np.ndarray:
     """
     psi = _as_complex_stack(exit_wave, "exit_wave")
     N = psi.shape[-1]
-    f = np.fft.fftshift(np.fft.fft2(psi, axes=(-2, -1)), axes=(-2, -1))
-    out = (f.real**2 + f.imag**2) / (N * N)
+    f = scipy.fft.fft2(psi, axes=(-2, -1), workers=-1)
+    out = np.fft.fftshift(f.real**2 + f.imag**2, axes=(-2, -1)) / (N * N)
     return out.astype(np.float32) if psi.dtype == np.complex64 else out
 
 
@@ -129,15 +131,12 @@ def extract_patches(obj: np.ndarray, positions: np.ndarray, N: int) -> np.ndarra
     i0 = np.floor(start).astype(np.int64)
     frac = (start - i0).astype(np.float32)
     i0 = np.clip(i0 + N + 1, 0, np.array([W + N + 1, H + N + 1]))
-    ar = np.arange(N + 1)
-    rows = i0[:, 1, None, None] + ar[None, :, None]
-    cols = i0[:, 0, None, None] + ar[None, None, :]
-    block = padded[rows, cols]  # (n, N+1, N+1)
+    windows = np.lib.stride_tricks.sliding_window_view(padded, (N + 1, N + 1))
+    block = windows[i0[:, 1], i0[:, 0]]  # (n, N+1, N+1) copy
     fx = frac[:, 0, None, None]
     fy = frac[:, 1, None, None]
-    top = block[:, :N, :N] * (1 - fx) + block[:, :N, 1:] * fx
-    bot = block[:, 1:, :N] * (1 - fx) + block[:, 1:, 1:] * fx
-    return (top * (1 - fy) + bot * fy).astype(np.complex64)
+    rows = block[:, :, :N] + (block[:, :, 1:] - block[:, :, :N]) * fx  # along x
+    return (rows[:, :N] + (rows[:, 1:] - rows[:, :N]) * fy).astype(np.complex64, copy=False)
 
 
 def simulation_photon_scale(exit_waves: np.ndarray, nphotons: float) -> float:
@@ -155,13 +154,31 @@ def simulation_photon_scale(exit_waves: np.ndarray, nphotons: float) -> float:
     return math.sqrt(float(nphotons) / energy)
 
 
-def poisson_amplitudes(
-    intensity: np.ndarray, scale: float, rng: np.random.Generator
-) -> np.ndarray:
-    """Noisy diffraction amplitudes ``sqrt(Poisson(scale**2 * I)) / scale`` (float32)."""
+POISSON_CHUNKS = 8
+
+
+def poisson_amplitudes(intensity: np.ndarray, scale: float, rng: np.random.Generator) -> np.ndarray:
+    """Noisy diffraction amplitudes ``sqrt(Poisson(scale**2 * I)) / scale`` (float32).
+
+    The patterns are drawn in a fixed number of chunks (``POISSON_CHUNKS``), each from its
+    own child generator ``rng.spawn``, on a thread pool: the result depends on the seed
+    only, not on the number of cores.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
     lam = np.asarray(intensity, dtype=np.float64) * (scale * scale)
-    counts = rng.poisson(lam)
-    return (np.sqrt(counts) / scale).astype(np.float32)
+    chunks = np.array_split(np.arange(lam.shape[0]), min(POISSON_CHUNKS, max(lam.shape[0], 1)))
+    gens = rng.spawn(len(chunks))
+    out = np.empty(lam.shape, dtype=np.float32)
+
+    def draw(k: int) -> None:
+        idx = chunks[k]
+        if idx.size:
+            out[idx[0] : idx[-1] + 1] = np.sqrt(gens[k].poisson(lam[idx[0] : idx[-1] + 1])) / scale
+
+    with ThreadPoolExecutor(max_workers=min(len(chunks), os.cpu_count() or 1)) as pool:
+        list(pool.map(draw, range(len(chunks))))
+    return out
 
 
 def input_gain(diffraction: np.ndarray) -> float:

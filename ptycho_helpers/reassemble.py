@@ -185,8 +185,10 @@ def reassembly_telemetry(
     def summary(a: np.ndarray) -> dict[str, float]:
         a = a.reshape(-1, 2)
         return {
-            "x_min": float(a[:, 0].min()), "x_max": float(a[:, 0].max()),
-            "y_min": float(a[:, 1].min()), "y_max": float(a[:, 1].max()),
+            "x_min": float(a[:, 0].min()),
+            "x_max": float(a[:, 0].max()),
+            "y_min": float(a[:, 1].min()),
+            "y_max": float(a[:, 1].max()),
             "max_abs": float(np.abs(a).max()),
         }
 

@@ -44,8 +44,7 @@ STABLE_PROFILES: Mapping[str, Mapping[str, Any]] = MappingProxyType(
         ),
         "gs2_ideal": MappingProxyType(
             {
-                "label": "gs2_ideal stable profile (reduced load: 256 images, 128 groups, "
-                "batch 4, K=4)",
+                "label": "gs2_ideal stable profile (reduced load: 256 images, 128 groups, batch 4, K=4)",
                 "base_total_images": 256,
                 "group_count": 128,
                 "batch_size": 4,
@@ -57,12 +56,23 @@ STABLE_PROFILES: Mapping[str, Mapping[str, Any]] = MappingProxyType(
 
 #: Knobs a caller may override (notebook parameters, CLI flags with dashes, ``overrides`` keys).
 RUN_PARAM_KNOBS = (
-    "base_total_images", "group_count", "neighbor_count", "object_seed", "sim_seed",
-    "buffer", "nphotons", "split_fraction",
+    "base_total_images",
+    "group_count",
+    "neighbor_count",
+    "object_seed",
+    "sim_seed",
+    "buffer",
+    "nphotons",
+    "split_fraction",
 )
 SCENARIO_KNOBS = (
-    "gridsize", "probe_mode", "probe_scale", "probe_big", "probe_mask",
-    "image_multiplier", "group_multiplier",
+    "gridsize",
+    "probe_mode",
+    "probe_scale",
+    "probe_big",
+    "probe_mask",
+    "image_multiplier",
+    "group_multiplier",
 )
 OVERRIDE_KNOBS = RUN_PARAM_KNOBS + SCENARIO_KNOBS + ("batch_size", "amp_vmax")
 DEFAULT_BATCH_SIZE = 16
@@ -76,9 +86,7 @@ def flag_name(knob: str) -> str:
 def get_scenario(name: str) -> ScenarioSpec:
     """Look up a built-in scenario; the error lists the valid names."""
     if not isinstance(name, str) or name not in SCENARIOS:
-        raise ValueError(
-            f"unknown scenario {name!r}; valid scenarios: {', '.join(sorted(SCENARIOS))}"
-        )
+        raise ValueError(f"unknown scenario {name!r}; valid scenarios: {', '.join(sorted(SCENARIOS))}")
     return SCENARIOS[name]
 
 
@@ -166,7 +174,11 @@ def resolve_profile(
                 }
                 logger.warning(
                     "%s: %s=%s overrides the stable-profile default %s=%s (profile value bypassed)",
-                    scenario_name, flag_name(knob), given[knob], knob, preferred,
+                    scenario_name,
+                    flag_name(knob),
+                    given[knob],
+                    knob,
+                    preferred,
                 )
             else:
                 applied[knob] = preferred

@@ -74,8 +74,13 @@ class RawData:
     def subset(self, index: np.ndarray) -> RawData:
         idx = np.asarray(index)
         return RawData(
-            self.xcoords[idx], self.ycoords[idx], self.diffraction[idx], self.probeGuess,
-            self.objectGuess, self.scan_index[idx], self.photon_scale,
+            self.xcoords[idx],
+            self.ycoords[idx],
+            self.diffraction[idx],
+            self.probeGuess,
+            self.objectGuess,
+            self.scan_index[idx],
+            self.photon_scale,
         )
 
 

@@ -96,7 +96,9 @@ def _validate_data(data: GroupedData, config: ModelConfig) -> None:
         raise ValueError("the training set is empty (0 groups)")
     expect = (config.N, config.N, config.channels)
     if d.ndim != 4 or d.shape[1:] != expect:
-        raise ValueError(f"diffraction must have shape (g, {expect[0]}, {expect[1]}, {expect[2]}), got {d.shape}")
+        raise ValueError(
+            f"diffraction must have shape (g, {expect[0]}, {expect[1]}, {expect[2]}), got {d.shape}"
+        )
     if not np.issubdtype(d.dtype, np.floating):
         raise TypeError(f"diffraction must be a float array, got {d.dtype}")
     if not (np.all(np.isfinite(d)) and np.all(np.isfinite(data.geometry))):
@@ -170,8 +172,14 @@ def _epoch_logger(nepochs: int, log: logging.Logger):
             logs = logs or {}
             lr = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
             parts = [f"{k}={float(v):.6g}" for k, v in sorted(logs.items()) if k != "learning_rate"]
-            log.info("epoch %d/%d %s lr=%.3g time=%.1fs", epoch + 1, nepochs, " ".join(parts), lr,
-                     time.perf_counter() - self.t0)
+            log.info(
+                "epoch %d/%d %s lr=%.3g time=%.1fs",
+                epoch + 1,
+                nepochs,
+                " ".join(parts),
+                lr,
+                time.perf_counter() - self.t0,
+            )
             if any(not math.isfinite(float(v)) for v in logs.values()):
                 self.diverged_epoch = self.diverged_epoch or epoch + 1
                 self.model.stop_training = True
@@ -227,23 +235,37 @@ def train_pinn(
     callbacks = [
         epoch_log,
         keras.callbacks.ReduceLROnPlateau(
-            monitor="loss", factor=train_config.lr_factor, patience=train_config.lr_patience,
-            min_lr=train_config.lr_min, verbose=0,
+            monitor="loss",
+            factor=train_config.lr_factor,
+            patience=train_config.lr_patience,
+            min_lr=train_config.lr_min,
+            verbose=0,
         ),
         keras.callbacks.EarlyStopping(monitor="loss", patience=train_config.early_stop_patience, verbose=0),
     ]
     log.info(
         "training %d groups (%d validation), C=%d, N=%d, batch %d, %d epochs; alpha=%.6g s=%.6g "
-        "(closed form %.6g)", len(tr_idx), n_val, model_config.channels, model_config.N,
-        train_config.batch_size, train_config.nepochs, scales.input_gain, scales.photon_scale,
+        "(closed form %.6g)",
+        len(tr_idx),
+        n_val,
+        model_config.channels,
+        model_config.N,
+        train_config.batch_size,
+        train_config.nepochs,
+        scales.input_gain,
+        scales.photon_scale,
         scales.photon_scale_closed_form,
     )
     t0 = time.perf_counter()
     fit = pinn.autoencoder.fit(
-        [X[tr_idx], G[tr_idx]], Y[tr_idx],
+        [X[tr_idx], G[tr_idx]],
+        Y[tr_idx],
         validation_data=([X[val_idx], G[val_idx]], Y[val_idx]) if n_val else None,
-        batch_size=train_config.batch_size, epochs=train_config.nepochs,
-        shuffle=True, verbose=0, callbacks=callbacks,
+        batch_size=train_config.batch_size,
+        epochs=train_config.nepochs,
+        shuffle=True,
+        verbose=0,
+        callbacks=callbacks,
     )
     wall = time.perf_counter() - t0
     history = {k: [float(v) for v in vals] for k, vals in fit.history.items()}
@@ -252,8 +274,14 @@ def train_pinn(
     ):
         raise TrainingDiverged(epoch_log.diverged_epoch or len(history.get("loss", [])), history)
     result = TrainResult(
-        pinn=pinn, scales=scales, history=history, train_config=train_config,
-        n_train=int(len(tr_idx)), n_val=n_val, epochs_run=len(history.get("loss", [])), wall_s=wall,
+        pinn=pinn,
+        scales=scales,
+        history=history,
+        train_config=train_config,
+        n_train=int(len(tr_idx)),
+        n_val=n_val,
+        epochs_run=len(history.get("loss", [])),
+        wall_s=wall,
     )
     result.summary = summarize_history(history)
     return result
@@ -280,17 +308,20 @@ def save_bundle(result: TrainResult, folder: str | Path, *, extra: dict[str, Any
     with atomic_path(out / BUNDLE_MODEL, ".keras") as tmp:
         result.pinn.autoencoder.save(tmp)
     probe = np.asarray(result.pinn.physics.probe_re) + 1j * np.asarray(result.pinn.physics.probe_im)
-    write_json(out / BUNDLE_JSON, {
-        "format": "ptycho_helpers.bundle/1",
-        "model_config": result.pinn.config.to_dict(),
-        "train_config": result.train_config.to_dict(),
-        "scales": asdict(result.scales),
-        "probe": {"shape": list(probe.shape), "re": probe.real.tolist(), "im": probe.imag.tolist()},
-        "epochs_run": result.epochs_run,
-        "n_train": result.n_train,
-        "n_val": result.n_val,
-        "extra": extra or {},
-    })
+    write_json(
+        out / BUNDLE_JSON,
+        {
+            "format": "ptycho_helpers.bundle/1",
+            "model_config": result.pinn.config.to_dict(),
+            "train_config": result.train_config.to_dict(),
+            "scales": asdict(result.scales),
+            "probe": {"shape": list(probe.shape), "re": probe.real.tolist(), "im": probe.imag.tolist()},
+            "epochs_run": result.epochs_run,
+            "n_train": result.n_train,
+            "n_val": result.n_val,
+            "extra": extra or {},
+        },
+    )
     write_json(out / "history.json", result.history)
     write_json(out / "history_summary.json", result.summary or summarize_history(result.history))
     return out

@@ -34,6 +34,4 @@ def tiny_probe() -> np.ndarray:
 def tiny_raw(tiny_object, tiny_probe):
     from ptycho_helpers import simulate_nongrid_raw_data
 
-    return simulate_nongrid_raw_data(
-        tiny_object, tiny_probe, n_images=80, nphotons=1e9, seed=3, buffer=8
-    )
+    return simulate_nongrid_raw_data(tiny_object, tiny_probe, n_images=80, nphotons=1e9, seed=3, buffer=8)

@@ -13,7 +13,9 @@ tf = pytest.importorskip("tensorflow")
 from ptycho_helpers.model import build_model, physics_intensity  # noqa: E402
 
 
-@pytest.mark.parametrize("gridsize, probe_mask, probe_big", [(1, True, False), (2, True, False), (2, False, True)])
+@pytest.mark.parametrize(
+    "gridsize, probe_mask, probe_big", [(1, True, False), (2, True, False), (2, False, True)]
+)
 def test_tf_physics_equals_numpy_twin(rng, gridsize, probe_mask, probe_big):
     N, C, g = 32, gridsize**2, 3
     probe = physics.normalize_probe_guess(ph.make_probe(N), 10.0)
@@ -44,7 +46,9 @@ def _noise_floor(gridsize):
     groups = ph.group_positions(raw.positions, gridsize=gridsize, n_groups=24, neighbor_count=6, rng=0)
     data = gather_groups(raw.diffraction, raw.positions, groups)
     C = gridsize**2
-    true_patches = physics.extract_patches(obj, np.floor(data.positions).reshape(-1, 2), N).reshape(24, C, N, N)
+    true_patches = physics.extract_patches(obj, np.floor(data.positions).reshape(-1, 2), N).reshape(
+        24, C, N, N
+    )
     intensity = physics_intensity(
         true_patches, data.geometry, probe, probe_mask=True, probe_big=False, pad=data.max_offset
     )

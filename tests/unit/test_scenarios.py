@@ -18,11 +18,19 @@ def test_builtin_scenarios_table():
     assert set(SCENARIOS) == {"gs1_ideal", "gs1_custom", "gs2_ideal", "gs2_custom"}
     s = SCENARIOS["gs2_custom"]
     assert (s.gridsize, s.probe_mode, s.probe_scale, s.probe_big, s.probe_mask) == (
-        2, "custom", 4.0, True, False,
+        2,
+        "custom",
+        4.0,
+        True,
+        False,
     )
     s = SCENARIOS["gs1_ideal"]
     assert (s.gridsize, s.probe_mode, s.probe_scale, s.probe_big, s.probe_mask) == (
-        1, "idealized", 10.0, False, True,
+        1,
+        "idealized",
+        10.0,
+        False,
+        True,
     )
 
 
@@ -91,17 +99,31 @@ def _snapshot():
         "scenarios": [
             {
                 "name": "gs1_ideal",
-                "inputs": {"gridsize": 1, "probe_mode": "idealized", "probe_scale": None,
-                           "probe_big": None, "probe_mask": None},
+                "inputs": {
+                    "gridsize": 1,
+                    "probe_mode": "idealized",
+                    "probe_scale": None,
+                    "probe_big": None,
+                    "probe_mask": None,
+                },
                 "defaults": {"probe_big": False, "probe_mask": True},
-                "group_count": 1000, "neighbor_count": 4, "reassemble_M": 20,
+                "group_count": 1000,
+                "neighbor_count": 4,
+                "reassemble_M": 20,
             },
             {
                 "name": "gs2_custom",
-                "inputs": {"gridsize": 2, "probe_mode": "custom", "probe_scale": 4.0,
-                           "probe_big": None, "probe_mask": None},
+                "inputs": {
+                    "gridsize": 2,
+                    "probe_mode": "custom",
+                    "probe_scale": 4.0,
+                    "probe_big": None,
+                    "probe_mask": None,
+                },
                 "defaults": {"probe_big": True, "probe_mask": False},
-                "group_count": 1000, "neighbor_count": 4, "reassemble_M": 20,
+                "group_count": 1000,
+                "neighbor_count": 4,
+                "reassemble_M": 20,
             },
         ],
     }

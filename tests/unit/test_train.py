@@ -51,8 +51,13 @@ def _centre_stats(rec, obj):
 def trained_softplus(tiny_setup):
     obj, probe, raw = tiny_setup
     data = _data(raw, 1)
-    res = train_pinn(data, model_config=ModelConfig(N=N), train_config=TrainConfig(nepochs=10, batch_size=8),
-                     probe=probe, nphotons=1e9)
+    res = train_pinn(
+        data,
+        model_config=ModelConfig(N=N),
+        train_config=TrainConfig(nepochs=10, batch_size=8),
+        probe=probe,
+        nphotons=1e9,
+    )
     return res, data
 
 
@@ -80,8 +85,13 @@ def test_softplus_has_no_amplitude_bias_and_beats_untrained(trained_softplus, ti
 def test_sigmoid_head_is_capped_at_one(tiny_setup):
     obj, probe, raw = tiny_setup
     data = _data(raw, 1, 32)
-    res = train_pinn(data, model_config=ModelConfig(N=N, amp_activation="sigmoid"),
-                     train_config=TrainConfig(nepochs=2, batch_size=8), probe=probe, nphotons=1e9)
+    res = train_pinn(
+        data,
+        model_config=ModelConfig(N=N, amp_activation="sigmoid"),
+        train_config=TrainConfig(nepochs=2, batch_size=8),
+        probe=probe,
+        nphotons=1e9,
+    )
     rec = predict_patches(res.pinn.diffraction_to_obj, data, input_gain=res.scales.input_gain)
     assert np.abs(rec.patches).max() <= 1.0 + 1e-6
     scale, _ = _centre_stats(rec, obj)
@@ -91,8 +101,12 @@ def test_sigmoid_head_is_capped_at_one(tiny_setup):
 def test_same_seed_same_history(tiny_setup):
     _, probe, raw = tiny_setup
     data = _data(raw, 1, 24)
-    kw = dict(model_config=ModelConfig(N=N), train_config=TrainConfig(nepochs=2, batch_size=8, seed=5),
-              probe=probe, nphotons=1e9)
+    kw = dict(
+        model_config=ModelConfig(N=N),
+        train_config=TrainConfig(nepochs=2, batch_size=8, seed=5),
+        probe=probe,
+        nphotons=1e9,
+    )
     a = train_pinn(data, **kw).history["loss"]
     b = train_pinn(data, **kw).history["loss"]
     np.testing.assert_allclose(a, b, rtol=1e-4)
@@ -101,8 +115,13 @@ def test_same_seed_same_history(tiny_setup):
 def test_gridsize2_end_to_end_shapes(tiny_setup):
     _, probe, raw = tiny_setup
     data = _data(raw, 2, 16)
-    res = train_pinn(data, model_config=ModelConfig(N=N, gridsize=2, combine_pad=data.max_offset),
-                     train_config=TrainConfig(nepochs=2, batch_size=4), probe=probe, nphotons=1e9)
+    res = train_pinn(
+        data,
+        model_config=ModelConfig(N=N, gridsize=2, combine_pad=data.max_offset),
+        train_config=TrainConfig(nepochs=2, batch_size=4),
+        probe=probe,
+        nphotons=1e9,
+    )
     rec = predict_patches(res.pinn.diffraction_to_obj, data, input_gain=res.scales.input_gain)
     assert rec.patches.shape == (64, N, N) and rec.positions.shape == (64, 2)
     st = ph.reassemble_patches(rec.patches, rec.positions, 12)
@@ -122,13 +141,26 @@ def test_bundle_loads_in_fresh_process_and_predicts_identically(trained_softplus
         "amp, phase = b.diffraction_to_obj(np.load(sys.argv[2]))\n"
         "np.save(sys.argv[3], np.asarray(amp)); np.save(sys.argv[4], np.asarray(phase))\n"
     )
-    subprocess.run([sys.executable, "-c", code, str(tmp_path / "bundle"), str(tmp_path / "x.npy"),
-                    str(tmp_path / "a.npy"), str(tmp_path / "p.npy")], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            code,
+            str(tmp_path / "bundle"),
+            str(tmp_path / "x.npy"),
+            str(tmp_path / "a.npy"),
+            str(tmp_path / "p.npy"),
+        ],
+        check=True,
+        capture_output=True,
+    )
     np.testing.assert_allclose(np.load(tmp_path / "a.npy"), np.asarray(amp), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(np.load(tmp_path / "p.npy"), np.asarray(phase), rtol=1e-5, atol=1e-6)
     b = load_bundle(tmp_path / "bundle")
     assert b.scales == res.scales and b.model_config == res.pinn.config
-    np.testing.assert_allclose(b.probe, np.asarray(res.pinn.physics.probe_re) + 1j * np.asarray(res.pinn.physics.probe_im))
+    np.testing.assert_allclose(
+        b.probe, np.asarray(res.pinn.physics.probe_re) + 1j * np.asarray(res.pinn.physics.probe_im)
+    )
     for name in ("history.json", "history_summary.json", "bundle.json", "model.keras"):
         assert (tmp_path / "bundle" / name).is_file()
 
@@ -149,8 +181,13 @@ def test_divergence_raises_with_epoch_and_history(tiny_setup, caplog):
     data = _data(raw, 1, 16)
     bad = GroupedData(data.diffraction * 1e30, data.positions, data.geometry)
     with caplog.at_level(logging.INFO), pytest.raises(TrainingDiverged) as exc:
-        train_pinn(bad, model_config=ModelConfig(N=N), train_config=TrainConfig(nepochs=3, learning_rate=1e6),
-                   probe=probe, nphotons=1e30)
+        train_pinn(
+            bad,
+            model_config=ModelConfig(N=N),
+            train_config=TrainConfig(nepochs=3, learning_rate=1e6),
+            probe=probe,
+            nphotons=1e30,
+        )
     assert exc.value.epoch >= 1 and "loss" in exc.value.history
     assert summarize_history(exc.value.history)["loss"]["has_nan"]
 
@@ -160,8 +197,12 @@ def test_divergence_raises_with_epoch_and_history(tiny_setup, caplog):
     [
         (lambda d: GroupedData(d.diffraction[:0], d.positions[:0], d.geometry[:0]), "empty"),
         (lambda d: GroupedData(d.diffraction[..., :16, :], d.positions, d.geometry), "shape"),
-        (lambda d: GroupedData(np.where(d.diffraction > 0, np.nan, 0).astype(np.float32), d.positions,
-                               d.geometry), "NaN"),
+        (
+            lambda d: GroupedData(
+                np.where(d.diffraction > 0, np.nan, 0).astype(np.float32), d.positions, d.geometry
+            ),
+            "NaN",
+        ),
         (lambda d: GroupedData(d.diffraction.astype(np.int32), d.positions, d.geometry), "float"),
     ],
 )
@@ -169,5 +210,10 @@ def test_train_rejects_bad_data_before_tensorflow_work(tiny_setup, mutate, match
     _, probe, raw = tiny_setup
     data = mutate(_data(raw, 1, 8))
     with pytest.raises((ValueError, TypeError), match=match):
-        train_pinn(data, model_config=ModelConfig(N=N), train_config=TrainConfig(nepochs=1), probe=probe,
-                   nphotons=1e9)
+        train_pinn(
+            data,
+            model_config=ModelConfig(N=N),
+            train_config=TrainConfig(nepochs=1),
+            probe=probe,
+            nphotons=1e9,
+        )

@@ -1,0 +1,58 @@
+"""Run every benchmark; write benchmarks/results.json and benchmarks/results.md.
+
+Each figure is a ratio against a baseline measured in the same run.
+Run: .venv/bin/python benchmarks/run_all.py [--smoke]   (--smoke: tiny sizes, for CI)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import bench_simulate  # noqa: E402
+import bench_train  # noqa: E402
+from common import machine  # noqa: E402
+
+
+def main(smoke: bool = False, out_dir: Path = HERE) -> dict:
+    results = {
+        "machine": machine(),
+        "smoke": smoke,
+        "simulate": bench_simulate.run(n=200 if smoke else 2000, repeats=1 if smoke else 3),
+        "train": bench_train.run(groups=16 if smoke else 128, epochs=1 if smoke else 2),
+    }
+    rows = [
+        (
+            "simulation patterns/s vs bare batched numpy fft2",
+            results["simulate"]["simulate_patterns_per_s"],
+            results["simulate"]["ratio"],
+            ">= 0.5",
+        ),
+        (
+            "training samples/s vs bare model.fit",
+            results["train"]["train_samples_per_s"],
+            results["train"]["ratio"],
+            ">= 0.9",
+        ),
+        ("inference patterns/s", results["train"]["inference_patterns_per_s"], None, "-"),
+    ]
+    md = ["| benchmark | throughput | ratio | goal |", "| --- | --- | --- | --- |"]
+    for name, thr, ratio, goal in rows:
+        md.append(f"| {name} | {thr:.1f} | {'-' if ratio is None else f'{ratio:.2f}'} | {goal} |")
+    (out_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    (out_dir / "results.md").write_text("\n".join(md) + "\n")
+    print("\n".join(md))
+    return results
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--smoke", action="store_true")
+    ap.add_argument("--out-dir", type=Path, default=HERE)
+    a = ap.parse_args()
+    main(a.smoke, a.out_dir)

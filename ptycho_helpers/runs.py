@@ -1,0 +1,270 @@
+"""Orchestration: scenarios executed by papermill (a fresh kernel each) into report hubs.
+
+``rerun`` makes a new hub, runs gs1_ideal then gs2_ideal with their stable profiles,
+writes the reassembly telemetry of both, runs the guard test and writes ``summary.md``.
+A failing scenario writes ``blocker.log``, is marked ``failed`` and the next one still runs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from . import artifacts, reporting
+from .config import check_int, check_name
+from .scenarios import OVERRIDE_KNOBS, resolve_run
+
+logger = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SCENARIO_NOTEBOOK = REPO_ROOT / "notebooks" / "scenario_run.ipynb"
+GUARD_TEST = "tests/scripts/test_synthetic_helpers_cli_smoke.py::test_sim_lines_pipeline_import_smoke"
+RERUN_SCENARIOS = ("gs1_ideal", "gs2_ideal")
+SETTING_NAMES = ("nepochs", "group_limit", "seed", "amp_activation", "custom_probe_path", "register")
+
+
+def default_reports_dir() -> Path:
+    return REPO_ROOT / "reports"
+
+
+def _notebook_error(nb_path: Path) -> str | None:
+    """The first error papermill recorded in an executed notebook, as 'Name: message'."""
+    try:
+        nb = json.loads(nb_path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    for cell in nb.get("cells", []):
+        for out in cell.get("outputs", []) or []:
+            if out.get("output_type") == "error":
+                return f"{out.get('ename')}: {out.get('evalue')}"
+    return None
+
+
+def _tail(path: Path, n: int = 80) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-n:])
+    except OSError:
+        return ""
+
+
+def _mark(folder: Path, status: str, error: str | None) -> None:
+    """Set the final status in run_metadata.json (or status.json if the run never started)."""
+    meta_path = folder / "run_metadata.json"
+    if meta_path.exists():
+        meta = artifacts.read_json(meta_path)
+        if meta.get("status") == "complete" and status != "complete":
+            return
+        meta["status"] = status
+        meta["error"] = error
+        meta["finished_utc"] = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
+        artifacts.write_json(meta_path, meta)
+    else:
+        artifacts.write_json(folder / "status.json", {"status": status, "error": error})
+
+
+def scenario_status(hub: Path, scenario: str) -> dict[str, Any]:
+    """Status row of one scenario in a hub (reads what is there; never writes)."""
+    folder = hub / scenario
+    for name in ("run_metadata.json", "status.json"):
+        p = folder / name
+        if p.exists():
+            data = artifacts.read_json(p)
+            status = data.get("status", "incomplete")
+            if status == "running":
+                status = "incomplete"  # nobody is running it now: the process died
+            return {
+                "scenario": scenario,
+                "status": status,
+                "error": data.get("error"),
+                "headline": data.get("headline"),
+                "timings_s": data.get("timings_s"),
+            }
+    return {"scenario": scenario, "status": "incomplete", "error": "no metadata written"}
+
+
+def execute_scenario(
+    hub: Path, scenario: str, parameters: dict[str, Any], *, notebook: Path | None = None
+) -> dict[str, Any]:
+    """Run the scenario notebook with papermill in a subprocess (fresh kernel).
+
+    Everything printed goes to ``hub/<scenario>_runner.log``.  On failure the failing
+    output goes to ``hub/blocker.log`` and the scenario is marked ``failed``
+    (``interrupted`` on Ctrl-C, which is re-raised after the bookkeeping).
+    """
+    check_name("scenario", scenario)
+    folder = hub / scenario
+    folder.mkdir(parents=True, exist_ok=False)
+    log_path = hub / f"{scenario}_runner.log"
+    out_nb = folder / "scenario_run.ipynb"
+    params = {"scenario": scenario, "hub_dir": str(hub), **parameters}
+    cmd = [
+        sys.executable,
+        "-m",
+        "papermill",
+        str(notebook or SCENARIO_NOTEBOOK),
+        str(out_nb),
+        "-y",
+        json.dumps(params),
+        "--log-output",
+        "--no-progress-bar",
+        "--cwd",
+        str(REPO_ROOT),
+    ]
+    t0 = time.perf_counter()
+    logger.info("%s: papermill -> %s (log %s)", scenario, out_nb, log_path)
+    with open(log_path, "a", buffering=1) as log:
+        log.write(f"# {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {' '.join(cmd)}\n")
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            rc = proc.wait()
+        except KeyboardInterrupt:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            log.write("# interrupted by the user (SIGINT)\n")
+            _mark(folder, "interrupted", "interrupted by the user (SIGINT)")
+            raise
+    wall = time.perf_counter() - t0
+    row = scenario_status(hub, scenario)
+    if rc == 0 and row["status"] == "complete":
+        logger.info("%s: complete in %.1f s", scenario, wall)
+        return {**row, "wall_s": wall}
+    error = _notebook_error(out_nb) or f"papermill exited with {rc}"
+    _mark(folder, "failed", error)
+    with open(hub / "blocker.log", "a") as blk:
+        blk.write(
+            f"=== {scenario}: FAILED (papermill exit {rc}) ===\n{error}\n--- last lines of {log_path.name} ---\n"
+        )
+        blk.write(_tail(log_path) + "\n\n")
+    logger.error("%s: FAILED - %s (see %s)", scenario, error, hub / "blocker.log")
+    return {**scenario_status(hub, scenario), "wall_s": wall}
+
+
+def reassembly_report(
+    scenario: str, *, group_limit: int = 64, overrides: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Reassembly telemetry of a scenario's stitched test groups (no training needed)."""
+    import numpy as np
+
+    from .grouping import group_positions
+    from .reassemble import reassembly_telemetry
+    from .scenarios import n_test_of
+
+    r = resolve_run(scenario, overrides)
+    p = r.params
+    gl = check_int("group_limit", group_limit, minimum=1)
+    rng = np.random.default_rng(p.sim_seed)
+    xy = rng.uniform(p.buffer, p.object_size - p.buffer, size=(r.counts[0], 2))  # same draw as the simulation
+    order = np.argsort(xy[:, 1], kind="stable")
+    test = xy[order[len(xy) - n_test_of(len(xy), p.split_fraction) :]]
+    n = min(r.group_count * r.spec.group_multiplier, gl, len(test))
+    g = group_positions(
+        test, gridsize=r.spec.gridsize, n_groups=n, neighbor_count=p.neighbor_count, rng=p.sim_seed + 1
+    )
+    tel = reassembly_telemetry(
+        g.absolute.reshape(-1, 2), g.relative, N=p.N, M=p.reassemble_M, gridsize=r.spec.gridsize
+    )
+    return {"scenario": scenario, "group_limit": gl, "profile": r.profile, **tel}
+
+
+def telemetry_markdown(t: dict[str, Any]) -> str:
+    o, m, s, c = t["offsets"], t["model_canvas"], t["stitch_canvas"], t["coverage"]
+    return "\n".join(
+        [
+            f"# Reassembly telemetry — {t['scenario']}",
+            "",
+            f"gridsize {t['gridsize']}, N={t['N']}, M={t['M']}, {t['n_groups']} groups, {t['n_patches']} patches stitched "
+            f"(group_limit {t['group_limit']})",
+            "",
+            "| quantity | value |",
+            "| --- | --- |",
+            f"| absolute x range | {o['absolute']['x_min']:.1f} … {o['absolute']['x_max']:.1f} |",
+            f"| absolute y range | {o['absolute']['y_min']:.1f} … {o['absolute']['y_max']:.1f} |",
+            f"| max centred offset | {o['centred']['max_abs']:.2f} px |",
+            f"| max relative offset (member − centroid) | {(o['relative'] or {}).get('max_abs', 0):.2f} px |",
+            f"| model canvas required / patch size | {m['required']} / {m['patch_size']} |",
+            f"| stitching canvas padded / required | {s['padded_size']} / {s['required']} |",
+            f"| fits | {s['fits']} |",
+            f"| coverage loss vs unbounded canvas | {c['coverage_loss']:.4f} |",
+            "",
+        ]
+    )
+
+
+def _guard_test(hub: Path) -> dict[str, Any]:
+    log = hub / "pytest_cli_smoke.log"
+    if not (REPO_ROOT / GUARD_TEST.split("::")[0]).exists():
+        artifacts.write_text(log, f"skipped: {GUARD_TEST} not found (package installed without tests)\n")
+        return {"status": "skipped"}
+    res = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", GUARD_TEST],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+    )
+    artifacts.write_text(log, res.stdout + res.stderr)
+    return {"status": "passed" if res.returncode == 0 else "failed", "returncode": res.returncode}
+
+
+def run_scenarios(
+    scenarios: list[str] | tuple[str, ...],
+    *,
+    reports_dir: str | Path | None = None,
+    overrides: dict[str, Any] | None = None,
+    settings: dict[str, Any] | None = None,
+    stamp: str | None = None,
+    guard_test: bool = True,
+) -> tuple[Path, int]:
+    """Run scenarios into a new hub; returns (hub, exit code: 0 if all complete)."""
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    settings = {k: v for k, v in (settings or {}).items() if v is not None}
+    unknown = sorted(set(overrides) - set(OVERRIDE_KNOBS)) + sorted(set(settings) - set(SETTING_NAMES))
+    if unknown:
+        raise ValueError(f"unknown option(s) {unknown}")
+    for sc in scenarios:  # validate everything before creating anything
+        resolve_run(sc, overrides)
+    from .scenario_run import RunSettings
+
+    RunSettings(**settings)
+    hub = artifacts.create_hub(reports_dir or default_reports_dir(), stamp)
+    logger.info("new hub %s", hub)
+    t0 = time.perf_counter()
+    rows = []
+    for sc in scenarios:
+        rows.append(execute_scenario(hub, sc, {**settings, **overrides}))
+    gl = settings.get("group_limit", 64)
+    with open(hub / "reassembly_cli.log", "a") as cli_log:
+        for sc in scenarios:
+            tel = reassembly_report(sc, group_limit=gl, overrides=overrides)
+            artifacts.write_json(hub / f"reassembly_{sc}.json", tel)
+            md = telemetry_markdown(tel)
+            artifacts.write_text(hub / f"reassembly_{sc}.md", md)
+            cli_log.write(md + "\n")
+    guard = _guard_test(hub) if guard_test else {"status": "not run"}
+    wall = time.perf_counter() - t0
+    extra = [
+        "## Checks",
+        "",
+        f"- guard test `{GUARD_TEST}`: **{guard['status']}** ([pytest_cli_smoke.log](pytest_cli_smoke.log))",
+        "- reassembly telemetry: "
+        + ", ".join(f"[{sc}](reassembly_{sc}.md)" for sc in scenarios)
+        + " ([reassembly_cli.log](reassembly_cli.log))",
+        f"- wall time of this hub: {wall:.1f} s",
+        "",
+    ]
+    artifacts.write_text(hub / "summary.md", reporting.hub_summary(hub.name, rows, extra))
+    ok = all(r["status"] == "complete" for r in rows) and guard["status"] in ("passed", "skipped", "not run")
+    return hub, 0 if ok else 1
+
+
+def rerun(reports_dir: str | Path | None = None, **kwargs: Any) -> tuple[Path, int]:
+    """The main job: both ideal scenarios with their stable profiles, no flags."""
+    return run_scenarios(RERUN_SCENARIOS, reports_dir=reports_dir, **kwargs)

@@ -1,0 +1,68 @@
+"""Process-level setup for entry points (notebooks, CLI): logging and a quiet TensorFlow.
+
+Only entry points call these; library modules never configure logging or touch the
+environment at import.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+from collections.abc import Iterator
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+@contextlib.contextmanager
+def silenced_stderr() -> Iterator[None]:
+    """Redirect the process-level stderr (fd 2) to /dev/null inside the block.
+
+    TensorFlow's C++ runtime writes its start-up lines straight to fd 2, which Jupyter
+    kernels capture into the notebook; ``TF_CPP_MIN_LOG_LEVEL`` does not stop all of them.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def import_tensorflow_quietly():
+    """Import TensorFlow + Keras and initialise the CPU/GPU runtime with stderr silenced."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    with silenced_stderr():
+        import keras  # noqa: F401
+        import tensorflow as tf
+
+        tf.constant(1.0) + 1.0  # first op: device initialisation messages
+        tf.signal.fft2d(tf.zeros((2, 2), tf.complex64))
+        tf.get_logger().setLevel(logging.ERROR)
+    return tf
+
+
+def configure_logging(level: int = logging.INFO, stream=None) -> None:
+    """One plain line per record (no colour, no carriage returns) to ``stream`` (stdout)."""
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        if getattr(h, "_ptycho_helpers", False):
+            root.removeHandler(h)
+    handler = logging.StreamHandler(stream or sys.stdout)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT, "%H:%M:%S"))
+    handler._ptycho_helpers = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)
+    logging.getLogger("ptycho_helpers").setLevel(level)
+
+
+def setup_notebook() -> None:
+    """Called by the notebooks' first code cell: quiet TensorFlow, plain logging to stdout."""
+    import_tensorflow_quietly()
+    configure_logging()

@@ -1,0 +1,475 @@
+"""The stages of one scenario run, called in order by ``notebooks/scenario_run.ipynb``.
+
+start → simulate → group → train → reconstruct → evaluate → write outputs → finish.
+Each stage takes what it needs as arguments, returns a result record, records its wall
+time in the run's metadata and rewrites ``run_metadata.json`` atomically, so a run that
+dies leaves a metadata file whose status still reads ``running``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import artifacts, metadata, metrics, physics, plotting, reporting
+from .config import (
+    AMP_ACTIVATIONS,
+    ModelConfig,
+    TrainConfig,
+    check_bool,
+    check_choice,
+    check_float,
+    check_int,
+    check_name,
+)
+from .grouping import GroupedData, gather_groups, group_positions
+from .reassemble import Stitched, even_ceil, reassemble_patches, reassembly_telemetry
+from .scenarios import OVERRIDE_KNOBS, ResolvedRun, resolve_run
+from .simulate import (
+    RawData,
+    make_lines_object,
+    make_probe,
+    simulate_nongrid_raw_data,
+    split_raw_data_by_axis,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Run settings that are not profile knobs (DESIGN §4)."""
+
+    nepochs: int = 5
+    group_limit: int = 64
+    seed: int = 42
+    amp_activation: str = "softplus"
+    custom_probe_path: str | None = None
+    register: bool = False
+    amp_vmax: float | None = None
+
+    def __post_init__(self) -> None:
+        s = object.__setattr__
+        s(self, "nepochs", check_int("nepochs", self.nepochs, minimum=1))
+        s(self, "group_limit", check_int("group_limit", self.group_limit, minimum=1))
+        s(self, "seed", check_int("seed", self.seed, minimum=0))
+        check_choice("amp_activation", self.amp_activation, AMP_ACTIVATIONS)
+        s(self, "register", check_bool("register", self.register))
+        if self.amp_vmax is not None:
+            s(self, "amp_vmax", check_float("amp_vmax", self.amp_vmax, minimum=0.0, exclusive=True))
+        if self.custom_probe_path is not None and not Path(self.custom_probe_path).is_file():
+            raise FileNotFoundError(f"custom_probe_path {self.custom_probe_path!r} does not exist")
+
+
+@dataclass
+class ScenarioContext:
+    """Where a scenario writes and what it resolved to (settings, not results)."""
+
+    name: str
+    hub: Path
+    folder: Path
+    resolved: ResolvedRun
+    settings: RunSettings
+    meta: metadata.RunMetadata
+    t0: float = field(default_factory=time.perf_counter)
+
+    def save(self) -> None:
+        artifacts.write_json(self.folder / "run_metadata.json", self.meta.model_dump(mode="json"))
+
+    def timed(self, stage: str, start: float) -> None:
+        self.meta.timings_s[stage] = round(time.perf_counter() - start, 3)
+        self.save()
+
+
+@dataclass(frozen=True)
+class SimulatedDataset:
+    obj: np.ndarray
+    probe: np.ndarray
+    raw: RawData
+    train: RawData
+    test: RawData
+
+
+@dataclass(frozen=True)
+class ScenarioGroups:
+    train: GroupedData
+    test: GroupedData
+    combine_pad: int
+    telemetry: dict[str, Any]
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+
+
+def start_scenario(
+    scenario: str, hub_dir: str | Path, *, overrides: dict[str, Any] | None = None, **settings: Any
+) -> ScenarioContext:
+    """Validate, resolve the profile, create ``hub_dir/<scenario>/`` and write metadata
+    with status ``running``.  Refuses a folder that already holds a run."""
+    check_name("scenario", scenario)
+    overrides = {k: v for k, v in (overrides or {}).items()}
+    unknown = sorted(set(overrides) - set(OVERRIDE_KNOBS))
+    if unknown:
+        raise ValueError(f"unknown override knob(s) {unknown}; allowed: {', '.join(OVERRIDE_KNOBS)}")
+    run_settings = RunSettings(**settings)
+    if overrides.get("amp_vmax") is not None:
+        run_settings = RunSettings(**{**run_settings.__dict__, "amp_vmax": overrides["amp_vmax"]})
+    resolved = resolve_run(scenario, overrides)
+    if (
+        resolved.spec.probe_mode == "custom"
+        and resolved.params.N != 64
+        and run_settings.custom_probe_path is None
+    ):
+        raise ValueError("the shipped synthetic probe is 64x64; give custom_probe_path for N != 64")
+    hub = Path(hub_dir)
+    folder = hub / scenario
+    if (folder / "run_metadata.json").exists():
+        raise FileExistsError(f"{str(folder)!r} already holds a run; hubs are never written into twice")
+    for sub in ("", "train_outputs", "inference_outputs"):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+    total, train, test = resolved.counts
+    p = resolved.params
+    meta = metadata.RunMetadata(
+        scenario=scenario,
+        status="running",
+        started_utc=_now(),
+        resolved=resolved.to_dict(),
+        settings=run_settings.__dict__.copy(),
+        overrides={k: overrides.get(k) for k in OVERRIDE_KNOBS},
+        profile=metadata.ProfileBlock(**resolved.profile),
+        counts=metadata.Counts(total=total, train=train, test=test),
+        seeds={"object_seed": p.object_seed, "sim_seed": p.sim_seed, "train_seed": run_settings.seed},
+        versions=metadata.package_versions(),
+        git_sha=metadata.git_sha(),
+        host=metadata.host_info(),
+    )
+    ctx = ScenarioContext(scenario, hub, folder, resolved, run_settings, meta)
+    ctx.save()
+    logger.info("%s: resolved %s", scenario, resolved.to_dict())
+    return ctx
+
+
+def simulate_scenario(ctx: ScenarioContext) -> SimulatedDataset:
+    """Lines object, normalised probe, non-grid Poisson scan, split by y."""
+    t = time.perf_counter()
+    p, spec = ctx.resolved.params, ctx.resolved.spec
+    obj = make_lines_object(p.object_size, p.object_seed)
+    path = ctx.settings.custom_probe_path if spec.probe_mode == "custom" else None
+    probe = physics.normalize_probe_guess(make_probe(p.N, spec.probe_mode, path), spec.probe_scale)
+    raw = simulate_nongrid_raw_data(
+        obj, probe, n_images=ctx.resolved.counts[0], nphotons=p.nphotons, seed=p.sim_seed, buffer=p.buffer
+    )
+    train, test = split_raw_data_by_axis(raw, p.split_fraction, "y")
+    ctx.meta.scales["simulation_photon_scale"] = raw.photon_scale
+    ctx.timed("simulate", t)
+    logger.info(
+        "%s: simulated %d patterns (train %d, test %d), s_sim=%.6g",
+        ctx.name,
+        raw.n,
+        train.n,
+        test.n,
+        raw.photon_scale,
+    )
+    return SimulatedDataset(obj, probe, raw, train, test)
+
+
+def group_scenario(ctx: ScenarioContext, sim: SimulatedDataset) -> ScenarioGroups:
+    """Training groups (group_count) and the test groups that get stitched
+    (min(group_count, group_limit)); the model's combine pad covers both."""
+    t = time.perf_counter()
+    r = ctx.resolved
+    C = r.spec.gridsize
+    n_train = r.n_train_groups
+    n_test = min(r.group_count * r.spec.group_multiplier, ctx.settings.group_limit, sim.test.n)
+    gtr = group_positions(
+        sim.train.positions,
+        gridsize=C,
+        n_groups=n_train,
+        neighbor_count=r.params.neighbor_count,
+        rng=r.params.sim_seed,
+    )
+    gte = group_positions(
+        sim.test.positions,
+        gridsize=C,
+        n_groups=n_test,
+        neighbor_count=r.params.neighbor_count,
+        rng=r.params.sim_seed + 1,
+    )
+    train = gather_groups(sim.train.diffraction, sim.train.positions, gtr)
+    test = gather_groups(sim.test.diffraction, sim.test.positions, gte)
+    pad = even_ceil(max(train.max_offset, test.max_offset)) if C > 1 else 0
+    telemetry = reassembly_telemetry(
+        test.positions.reshape(-1, 2), gte.relative, N=r.params.N, M=r.params.reassemble_M, gridsize=C
+    )
+    c = ctx.meta.counts
+    c.train_groups, c.test_groups_available, c.test_groups_stitched = (
+        n_train,
+        int(min(r.group_count, sim.test.n)),
+        n_test,
+    )
+    c.patches_stitched = int(n_test * C * C)
+    ctx.timed("group", t)
+    return ScenarioGroups(train, test, pad, telemetry)
+
+
+def train_scenario(ctx: ScenarioContext, groups: ScenarioGroups, sim: SimulatedDataset):
+    """Train the PINN, save the bundle and history into ``train_outputs/``."""
+    from .train import TrainingDiverged, save_bundle, summarize_history, train_pinn
+
+    t = time.perf_counter()
+    r, s = ctx.resolved, ctx.settings
+    mc = ModelConfig(
+        N=r.params.N,
+        gridsize=r.spec.gridsize,
+        amp_activation=s.amp_activation,
+        probe_big=r.spec.probe_big,
+        probe_mask=r.spec.probe_mask,
+        combine_pad=groups.combine_pad,
+    )
+    tc = TrainConfig(nepochs=s.nepochs, batch_size=r.batch_size, seed=s.seed)
+    ctx.meta.model = mc.to_dict()
+    ctx.meta.training = {"config": tc.to_dict()}
+    ctx.save()
+    out = ctx.folder / "train_outputs"
+    try:
+        result = train_pinn(
+            groups.train, model_config=mc, train_config=tc, probe=sim.probe, nphotons=r.params.nphotons
+        )
+    except TrainingDiverged as exc:
+        artifacts.write_json(out / "history.json", exc.history)
+        artifacts.write_json(out / "history_summary.json", summarize_history(exc.history))
+        ctx.meta.training.update({"diverged_epoch": exc.epoch})
+        ctx.save()
+        raise
+    save_bundle(result, out, extra={"scenario": ctx.name})
+    plotting.save_history_plot(out / "history.png", result.history)
+    ctx.meta.scales.update(
+        input_gain=result.scales.input_gain,
+        photon_scale=result.scales.photon_scale,
+        photon_scale_closed_form=result.scales.photon_scale_closed_form,
+    )
+    ctx.meta.training.update(
+        epochs_run=result.epochs_run,
+        n_train=result.n_train,
+        n_val=result.n_val,
+        wall_s=round(result.wall_s, 3),
+        final_loss=result.history["loss"][-1],
+        final_val_loss=(result.history.get("val_loss") or [None])[-1],
+    )
+    ctx.timed("train", t)
+    return result
+
+
+def reconstruct_scenario(ctx: ScenarioContext, trained, groups: ScenarioGroups):
+    """Batched inference on the test groups, then stitching; returns (Reconstruction, Stitched)."""
+    from .infer import predict_patches
+
+    t = time.perf_counter()
+    rec = predict_patches(
+        trained.pinn.diffraction_to_obj, groups.test, input_gain=trained.scales.input_gain, batch_size=32
+    )
+    ctx.timed("inference", t)
+    t = time.perf_counter()
+    stitched = reassemble_patches(rec.patches, rec.positions, ctx.resolved.params.reassemble_M)
+    ctx.timed("stitch", t)
+    return rec, stitched
+
+
+def noise_floor(
+    ctx: ScenarioContext, trained, groups: ScenarioGroups, sim: SimulatedDataset
+) -> dict[str, Any]:
+    """Poisson deviance/2 per pixel on the stitched test groups: true object vs trained model."""
+    data = groups.test
+    N, C = ctx.resolved.params.N, ctx.resolved.spec.channels
+    s = trained.scales.photon_scale
+    counts = (s * np.moveaxis(data.diffraction, -1, 1).astype(np.float64)) ** 2
+    true_patches = physics.extract_patches(sim.obj, np.floor(data.positions).reshape(-1, 2), N).reshape(
+        -1, C, N, N
+    )
+    spec = ctx.resolved.spec
+    true_i = physics.model_intensity(
+        true_patches,
+        data.geometry,
+        sim.probe,
+        probe_mask=spec.probe_mask,
+        probe_big=spec.probe_big,
+        pad=groups.combine_pad,
+    )
+    x = (trained.scales.input_gain * data.diffraction).astype(np.float32)
+    model_i = np.moveaxis(
+        np.asarray(trained.pinn.autoencoder.predict([x, data.geometry], verbose=0, batch_size=32)), -1, 1
+    )
+    return {
+        "metric": "Poisson deviance / 2 per pixel on the stitched test groups (0.5 = noise floor for large counts)",
+        "true_object": float(np.mean(physics.poisson_deviance_half(s * s * true_i, counts))),
+        "model": float(np.mean(physics.poisson_deviance_half(s * s * model_i.astype(np.float64), counts))),
+    }
+
+
+def evaluate_scenario(
+    ctx: ScenarioContext, sim: SimulatedDataset, rec, stitched: Stitched, trained, groups: ScenarioGroups
+) -> dict[str, Any]:
+    """Compare with the truth on the covered region; write ``comparison_metrics.json``."""
+    t = time.perf_counter()
+    comp = metrics.compare_to_truth(stitched, sim.obj, register=ctx.settings.register)
+    comp["noise_floor"] = noise_floor(ctx, trained, groups, sim)
+    if ctx.resolved.spec.gridsize == 1:
+        true_patches = physics.extract_patches(sim.obj, rec.positions, ctx.resolved.params.N)
+        comp["twin_image_fraction"] = metrics.twin_image_fraction(
+            rec.patches, true_patches, M=ctx.resolved.params.reassemble_M
+        )
+    comp["scenario"] = ctx.name
+    artifacts.write_json(ctx.folder / "comparison_metrics.json", comp)
+    ctx.meta.headline = metrics.headline(comp)
+    ctx.timed("evaluate", t)
+    return comp
+
+
+def _stats(values: np.ndarray) -> dict[str, Any]:
+    v = np.asarray(values, dtype=np.float64)
+    finite = v[np.isfinite(v)]
+    return {
+        "min": float(finite.min()) if finite.size else None,
+        "max": float(finite.max()) if finite.size else None,
+        "mean": float(finite.mean()) if finite.size else None,
+        "std": float(finite.std()) if finite.size else None,
+        "nan_count": int(np.count_nonzero(~np.isfinite(v))),
+    }
+
+
+def write_scenario_outputs(
+    ctx: ScenarioContext,
+    sim: SimulatedDataset,
+    stitched: Stitched,
+    comparison: dict[str, Any],
+    groups: ScenarioGroups,
+) -> dict[str, Any]:
+    """NPY dumps, PNGs (shared amplitude scale), stats.json and the notes."""
+    t = time.perf_counter()
+    inf = ctx.folder / "inference_outputs"
+    mask = stitched.covered
+    amp = np.abs(stitched.image)
+    phase = np.angle(stitched.image)
+    truth = metrics.truth_on_canvas(sim.obj, stitched)
+    t_amp, t_phase = np.abs(truth), np.angle(truth)
+    for name, arr in (("amplitude", amp), ("phase", phase), ("coverage", stitched.coverage)):
+        artifacts.write_npy(inf / f"{name}.npy", arr.astype(np.float32 if name != "coverage" else np.float64))
+    for name, arr in (
+        ("ground_truth_amplitude", t_amp),
+        ("ground_truth_phase", t_phase),
+        ("amplitude_diff", np.where(mask, amp - t_amp, np.nan)),
+        ("phase_diff", np.where(mask, np.angle(np.exp(1j * (phase - t_phase))), np.nan)),
+    ):
+        artifacts.write_npy(ctx.folder / f"{name}.npy", arr.astype(np.float32))
+    rng_amp = plotting.amplitude_range(amp, t_amp, mask, ctx.settings.amp_vmax)
+    dmax = float(np.nanmax(np.abs(amp - t_amp)[mask])) if mask.any() else 1.0
+    sc = f"{ctx.name}"
+    ranges = {
+        "amplitude": plotting.save_image(
+            inf / "amplitude.png",
+            amp,
+            vmin=0,
+            vmax=rng_amp["vmax"],
+            title=f"{sc}: stitched amplitude",
+            label="amplitude",
+            mask=mask,
+        ),
+        "phase": plotting.save_image(
+            inf / "phase.png",
+            phase,
+            vmin=-math.pi,
+            vmax=math.pi,
+            title=f"{sc}: stitched phase",
+            cmap="twilight",
+            label="rad",
+            mask=mask,
+        ),
+        "ground_truth_amplitude": plotting.save_image(
+            ctx.folder / "ground_truth_amplitude.png",
+            t_amp,
+            vmin=0,
+            vmax=rng_amp["vmax"],
+            title=f"{sc}: ground-truth amplitude (covered region)",
+            label="amplitude",
+            mask=mask,
+        ),
+        "ground_truth_phase": plotting.save_image(
+            ctx.folder / "ground_truth_phase.png",
+            t_phase,
+            vmin=-math.pi,
+            vmax=math.pi,
+            title=f"{sc}: ground-truth phase",
+            cmap="twilight",
+            label="rad",
+            mask=mask,
+        ),
+        "amplitude_diff": plotting.save_image(
+            ctx.folder / "amplitude_diff.png",
+            amp - t_amp,
+            vmin=-dmax,
+            vmax=dmax,
+            title=f"{sc}: amplitude - truth",
+            cmap="RdBu_r",
+            label="amplitude error",
+            mask=mask,
+        ),
+        "phase_diff": plotting.save_image(
+            ctx.folder / "phase_diff.png",
+            np.angle(np.exp(1j * (phase - t_phase))),
+            vmin=-math.pi,
+            vmax=math.pi,
+            title=f"{sc}: phase - truth",
+            cmap="RdBu_r",
+            label="rad",
+            mask=mask,
+        ),
+    }
+    ranges["amplitude"]["rule"] = rng_amp["rule"]
+    tel = groups.telemetry
+    stats = {
+        "amplitude": _stats(amp[mask]),
+        "phase": _stats(phase[mask]),
+        "uncovered_pixels": int(np.count_nonzero(~mask)),
+        "offsets": tel["offsets"],
+        "padded_size": tel["stitch_canvas"]["padded_size"],
+        "required_canvas": tel["stitch_canvas"]["required"],
+        "fits_canvas": tel["stitch_canvas"]["fits"],
+        "coverage_fraction": float(mask.mean()),
+        "canvas_origin": list(stitched.origin),
+        "display_ranges": ranges,
+    }
+    artifacts.write_json(inf / "stats.json", stats)
+    ctx.meta.stats = {
+        k: stats[k] for k in ("padded_size", "required_canvas", "fits_canvas", "coverage_fraction")
+    }
+    ctx.meta.files = {
+        "notebook": f"{ctx.name}/scenario_run.ipynb",
+        "amplitude_png": f"{ctx.name}/inference_outputs/amplitude.png",
+        "phase_png": f"{ctx.name}/inference_outputs/phase.png",
+        "comparison": f"{ctx.name}/comparison_metrics.json",
+        "notes": f"{ctx.name}_notes.md",
+    }
+    artifacts.write_text(
+        ctx.hub / f"{ctx.name}_notes.md",
+        reporting.scenario_notes(ctx.name, ctx.meta.model_dump(mode="json"), stats, comparison),
+    )
+    ctx.timed("write", t)
+    return stats
+
+
+def finish_scenario(ctx: ScenarioContext) -> metadata.RunMetadata:
+    """Mark the run complete (the last write of a successful run)."""
+    ctx.meta.timings_s["total"] = round(time.perf_counter() - ctx.t0, 3)
+    ctx.meta.status = "complete"
+    ctx.meta.finished_utc = _now()
+    ctx.save()
+    logger.info("%s: complete in %.1f s", ctx.name, ctx.meta.timings_s["total"])
+    return ctx.meta

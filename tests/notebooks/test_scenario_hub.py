@@ -1,0 +1,147 @@
+"""End-to-end: tiny scenario runs through papermill into a hub, and forced failures."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from ptycho_helpers import runs
+from ptycho_helpers.metadata import RunMetadata
+
+TINY = {"base_total_images": 48, "group_count": 12}
+TINY_SETTINGS = {"nepochs": 2, "group_limit": 6}
+
+SCENARIO_FILES = [
+    "scenario_run.ipynb",
+    "run_metadata.json",
+    "comparison_metrics.json",
+    "train_outputs/model.keras",
+    "train_outputs/bundle.json",
+    "train_outputs/history.json",
+    "train_outputs/history_summary.json",
+    "inference_outputs/amplitude.npy",
+    "inference_outputs/phase.npy",
+    "inference_outputs/amplitude.png",
+    "inference_outputs/phase.png",
+    "inference_outputs/stats.json",
+    "ground_truth_amplitude.npy",
+    "ground_truth_amplitude.png",
+    "ground_truth_phase.npy",
+    "amplitude_diff.npy",
+    "amplitude_diff.png",
+    "phase_diff.npy",
+]
+
+
+@pytest.fixture(scope="module")
+def tiny_hub(tmp_path_factory):
+    reports = tmp_path_factory.mktemp("reports")
+    hub, rc = runs.run_scenarios(
+        ["gs1_ideal", "gs2_ideal"], reports_dir=reports, overrides=TINY, settings=TINY_SETTINGS
+    )
+    return hub, rc
+
+
+def test_tiny_rerun_writes_a_complete_hub(tiny_hub):
+    hub, rc = tiny_hub
+    assert rc == 0, (hub / "summary.md").read_text()
+    for sc in ("gs1_ideal", "gs2_ideal"):
+        for rel in SCENARIO_FILES:
+            path = hub / sc / rel
+            assert path.is_file(), f"missing {path}"
+            if path.suffix == ".json":
+                json.loads(path.read_text())
+            if path.suffix == ".npy":
+                assert np.load(path, allow_pickle=False).ndim == 2
+            if path.suffix == ".png":
+                assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        meta = RunMetadata.model_validate_json((hub / sc / "run_metadata.json").read_text())
+        assert meta.status == "complete"
+        assert meta.timings_s["train"] > 0 and meta.git_sha is None or len(meta.git_sha) == 40
+        notes = (hub / f"{sc}_notes.md").read_text()
+        assert "Reviewer commentary" in notes and "flat image" in notes
+        stats = json.loads((hub / sc / "inference_outputs" / "stats.json").read_text())
+        for key in (
+            "amplitude",
+            "phase",
+            "offsets",
+            "padded_size",
+            "required_canvas",
+            "fits_canvas",
+            "coverage_fraction",
+        ):
+            assert key in stats
+        assert stats["display_ranges"]["amplitude"]["vmin"] == 0
+        assert (
+            stats["display_ranges"]["amplitude"]["vmax"]
+            == stats["display_ranges"]["ground_truth_amplitude"]["vmax"]
+        )
+    for name in (
+        "reassembly_cli.log",
+        "reassembly_gs1_ideal.json",
+        "reassembly_gs2_ideal.md",
+        "summary.md",
+        "pytest_cli_smoke.log",
+    ):
+        assert (hub / name).is_file()
+    cli_log = (hub / "reassembly_cli.log").read_text()
+    assert cli_log.index("gs1_ideal") < cli_log.index("gs2_ideal")
+    assert "passed" in (hub / "pytest_cli_smoke.log").read_text()
+    assert not (hub / "blocker.log").exists()
+
+
+def test_profile_block_and_override_warning(tiny_hub):
+    hub, _ = tiny_hub
+    meta = json.loads((hub / "gs2_ideal" / "run_metadata.json").read_text())
+    prof = meta["profile"]
+    assert prof["active"] is True and prof["name"] == "gs2_ideal"
+    assert prof["applied"] == {"batch_size": 4, "neighbor_count": 4}
+    assert prof["skipped"]["base_total_images"] == {
+        "preferred": 256,
+        "override": 48,
+        "reason": "caller passed --base-total-images=48",
+    }
+    assert prof["effective_group_count"] == 12 and prof["effective_batch_size"] == 4
+    assert meta["counts"] == {
+        "total": 192,
+        "train": 96,
+        "test": 96,
+        "train_groups": 12,
+        "test_groups_available": 12,
+        "test_groups_stitched": 6,
+        "patches_stitched": 24,
+    }
+    log = (hub / "gs2_ideal_runner.log").read_text()
+    assert "--base-total-images=48 overrides the stable-profile default base_total_images=256" in log
+
+
+def test_failed_scenario_writes_blocker_and_next_one_runs(tmp_path):
+    bad_probe = tmp_path / "bad_probe.npz"
+    np.savez(bad_probe, probeGuess=np.ones((8, 8), np.complex64))
+    hub, rc = runs.run_scenarios(
+        ["gs1_custom", "gs1_ideal"],
+        reports_dir=tmp_path / "reports",
+        overrides=TINY,
+        settings={**TINY_SETTINGS, "custom_probe_path": str(bad_probe)},
+        guard_test=False,
+    )
+    assert rc == 1
+    blocker = (hub / "blocker.log").read_text()
+    assert "gs1_custom: FAILED" in blocker and "shape (8, 8)" in blocker
+    failed = json.loads((hub / "gs1_custom" / "run_metadata.json").read_text())
+    assert failed["status"] == "failed" and "shape" in failed["error"]
+    assert (hub / "gs1_custom_runner.log").stat().st_size > 0
+    ok = json.loads((hub / "gs1_ideal" / "run_metadata.json").read_text())
+    assert ok["status"] == "complete"
+    summary = (hub / "summary.md").read_text()
+    assert "**failed**" in summary and "**complete**" in summary
+
+
+def test_bad_input_creates_no_hub(tmp_path):
+    with pytest.raises(ValueError, match="nphotons"):
+        runs.run_scenarios(["gs1_ideal"], reports_dir=tmp_path, overrides={"nphotons": -1})
+    with pytest.raises(ValueError, match="unknown scenario"):
+        runs.run_scenarios(["nope"], reports_dir=tmp_path)
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,83 @@
+"""The command line: help, bad input (exit 2, one line, no traceback, no hub), telemetry."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from ptycho_helpers.cli import main
+
+
+def _cli(*args, cwd=None):
+    return subprocess.run(
+        [sys.executable, "-m", "ptycho_helpers", *args], capture_output=True, text=True, cwd=cwd
+    )
+
+
+def test_help_lists_commands():
+    res = _cli("--help")
+    assert res.returncode == 0
+    for cmd in ("rerun", "run", "reassembly-report", "sweep"):
+        assert cmd in res.stdout
+    for cmd in ("rerun", "run", "reassembly-report", "sweep"):
+        assert _cli(cmd, "--help").returncode == 0
+    assert "--base-total-images" in _cli("run", "--help").stdout
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["run", "gs9"], "unknown scenario 'gs9'"),
+        (["run", "gs1_ideal", "--nphotons", "nan"], "nphotons"),
+        (["run", "gs1_ideal", "--split-fraction", "1.5"], "split_fraction"),
+        (["run", "gs1_ideal", "--group-count", "300"], "group_count=300 exceeds the 256 test positions"),
+        (["run", "gs1_ideal", "--batch-size", "0"], "batch_size"),
+        (["run", "gs1_ideal", "--custom-probe-path", "/nonexistent.npz"], "does not exist"),
+        (["run", "../evil"], "not allowed"),
+    ],
+)
+def test_bad_input_exit_2_one_line_no_hub(tmp_path, args, needle):
+    code = main([*args, "--reports-dir", str(tmp_path / "reports")])
+    assert code == 2
+    assert not (tmp_path / "reports").exists() or not any((tmp_path / "reports").iterdir())
+
+
+def test_bad_input_message_without_traceback(tmp_path):
+    res = _cli("run", "gs1_ideal", "--group-count", "300", "--reports-dir", str(tmp_path))
+    assert res.returncode == 2
+    assert "Traceback" not in res.stderr
+    assert "error: group_count=300 exceeds the 256 test positions" in res.stderr
+    res = _cli("--debug", "run", "gs1_ideal", "--group-count", "300", "--reports-dir", str(tmp_path))
+    assert "Traceback" in res.stderr
+
+
+def test_unknown_flag_is_rejected():
+    res = _cli("run", "gs1_ideal", "--bogus", "1")
+    assert res.returncode == 2 and "unrecognized arguments: --bogus" in res.stderr
+
+
+def test_reassembly_report(tmp_path):
+    js, md = tmp_path / "t.json", tmp_path / "t.md"
+    assert (
+        main(
+            [
+                "reassembly-report",
+                "gs2_ideal",
+                "--output-json",
+                str(js),
+                "--output-markdown",
+                str(md),
+                "--group-limit",
+                "16",
+            ]
+        )
+        == 0
+    )
+    t = json.loads(js.read_text())
+    assert t["scenario"] == "gs2_ideal" and t["n_groups"] == 16 and t["n_patches"] == 64
+    assert t["stitch_canvas"]["fits"] is True and t["coverage"]["coverage_loss"] == 0.0
+    assert isinstance(t["stitch_canvas"]["padded_size"], int)
+    assert "Reassembly telemetry" in md.read_text()
