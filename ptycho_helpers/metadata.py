@@ -61,6 +61,7 @@ class RunMetadata(BaseModel):
     model_config = ConfigDict(extra="forbid")
     schema_version: str = SCHEMA_VERSION
     scenario: str
+    run_name: str | None = Field(default=None, description="folder name in the hub (default: the scenario)")
     status: Status
     started_utc: str
     finished_utc: str | None = None

@@ -26,7 +26,16 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SCENARIO_NOTEBOOK = REPO_ROOT / "notebooks" / "scenario_run.ipynb"
 GUARD_TEST = "tests/scripts/test_synthetic_helpers_cli_smoke.py::test_sim_lines_pipeline_import_smoke"
 RERUN_SCENARIOS = ("gs1_ideal", "gs2_ideal")
-SETTING_NAMES = ("nepochs", "group_limit", "seed", "amp_activation", "custom_probe_path", "register")
+SETTING_NAMES = (
+    "nepochs",
+    "group_limit",
+    "seed",
+    "amp_activation",
+    "custom_probe_path",
+    "register",
+    "object_amp_norm",
+    "learning_rate",
+)
 
 
 def default_reports_dir() -> Path:
@@ -88,21 +97,50 @@ def scenario_status(hub: Path, scenario: str) -> dict[str, Any]:
     return {"scenario": scenario, "status": "incomplete", "error": "no metadata written"}
 
 
+def find_incomplete(reports_dir: str | Path) -> list[tuple[str, str, str]]:
+    """Runs in existing hubs that never finished (metadata still ``running``): (hub, run, status)."""
+    root = Path(reports_dir)
+    if not root.is_dir():
+        return []
+    out = []
+    for meta_path in sorted(root.glob("*/*/run_metadata.json")):
+        try:
+            status = artifacts.read_json(meta_path).get("status")
+        except (OSError, ValueError):
+            status = "unreadable"
+        if status in ("running", "unreadable"):
+            out.append(
+                (
+                    meta_path.parent.parent.name,
+                    meta_path.parent.name,
+                    "incomplete" if status == "running" else status,
+                )
+            )
+    return out
+
+
 def execute_scenario(
-    hub: Path, scenario: str, parameters: dict[str, Any], *, notebook: Path | None = None
+    hub: Path,
+    scenario: str,
+    parameters: dict[str, Any],
+    *,
+    run_name: str | None = None,
+    notebook: Path | None = None,
 ) -> dict[str, Any]:
     """Run the scenario notebook with papermill in a subprocess (fresh kernel).
 
-    Everything printed goes to ``hub/<scenario>_runner.log``.  On failure the failing
-    output goes to ``hub/blocker.log`` and the scenario is marked ``failed``
-    (``interrupted`` on Ctrl-C, which is re-raised after the bookkeeping).
+    The run lands in ``hub/<run_name or scenario>/``; everything printed goes to
+    ``hub/<name>_runner.log``.  On failure the failing output goes to ``hub/blocker.log``
+    and the run is marked ``failed`` (``interrupted`` on Ctrl-C, which is re-raised after
+    the bookkeeping).
     """
     check_name("scenario", scenario)
-    folder = hub / scenario
+    name = check_name("run", run_name) if run_name else scenario
+    folder = hub / name
     folder.mkdir(parents=True, exist_ok=False)
-    log_path = hub / f"{scenario}_runner.log"
+    log_path = hub / f"{name}_runner.log"
     out_nb = folder / "scenario_run.ipynb"
-    params = {"scenario": scenario, "hub_dir": str(hub), **parameters}
+    params = {"scenario": scenario, "hub_dir": str(hub), "run_name": name, **parameters}
     cmd = [
         sys.executable,
         "-m",
@@ -120,7 +158,7 @@ def execute_scenario(
     logger.info("%s: papermill -> %s (log %s)", scenario, out_nb, log_path)
     with open(log_path, "a", buffering=1) as log:
         log.write(f"# {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {' '.join(cmd)}\n")
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
         try:
             rc = proc.wait()
         except KeyboardInterrupt:
@@ -133,19 +171,19 @@ def execute_scenario(
             _mark(folder, "interrupted", "interrupted by the user (SIGINT)")
             raise
     wall = time.perf_counter() - t0
-    row = scenario_status(hub, scenario)
+    row = scenario_status(hub, name)
     if rc == 0 and row["status"] == "complete":
-        logger.info("%s: complete in %.1f s", scenario, wall)
+        logger.info("%s: complete in %.1f s", name, wall)
         return {**row, "wall_s": wall}
     error = _notebook_error(out_nb) or f"papermill exited with {rc}"
     _mark(folder, "failed", error)
     with open(hub / "blocker.log", "a") as blk:
         blk.write(
-            f"=== {scenario}: FAILED (papermill exit {rc}) ===\n{error}\n--- last lines of {log_path.name} ---\n"
+            f"=== {name}: FAILED (papermill exit {rc}) ===\n{error}\n--- last lines of {log_path.name} ---\n"
         )
         blk.write(_tail(log_path) + "\n\n")
-    logger.error("%s: FAILED - %s (see %s)", scenario, error, hub / "blocker.log")
-    return {**scenario_status(hub, scenario), "wall_s": wall}
+    logger.error("%s: FAILED - %s (see %s)", name, error, hub / "blocker.log")
+    return {**scenario_status(hub, name), "wall_s": wall}
 
 
 def reassembly_report(
@@ -229,17 +267,28 @@ def run_scenarios(
     unknown = sorted(set(overrides) - set(OVERRIDE_KNOBS)) + sorted(set(settings) - set(SETTING_NAMES))
     if unknown:
         raise ValueError(f"unknown option(s) {unknown}")
-    for sc in scenarios:  # validate everything before creating anything
-        resolve_run(sc, overrides)
-    from .scenario_run import RunSettings
+    from .scenario_run import RunSettings, preflight
 
-    RunSettings(**settings)
-    hub = artifacts.create_hub(reports_dir or default_reports_dir(), stamp)
+    run_settings = RunSettings(**settings)
+    for sc in scenarios:  # validate everything before creating anything
+        preflight(resolve_run(sc, overrides), run_settings)
+    reports = Path(reports_dir or default_reports_dir())
+    earlier = find_incomplete(reports)
+    hub = artifacts.create_hub(reports, stamp)
     logger.info("new hub %s", hub)
     t0 = time.perf_counter()
-    rows = []
-    for sc in scenarios:
-        rows.append(execute_scenario(hub, sc, {**settings, **overrides}))
+    rows: list[dict[str, Any]] = []
+    try:
+        for sc in scenarios:
+            rows.append(execute_scenario(hub, sc, {**settings, **overrides}))
+    except KeyboardInterrupt:
+        done = {r["scenario"] for r in rows}
+        rows += [scenario_status(hub, sc) for sc in scenarios if sc not in done]
+        artifacts.write_text(
+            hub / "summary.md",
+            reporting.hub_summary(hub.name, rows, ["Interrupted by the user (SIGINT).", ""]),
+        )
+        raise
     gl = settings.get("group_limit", 64)
     with open(hub / "reassembly_cli.log", "a") as cli_log:
         for sc in scenarios:
@@ -260,6 +309,10 @@ def run_scenarios(
         f"- wall time of this hub: {wall:.1f} s",
         "",
     ]
+    if earlier:
+        extra += ["## Earlier hubs with incomplete runs", ""]
+        extra += [f"- `{h}/{name}`: {status}" for h, name, status in earlier]
+        extra.append("")
     artifacts.write_text(hub / "summary.md", reporting.hub_summary(hub.name, rows, extra))
     ok = all(r["status"] == "complete" for r in rows) and guard["status"] in ("passed", "skipped", "not run")
     return hub, 0 if ok else 1

@@ -54,6 +54,8 @@ class RunSettings:
     custom_probe_path: str | None = None
     register: bool = False
     amp_vmax: float | None = None
+    object_amp_norm: bool = False
+    learning_rate: float = 1e-3
 
     def __post_init__(self) -> None:
         s = object.__setattr__
@@ -62,6 +64,12 @@ class RunSettings:
         s(self, "seed", check_int("seed", self.seed, minimum=0))
         check_choice("amp_activation", self.amp_activation, AMP_ACTIVATIONS)
         s(self, "register", check_bool("register", self.register))
+        s(self, "object_amp_norm", check_bool("object_amp_norm", self.object_amp_norm))
+        s(
+            self,
+            "learning_rate",
+            check_float("learning_rate", self.learning_rate, minimum=0.0, exclusive=True),
+        )
         if self.amp_vmax is not None:
             s(self, "amp_vmax", check_float("amp_vmax", self.amp_vmax, minimum=0.0, exclusive=True))
         if self.custom_probe_path is not None and not Path(self.custom_probe_path).is_file():
@@ -105,16 +113,63 @@ class ScenarioGroups:
     telemetry: dict[str, Any]
 
 
+def estimate_memory_bytes(resolved: ResolvedRun) -> int:
+    """Rough peak memory of a run: simulation buffers, the object canvas and training arrays."""
+    p, C = resolved.params, resolved.spec.channels
+    n = resolved.counts[0]
+    sim = n * p.N * p.N * 48  # exit waves, FFT, rates, counts, amplitudes
+    obj = (2 * p.object_size) ** 2 * 8 * 4  # line canvas and three blurs
+    train = resolved.n_train_groups * C * p.N * p.N * 4 * 4  # inputs, targets, copies
+    return int(sim + obj + train)
+
+
+def available_memory_bytes() -> int:
+    """Memory the OS can give us now (MemAvailable), or a large number when unknown."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 1 << 60
+
+
+def preflight(resolved: ResolvedRun, settings: RunSettings) -> None:
+    """Checks that need no computation: the custom probe file and the memory estimate.
+
+    Raises ``ValueError``/``FileNotFoundError`` before anything is allocated or written.
+    """
+    if resolved.spec.probe_mode == "custom":
+        if resolved.params.N != 64 and settings.custom_probe_path is None:
+            raise ValueError("the shipped synthetic probe is 64x64; give custom_probe_path for N != 64")
+        make_probe(resolved.params.N, "custom", settings.custom_probe_path)
+    need, have = estimate_memory_bytes(resolved), available_memory_bytes()
+    if need > 0.8 * have:
+        raise ValueError(
+            f"this run needs about {need / 2**30:.1f} GiB but only {have / 2**30:.1f} GiB are available; "
+            "lower base_total_images, group_count or object_size"
+        )
+
+
 def _now() -> str:
     return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
 def start_scenario(
-    scenario: str, hub_dir: str | Path, *, overrides: dict[str, Any] | None = None, **settings: Any
+    scenario: str,
+    hub_dir: str | Path,
+    *,
+    overrides: dict[str, Any] | None = None,
+    run_name: str | None = None,
+    **settings: Any,
 ) -> ScenarioContext:
-    """Validate, resolve the profile, create ``hub_dir/<scenario>/`` and write metadata
-    with status ``running``.  Refuses a folder that already holds a run."""
+    """Validate, resolve the profile, create ``hub_dir/<run_name or scenario>/`` and write
+    metadata with status ``running``.  Refuses a folder that already holds a run.
+
+    ``run_name`` names the folder when one hub holds several runs of a scenario (studies,
+    sweeps); it defaults to the scenario name."""
     check_name("scenario", scenario)
+    name = check_name("run", run_name) if run_name else scenario
     overrides = {k: v for k, v in (overrides or {}).items()}
     unknown = sorted(set(overrides) - set(OVERRIDE_KNOBS))
     if unknown:
@@ -123,14 +178,9 @@ def start_scenario(
     if overrides.get("amp_vmax") is not None:
         run_settings = RunSettings(**{**run_settings.__dict__, "amp_vmax": overrides["amp_vmax"]})
     resolved = resolve_run(scenario, overrides)
-    if (
-        resolved.spec.probe_mode == "custom"
-        and resolved.params.N != 64
-        and run_settings.custom_probe_path is None
-    ):
-        raise ValueError("the shipped synthetic probe is 64x64; give custom_probe_path for N != 64")
+    preflight(resolved, run_settings)
     hub = Path(hub_dir)
-    folder = hub / scenario
+    folder = hub / name
     if (folder / "run_metadata.json").exists():
         raise FileExistsError(f"{str(folder)!r} already holds a run; hubs are never written into twice")
     for sub in ("", "train_outputs", "inference_outputs"):
@@ -139,6 +189,7 @@ def start_scenario(
     p = resolved.params
     meta = metadata.RunMetadata(
         scenario=scenario,
+        run_name=name,
         status="running",
         started_utc=_now(),
         resolved=resolved.to_dict(),
@@ -151,9 +202,9 @@ def start_scenario(
         git_sha=metadata.git_sha(),
         host=metadata.host_info(),
     )
-    ctx = ScenarioContext(scenario, hub, folder, resolved, run_settings, meta)
+    ctx = ScenarioContext(name, hub, folder, resolved, run_settings, meta)
     ctx.save()
-    logger.info("%s: resolved %s", scenario, resolved.to_dict())
+    logger.info("%s: resolved %s", name, resolved.to_dict())
     return ctx
 
 
@@ -162,6 +213,8 @@ def simulate_scenario(ctx: ScenarioContext) -> SimulatedDataset:
     t = time.perf_counter()
     p, spec = ctx.resolved.params, ctx.resolved.spec
     obj = make_lines_object(p.object_size, p.object_seed)
+    if ctx.settings.object_amp_norm:  # bias study: object amplitude scaled to max 1
+        obj = (obj / np.abs(obj).max()).astype(np.complex64)
     path = ctx.settings.custom_probe_path if spec.probe_mode == "custom" else None
     probe = physics.normalize_probe_guess(make_probe(p.N, spec.probe_mode, path), spec.probe_scale)
     raw = simulate_nongrid_raw_data(
@@ -234,7 +287,7 @@ def train_scenario(ctx: ScenarioContext, groups: ScenarioGroups, sim: SimulatedD
         probe_mask=r.spec.probe_mask,
         combine_pad=groups.combine_pad,
     )
-    tc = TrainConfig(nepochs=s.nepochs, batch_size=r.batch_size, seed=s.seed)
+    tc = TrainConfig(nepochs=s.nepochs, batch_size=r.batch_size, seed=s.seed, learning_rate=s.learning_rate)
     ctx.meta.model = mc.to_dict()
     ctx.meta.training = {"config": tc.to_dict()}
     ctx.save()

@@ -85,7 +85,8 @@ def flag_name(knob: str) -> str:
 
 def get_scenario(name: str) -> ScenarioSpec:
     """Look up a built-in scenario; the error lists the valid names."""
-    if not isinstance(name, str) or name not in SCENARIOS:
+    check_name("scenario", name)
+    if name not in SCENARIOS:
         raise ValueError(f"unknown scenario {name!r}; valid scenarios: {', '.join(sorted(SCENARIOS))}")
     return SCENARIOS[name]
 

@@ -67,6 +67,9 @@ def scenario_run() -> nbformat.NotebookNode:
             "seed: int = 42  # training seed (weights, validation draw, shuffling)",
             'amp_activation: str = "softplus"  # amplitude head: softplus | sigmoid | scaled_sigmoid',
             "register: bool = False  # sub-pixel registration before the metrics",
+            'run_name: str = ""  # folder name in the hub (empty: the scenario name)',
+            "object_amp_norm: bool = False  # bias study: scale the object to max amplitude 1",
+            "learning_rate: float = 0.001  # Adam learning rate",
             "custom_probe_path = None  # type: Optional[str] .npz with probeGuess (default: shipped synthetic probe)",
         ]
         + [f"{k} = None  # type: {t} {h}" for k, t, h in KNOBS]
@@ -96,6 +99,7 @@ def scenario_run() -> nbformat.NotebookNode:
             "ctx = scenario_run.start_scenario(\n"
             "    scenario, hub, overrides=overrides, nepochs=nepochs, group_limit=group_limit, seed=seed,\n"
             "    amp_activation=amp_activation, custom_probe_path=custom_probe_path, register=register,\n"
+            "    run_name=run_name or None, object_amp_norm=object_amp_norm, learning_rate=learning_rate,\n"
             ")"
         ),
         _code(
@@ -123,9 +127,103 @@ def scenario_run() -> nbformat.NotebookNode:
     return _nb(cells)
 
 
+def compare_runs() -> nbformat.NotebookNode:
+    cells = [
+        new_markdown_cell(
+            "# Compare runs\n\n"
+            "A table across scenarios and hubs (amplitude SSIM beside its flat and blur baselines, Pearson r, "
+            "MAE, least-squares scale), side-by-side amplitude images at one shared scale, amplitude "
+            "histograms prediction vs truth, and bias maps (prediction − truth). Reads hubs; writes nothing."
+        ),
+        _params(
+            'reports_dir: str = "reports"  # folder holding the hubs\n'
+            "hubs: list = []  # hub folder names to compare (empty: the newest hub)"
+        ),
+        _code(
+            "from pathlib import Path\n\n"
+            "import matplotlib.pyplot as plt\n"
+            "from IPython.display import Markdown, display\n\n"
+            "from ptycho_helpers import viewer"
+        ),
+        _code(
+            "hub_paths = [Path(reports_dir) / h for h in hubs] or viewer.list_hubs(reports_dir)[:1]\n"
+            "runs = [viewer.load_run(h, name) for h in hub_paths for name in viewer.list_runs(h)]\n"
+            'print("runs:", [f"{r.hub.name}/{r.name}" for r in runs])',
+            check=True,
+        ),
+        _code("display(Markdown(viewer.table_markdown(viewer.comparison_table(runs))))"),
+        _code("fig = viewer.side_by_side_figure(runs)\nplt.show()"),
+        _code("fig = viewer.histogram_figure(runs)\nplt.show()"),
+        _code("fig = viewer.bias_maps_figure(runs)\nplt.show()"),
+    ]
+    return _nb(cells)
+
+
+def inspect_run() -> nbformat.NotebookNode:
+    cells = [
+        new_markdown_cell(
+            "# Inspect a run\n\n"
+            "Interactive view of one run of a hub: choose the hub and the run, the view (amplitude, phase, "
+            "differences, ground truth, coverage), the amplitude colour maximum, and a row for the line "
+            "profile (prediction vs truth). Reads hubs; writes nothing. Open in JupyterLab for the widgets."
+        ),
+        _params('reports_dir: str = "reports"  # folder holding the hubs'),
+        _code("from IPython.display import display\n\nfrom ptycho_helpers import viewer"),
+        _code("inspector = viewer.RunInspector(reports_dir)\ndisplay(inspector.widget)"),
+        _code(
+            'print("hubs with runs:", len(inspector.hub.options), "| runs in the selected hub:", len(inspector.run.options))',
+            check=True,
+        ),
+    ]
+    return _nb(cells)
+
+
+def bias_study() -> nbformat.NotebookNode:
+    cells = [
+        new_markdown_cell(
+            "# Amplitude-bias study\n\n"
+            "Does the reference's amplitude undershoot reproduce (a sigmoid head capped at 1 while the object "
+            "amplitude reaches ≈ 4.9), and which variant removes it? Runs `gs1_ideal` variants — softplus, "
+            "sigmoid, k·sigmoid, sigmoid with the object normalised to max 1 — each in a fresh kernel, into "
+            "one new hub, and tabulates the least-squares scale (truth ≈ scale × prediction) and metrics.\n\n"
+            "**Writes** a new hub with one folder per variant, `bias_study.md` and `bias_study.json`."
+        ),
+        _params(
+            'scenario: str = "gs1_ideal"  # scenario to study\n'
+            'variants: list = ["softplus", "sigmoid", "scaled_sigmoid", "sigmoid_objnorm"]  # variants to run\n'
+            "base_total_images: int = 256  # scan positions (small study size)\n"
+            "group_count: int = 128  # groups per split\n"
+            "nepochs: int = 5  # training epochs\n"
+            "group_limit: int = 64  # test groups stitched\n"
+            'reports_dir: str = ""  # where the hub is created (empty: reports/)'
+        ),
+        _code(
+            "from ptycho_helpers import runtime\n\n"
+            "runtime.configure_logging()\n"
+            "from IPython.display import Markdown, display\n\n"
+            "from ptycho_helpers import studies, viewer"
+        ),
+        _code(
+            "hub, rows = studies.bias_study(\n"
+            "    scenario=scenario, variants=variants, reports_dir=reports_dir or None,\n"
+            '    overrides={"base_total_images": base_total_images, "group_count": group_count},\n'
+            '    settings={"nepochs": nepochs, "group_limit": group_limit},\n'
+            ")"
+        ),
+        _code('print("statuses:", [r["status"] for r in rows])', check=True),
+        _code("display(Markdown(viewer.table_markdown(rows)))"),
+    ]
+    return _nb(cells)
+
+
 def main() -> None:
     ROOT.mkdir(exist_ok=True)
-    for name, build in (("scenario_run.ipynb", scenario_run),):
+    for name, build in (
+        ("scenario_run.ipynb", scenario_run),
+        ("compare_runs.ipynb", compare_runs),
+        ("inspect_run.ipynb", inspect_run),
+        ("bias_study.ipynb", bias_study),
+    ):
         nb = build()
         nbformat.validate(nb)
         nbformat.write(nb, ROOT / name)

@@ -118,8 +118,12 @@ def test_profile_block_and_override_warning(tiny_hub):
 
 
 def test_failed_scenario_writes_blocker_and_next_one_runs(tmp_path):
-    bad_probe = tmp_path / "bad_probe.npz"
-    np.savez(bad_probe, probeGuess=np.ones((8, 8), np.complex64))
+    # a probe that loads (right shape, finite) but is dark where it is normalised: the
+    # scenario fails inside the notebook, after its metadata was written
+    bad_probe = tmp_path / "dark_probe.npz"
+    dark = np.ones((64, 64), np.complex64)
+    dark[16:48, 16:48] = 0
+    np.savez(bad_probe, probeGuess=dark)
     hub, rc = runs.run_scenarios(
         ["gs1_custom", "gs1_ideal"],
         reports_dir=tmp_path / "reports",
@@ -129,9 +133,9 @@ def test_failed_scenario_writes_blocker_and_next_one_runs(tmp_path):
     )
     assert rc == 1
     blocker = (hub / "blocker.log").read_text()
-    assert "gs1_custom: FAILED" in blocker and "shape (8, 8)" in blocker
+    assert "gs1_custom: FAILED" in blocker and "zero inside the central disk" in blocker
     failed = json.loads((hub / "gs1_custom" / "run_metadata.json").read_text())
-    assert failed["status"] == "failed" and "shape" in failed["error"]
+    assert failed["status"] == "failed" and "zero inside the central disk" in failed["error"]
     assert (hub / "gs1_custom_runner.log").stat().st_size > 0
     ok = json.loads((hub / "gs1_ideal" / "run_metadata.json").read_text())
     assert ok["status"] == "complete"
@@ -140,6 +144,13 @@ def test_failed_scenario_writes_blocker_and_next_one_runs(tmp_path):
 
 
 def test_bad_input_creates_no_hub(tmp_path):
+    small = tmp_path.parent / f"{tmp_path.name}_small.npz"
+    np.savez(small, probeGuess=np.ones((8, 8), np.complex64))
+    with pytest.raises(ValueError, match="shape"):
+        runs.run_scenarios(
+            ["gs1_custom"], reports_dir=tmp_path / "r", settings={"custom_probe_path": str(small)}
+        )
+    assert not (tmp_path / "r").exists()
     with pytest.raises(ValueError, match="nphotons"):
         runs.run_scenarios(["gs1_ideal"], reports_dir=tmp_path, overrides={"nphotons": -1})
     with pytest.raises(ValueError, match="unknown scenario"):

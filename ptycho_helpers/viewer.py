@@ -1,0 +1,298 @@
+"""Reading hubs back, cross-run comparison figures, and the interactive run inspector.
+
+The widget logic lives here so it is tested with pytest without a browser; the
+notebooks (``inspect_run.ipynb``, ``compare_runs.ipynb``) only call these functions.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .artifacts import read_json, read_npy
+
+VIEWS = (
+    "amplitude",
+    "phase",
+    "amplitude difference",
+    "phase difference",
+    "ground-truth amplitude",
+    "coverage",
+)
+
+
+@dataclass(frozen=True)
+class RunView:
+    """The arrays and numbers of one finished run in a hub (read-only)."""
+
+    hub: Path
+    name: str
+    amplitude: np.ndarray
+    phase: np.ndarray
+    coverage: np.ndarray
+    truth_amplitude: np.ndarray
+    truth_phase: np.ndarray
+    metadata: dict[str, Any]
+    comparison: dict[str, Any]
+    stats: dict[str, Any]
+
+    @property
+    def covered(self) -> np.ndarray:
+        return self.coverage > 0
+
+    def image(self, view: str) -> np.ndarray:
+        if view == "amplitude":
+            return self.amplitude
+        if view == "phase":
+            return self.phase
+        if view == "amplitude difference":
+            return np.where(self.covered, self.amplitude - self.truth_amplitude, np.nan)
+        if view == "phase difference":
+            return np.where(self.covered, np.angle(np.exp(1j * (self.phase - self.truth_phase))), np.nan)
+        if view == "ground-truth amplitude":
+            return np.where(self.covered, self.truth_amplitude, np.nan)
+        if view == "coverage":
+            return self.coverage
+        raise ValueError(f"unknown view {view!r}; choose one of {', '.join(VIEWS)}")
+
+
+def list_hubs(reports_dir: str | Path) -> list[Path]:
+    """Hub folders under ``reports_dir``, newest first."""
+    root = Path(reports_dir)
+    if not root.is_dir():
+        return []
+    return sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")), reverse=True)
+
+
+def list_runs(hub: str | Path) -> list[str]:
+    """Names of the completed runs in a hub (folders with comparison_metrics.json)."""
+    h = Path(hub)
+    return sorted(p.parent.name for p in h.glob("*/comparison_metrics.json"))
+
+
+def load_run(hub: str | Path, name: str) -> RunView:
+    """Load one run of a hub; a clear error when it is missing or incomplete."""
+    folder = Path(hub) / name
+    needed = ["inference_outputs/amplitude.npy", "comparison_metrics.json", "run_metadata.json"]
+    missing = [n for n in needed if not (folder / n).is_file()]
+    if missing:
+        raise FileNotFoundError(f"run {str(folder)!r} is incomplete or missing: no {', '.join(missing)}")
+    return RunView(
+        hub=Path(hub),
+        name=name,
+        amplitude=read_npy(folder / "inference_outputs" / "amplitude.npy"),
+        phase=read_npy(folder / "inference_outputs" / "phase.npy"),
+        coverage=read_npy(folder / "inference_outputs" / "coverage.npy"),
+        truth_amplitude=read_npy(folder / "ground_truth_amplitude.npy"),
+        truth_phase=read_npy(folder / "ground_truth_phase.npy"),
+        metadata=read_json(folder / "run_metadata.json"),
+        comparison=read_json(folder / "comparison_metrics.json"),
+        stats=read_json(folder / "inference_outputs" / "stats.json"),
+    )
+
+
+def comparison_table(runs: list[RunView]) -> list[dict[str, Any]]:
+    """One row per run: SSIM beside its flat and blur baselines, r, MAE, LS scale, times."""
+    rows = []
+    for r in runs:
+        c = r.comparison
+        a, b = c["amplitude"], c["baselines"]
+        rows.append(
+            {
+                "hub": r.hub.name,
+                "run": r.name,
+                "scenario": r.metadata.get("scenario"),
+                "amp_ssim": a["ssim"],
+                "flat_ssim": b["flat"]["ssim"],
+                "blur8_ssim": b["blur_sigma8"]["ssim"],
+                "pearson_r": a["pearson_r"],
+                "mae": a["mae"],
+                "ls_scale": a["ls_scale"],
+                "coverage": c["coverage_fraction"],
+                "train_s": (r.metadata.get("timings_s") or {}).get("train"),
+            }
+        )
+    return rows
+
+
+def table_markdown(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return "(no runs)"
+    keys = list(rows[0])
+
+    def fmt(v: Any) -> str:
+        if isinstance(v, float):
+            return f"{v:.3f}"
+        return "n/a" if v is None else str(v)
+
+    lines = ["| " + " | ".join(keys) + " |", "| " + " | ".join("---" for _ in keys) + " |"]
+    lines += ["| " + " | ".join(fmt(r[k]) for k in keys) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def shared_vmax(runs: list[RunView]) -> float:
+    """One amplitude display maximum for several runs (max of truth max / prediction p99.5)."""
+    vals = [1e-9]
+    for r in runs:
+        m = r.covered
+        if m.any():
+            vals.append(float(np.nanmax(r.truth_amplitude[m])))
+            vals.append(float(np.nanpercentile(r.amplitude[m], 99.5)))
+    return max(vals)
+
+
+def side_by_side_figure(runs: list[RunView]):
+    """Prediction and truth amplitude of every run at one shared colour scale."""
+    import matplotlib.pyplot as plt
+
+    vmax = shared_vmax(runs)
+    fig, axes = plt.subplots(len(runs), 2, figsize=(8, 3.6 * len(runs)), squeeze=False)
+    for row, r in zip(axes, runs, strict=True):
+        for ax, view in zip(row, ("amplitude", "ground-truth amplitude"), strict=True):
+            ax.imshow(np.where(r.covered, r.image(view), np.nan), vmin=0, vmax=vmax, cmap="gray")
+            ax.set_title(f"{r.hub.name}/{r.name}: {view}", fontsize=8)
+            ax.set_axis_off()
+    fig.suptitle(f"amplitude, shared scale 0…{vmax:.2f}", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def histogram_figure(runs: list[RunView], bins: int = 60):
+    """Amplitude histograms, prediction vs truth, on the covered pixels of each run."""
+    import matplotlib.pyplot as plt
+
+    vmax = shared_vmax(runs)
+    fig, axes = plt.subplots(1, len(runs), figsize=(4 * len(runs), 3), squeeze=False)
+    for ax, r in zip(axes[0], runs, strict=True):
+        m = r.covered
+        edges = np.linspace(0, vmax, bins + 1)
+        ax.hist(r.truth_amplitude[m], bins=edges, alpha=0.6, label="truth")
+        ax.hist(r.amplitude[m][np.isfinite(r.amplitude[m])], bins=edges, alpha=0.6, label="prediction")
+        ax.set_title(f"{r.name}", fontsize=8)
+        ax.set_xlabel("amplitude")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def bias_maps_figure(runs: list[RunView]):
+    """Prediction − truth amplitude maps at one symmetric scale."""
+    import matplotlib.pyplot as plt
+
+    diffs = [r.image("amplitude difference") for r in runs]
+    lim = max([float(np.nanmax(np.abs(d))) for d in diffs if np.isfinite(d).any()] + [1e-9])
+    fig, axes = plt.subplots(1, len(runs), figsize=(4 * len(runs), 3.4), squeeze=False)
+    for ax, r, d in zip(axes[0], runs, diffs, strict=True):
+        im = ax.imshow(d, vmin=-lim, vmax=lim, cmap="RdBu_r")
+        ax.set_title(f"{r.name}: prediction − truth", fontsize=8)
+        ax.set_axis_off()
+        fig.colorbar(im, ax=ax, fraction=0.046)
+    fig.tight_layout()
+    return fig
+
+
+def line_profile(run: RunView, view: str, row: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """Values of ``view`` along canvas row ``row`` and, for amplitude views, the truth."""
+    img = run.image(view)
+    if not 0 <= row < img.shape[0]:
+        raise ValueError(f"row={row} is outside the canvas (0…{img.shape[0] - 1})")
+    truth = None
+    if view == "amplitude":
+        truth = np.where(run.covered[row], run.truth_amplitude[row], np.nan)
+    elif view == "phase":
+        truth = np.where(run.covered[row], run.truth_phase[row], np.nan)
+    vals = np.where(run.covered[row], img[row], np.nan) if view != "coverage" else img[row]
+    return vals, truth
+
+
+class RunInspector:
+    """ipywidgets inspector: hub and run selectors, view, vmax slider, line profile.
+
+    ``RunInspector(reports_dir).widget`` is what the notebook displays; ``render()``
+    returns the matplotlib figure for the current state (used by the tests).
+    """
+
+    def __init__(self, reports_dir: str | Path):
+        import ipywidgets as w
+
+        self.reports_dir = Path(reports_dir)
+        hubs = [h.name for h in list_hubs(self.reports_dir) if list_runs(h)]
+        self.hub = w.Dropdown(options=hubs, description="hub")
+        self.run = w.Dropdown(options=[], description="run")
+        self.view = w.Dropdown(options=VIEWS, value="amplitude", description="view")
+        self.vmax = w.FloatSlider(value=1.0, min=0.01, max=10.0, step=0.01, description="vmax")
+        self.row = w.IntSlider(value=0, min=0, max=1, description="profile row")
+        self.output = w.Output()
+        self.current: RunView | None = None
+        self.hub.observe(self._on_hub, names="value")
+        self.run.observe(self._on_run, names="value")
+        for ctl in (self.view, self.vmax, self.row):
+            ctl.observe(lambda _change: self.refresh(), names="value")
+        self.widget = w.VBox(
+            [w.HBox([self.hub, self.run, self.view]), w.HBox([self.vmax, self.row]), self.output]
+        )
+        self._on_hub(None)
+
+    def _on_hub(self, _change) -> None:
+        self.run.options = list_runs(self.reports_dir / self.hub.value) if self.hub.value else []
+        if self.run.options:
+            self.run.value = self.run.options[0]
+        self._on_run(None)
+
+    def _on_run(self, _change) -> None:
+        if not (self.hub.value and self.run.value):
+            self.current = None
+            return
+        self.current = load_run(self.reports_dir / self.hub.value, self.run.value)
+        side = self.current.amplitude.shape[0]
+        self.row.max = side - 1
+        self.row.value = side // 2
+        self.vmax.value = min(self.vmax.max, float(self.current.stats["display_ranges"]["amplitude"]["vmax"]))
+        self.refresh()
+
+    def _range(self) -> tuple[float, float, str]:
+        view = self.view.value
+        if view in ("amplitude", "ground-truth amplitude"):
+            return 0.0, float(self.vmax.value), "gray"
+        if view in ("phase", "phase difference"):
+            return -math.pi, math.pi, "twilight" if view == "phase" else "RdBu_r"
+        if view == "amplitude difference":
+            return -float(self.vmax.value) / 2, float(self.vmax.value) / 2, "RdBu_r"
+        return 0.0, float(np.nanmax(self.current.coverage)) if self.current else 1.0, "viridis"
+
+    def render(self):
+        """The figure for the current selection (image + line profile), or None."""
+        import matplotlib.pyplot as plt
+
+        if self.current is None:
+            return None
+        vmin, vmax, cmap = self._range()
+        img = self.current.image(self.view.value)
+        fig, (ax, axp) = plt.subplots(1, 2, figsize=(10, 4))
+        ax.imshow(img, vmin=vmin, vmax=vmax, cmap=cmap)
+        ax.axhline(self.row.value, color="tab:orange", lw=0.8)
+        ax.set_title(f"{self.hub.value}/{self.run.value}: {self.view.value}", fontsize=9)
+        vals, truth = line_profile(self.current, self.view.value, self.row.value)
+        axp.plot(vals, label=self.view.value)
+        if truth is not None:
+            axp.plot(truth, label="truth", alpha=0.7)
+        axp.set_xlabel("canvas x (px)")
+        axp.set_title(f"row {self.row.value}", fontsize=9)
+        axp.legend(fontsize=7)
+        fig.tight_layout()
+        return fig
+
+    def refresh(self) -> None:
+        import matplotlib.pyplot as plt
+        from IPython.display import display
+
+        fig = self.render()
+        self.output.clear_output(wait=True)
+        if fig is not None:
+            with self.output:
+                display(fig)
+            plt.close(fig)
