@@ -67,6 +67,12 @@ def _add_settings(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--custom-probe-path", default=None, help=".npz with probeGuess for probe_mode=custom")
     g.add_argument("--register", type=_bool, default=None, help="sub-pixel registration before metrics")
+    g.add_argument(
+        "--data",
+        dest="data_path",
+        default=None,
+        help="train/reconstruct a PtychoPINN-style .npz instead of simulating",
+    )
     g.add_argument("--learning-rate", type=float, default=None, help="Adam learning rate (default 1e-3)")
     g.add_argument(
         "--object-amp-norm", type=_bool, default=None, help="scale the object to max amplitude 1 (bias study)"

@@ -17,6 +17,7 @@ NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+$")
 PROBE_MODES = ("idealized", "custom")
 AMP_ACTIVATIONS = ("softplus", "sigmoid", "scaled_sigmoid")
 ARCHITECTURES = ("reference",)
+INPUT_TRANSFORMS = ("linear", "log")
 
 
 # --------------------------------------------------------------------------- checks
@@ -236,6 +237,8 @@ class ModelConfig(_Record):
     probe_mask: bool = True
     combine_pad: int = 0
     filters: tuple[int, ...] | None = None
+    input_transform: str = "linear"
+    input_counts_scale: float = 1.0  # log transform: log1p(scale * X) / 10, scale = s / alpha
 
     def __post_init__(self) -> None:
         s = object.__setattr__
@@ -254,6 +257,12 @@ class ModelConfig(_Record):
         s(self, "amp_scale", check_float("amp_scale", self.amp_scale, minimum=0.0, exclusive=True))
         s(self, "probe_big", check_bool("probe_big", self.probe_big))
         s(self, "probe_mask", check_bool("probe_mask", self.probe_mask))
+        check_choice("input_transform", self.input_transform, INPUT_TRANSFORMS)
+        s(
+            self,
+            "input_counts_scale",
+            check_float("input_counts_scale", self.input_counts_scale, minimum=0.0, exclusive=True),
+        )
         pad = check_int("combine_pad", self.combine_pad, minimum=0)
         if pad % 2:
             pad += 1

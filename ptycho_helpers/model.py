@@ -61,6 +61,23 @@ class PiTanh(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
+class LogCounts(layers.Layer):
+    """Input transform ``log1p(scale · X) / 10`` (scale = s/α turns X back into √counts),
+    so the weak high-angle diffraction that carries the fine structure is visible to the
+    network next to the bright centre."""
+
+    def __init__(self, scale: float = 1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.scale = float(scale)
+
+    def call(self, x):
+        return tf.math.log1p(self.scale * tf.nn.relu(x)) / 10.0
+
+    def get_config(self):
+        return {**super().get_config(), "scale": self.scale}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
 class BorderFill(layers.Layer):
     """``probe_big``: keep the central ``N/2`` of the main head, fill the border from a branch."""
 
@@ -229,6 +246,8 @@ def build_model(config: ModelConfig, probe: np.ndarray) -> PINN:
     x_in = keras.Input((N, N, C), name="diffraction")
     geo_in = keras.Input((C, 4), name="geometry")
     h = x_in
+    if config.input_transform == "log":
+        h = LogCounts(config.input_counts_scale, name="log_counts")(h)
     for i, f in enumerate((f1, f2, f3)):
         h = layers.Conv2D(f, 3, padding="same", activation="relu", name=f"enc{i}a")(h)
         h = layers.Conv2D(f, 3, padding="same", activation="relu", name=f"enc{i}b")(h)

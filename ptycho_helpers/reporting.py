@@ -20,6 +20,8 @@ def _f(x: Any, nd: int = 3) -> str:
 
 def scenario_notes(name: str, meta: dict[str, Any], stats: dict[str, Any], comparison: dict[str, Any]) -> str:
     """Inspection notes drafted from the numbers, with an empty reviewer section."""
+    if not comparison.get("ground_truth_available", True):
+        return _notes_without_truth(name, meta, stats, comparison)
     amp, ph = stats["amplitude"], stats["phase"]
     c = comparison
     a = c["amplitude"]
@@ -82,6 +84,28 @@ def scenario_notes(name: str, meta: dict[str, Any], stats: dict[str, Any], compa
         "",
     ]
     return "\n".join(lines)
+
+
+def _notes_without_truth(
+    name: str, meta: dict[str, Any], stats: dict[str, Any], comparison: dict[str, Any]
+) -> str:
+    amp = stats["amplitude"]
+    nf = comparison.get("noise_floor", {})
+    return "\n".join(
+        [
+            f"# {name} — inspection notes",
+            "",
+            f"Run started {meta['started_utc']} on imported data ({meta['settings'].get('data_path')}); "
+            "the file has no objectGuess, so there is no ground-truth comparison.",
+            f"- amplitude: min {_f(amp['min'])}, max {_f(amp['max'])}, mean {_f(amp['mean'])}, NaN {amp['nan_count']}",
+            f"- coverage: {_f(100 * stats['coverage_fraction'], 1)} % of the {stats['padded_size']}² canvas",
+            f"- model Poisson deviance/2 per px on the stitched groups: {_f(nf.get('model'))}",
+            "",
+            "## Reviewer commentary",
+            "",
+            "",
+        ]
+    )
 
 
 def hub_summary(hub_name: str, rows: list[dict[str, Any]], extra: list[str] | None = None) -> str:

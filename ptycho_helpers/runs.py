@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -35,6 +36,7 @@ SETTING_NAMES = (
     "register",
     "object_amp_norm",
     "learning_rate",
+    "data_path",
 )
 
 
@@ -126,6 +128,7 @@ def execute_scenario(
     *,
     run_name: str | None = None,
     notebook: Path | None = None,
+    env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Run the scenario notebook with papermill in a subprocess (fresh kernel).
 
@@ -158,7 +161,9 @@ def execute_scenario(
     logger.info("%s: papermill -> %s (log %s)", scenario, out_nb, log_path)
     with open(log_path, "a", buffering=1) as log:
         log.write(f"# {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {' '.join(cmd)}\n")
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **env} if env else None
+        )
         try:
             rc = proc.wait()
         except KeyboardInterrupt:
@@ -267,11 +272,11 @@ def run_scenarios(
     unknown = sorted(set(overrides) - set(OVERRIDE_KNOBS)) + sorted(set(settings) - set(SETTING_NAMES))
     if unknown:
         raise ValueError(f"unknown option(s) {unknown}")
-    from .scenario_run import RunSettings, preflight
+    from .scenario_run import RunSettings, preflight, resolve_for
 
     run_settings = RunSettings(**settings)
     for sc in scenarios:  # validate everything before creating anything
-        preflight(resolve_run(sc, overrides), run_settings)
+        preflight(resolve_for(sc, overrides, run_settings), run_settings)
     reports = Path(reports_dir or default_reports_dir())
     earlier = find_incomplete(reports)
     hub = artifacts.create_hub(reports, stamp)

@@ -42,6 +42,10 @@ def import_tensorflow_quietly():
         import keras  # noqa: F401
         import tensorflow as tf
 
+        threads = os.environ.get("PTYCHO_TF_THREADS")  # set by sweeps: cores per Dask worker
+        if threads:
+            tf.config.threading.set_intra_op_parallelism_threads(int(threads))
+            tf.config.threading.set_inter_op_parallelism_threads(1)
         tf.constant(1.0) + 1.0  # first op: device initialisation messages
         tf.signal.fft2d(tf.zeros((2, 2), tf.complex64))
         tf.get_logger().setLevel(logging.ERROR)

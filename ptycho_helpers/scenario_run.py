@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import logging
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,10 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from . import artifacts, metadata, metrics, physics, plotting, reporting
+from . import artifacts, interchange, metadata, metrics, outputs, physics, plotting, reporting
 from .config import (
     AMP_ACTIVATIONS,
     ModelConfig,
+    RunParams,
     TrainConfig,
     check_bool,
     check_choice,
@@ -56,6 +56,7 @@ class RunSettings:
     amp_vmax: float | None = None
     object_amp_norm: bool = False
     learning_rate: float = 1e-3
+    data_path: str | None = None
 
     def __post_init__(self) -> None:
         s = object.__setattr__
@@ -72,6 +73,8 @@ class RunSettings:
         )
         if self.amp_vmax is not None:
             s(self, "amp_vmax", check_float("amp_vmax", self.amp_vmax, minimum=0.0, exclusive=True))
+        if self.data_path is not None and not Path(self.data_path).is_file():
+            raise FileNotFoundError(f"data_path {self.data_path!r} does not exist")
         if self.custom_probe_path is not None and not Path(self.custom_probe_path).is_file():
             raise FileNotFoundError(f"custom_probe_path {self.custom_probe_path!r} does not exist")
 
@@ -139,7 +142,7 @@ def preflight(resolved: ResolvedRun, settings: RunSettings) -> None:
 
     Raises ``ValueError``/``FileNotFoundError`` before anything is allocated or written.
     """
-    if resolved.spec.probe_mode == "custom":
+    if resolved.spec.probe_mode == "custom" and settings.data_path is None:
         if resolved.params.N != 64 and settings.custom_probe_path is None:
             raise ValueError("the shipped synthetic probe is 64x64; give custom_probe_path for N != 64")
         make_probe(resolved.params.N, "custom", settings.custom_probe_path)
@@ -149,6 +152,14 @@ def preflight(resolved: ResolvedRun, settings: RunSettings) -> None:
             f"this run needs about {need / 2**30:.1f} GiB but only {have / 2**30:.1f} GiB are available; "
             "lower base_total_images, group_count or object_size"
         )
+
+
+def resolve_for(scenario: str, overrides: dict[str, Any] | None, settings: RunSettings) -> ResolvedRun:
+    """``resolve_run`` for simulated data, or sized by an imported NPZ (``data_path``)."""
+    if settings.data_path is None:
+        return resolve_run(scenario, overrides)
+    data = interchange.import_npz(settings.data_path)
+    return resolve_run(scenario, overrides, params=RunParams(N=data.N), n_total=data.n)
 
 
 def _now() -> str:
@@ -177,7 +188,7 @@ def start_scenario(
     run_settings = RunSettings(**settings)
     if overrides.get("amp_vmax") is not None:
         run_settings = RunSettings(**{**run_settings.__dict__, "amp_vmax": overrides["amp_vmax"]})
-    resolved = resolve_run(scenario, overrides)
+    resolved = resolve_for(scenario, overrides, run_settings)
     preflight(resolved, run_settings)
     hub = Path(hub_dir)
     folder = hub / name
@@ -212,14 +223,19 @@ def simulate_scenario(ctx: ScenarioContext) -> SimulatedDataset:
     """Lines object, normalised probe, non-grid Poisson scan, split by y."""
     t = time.perf_counter()
     p, spec = ctx.resolved.params, ctx.resolved.spec
-    obj = make_lines_object(p.object_size, p.object_seed)
-    if ctx.settings.object_amp_norm:  # bias study: object amplitude scaled to max 1
-        obj = (obj / np.abs(obj).max()).astype(np.complex64)
-    path = ctx.settings.custom_probe_path if spec.probe_mode == "custom" else None
-    probe = physics.normalize_probe_guess(make_probe(p.N, spec.probe_mode, path), spec.probe_scale)
-    raw = simulate_nongrid_raw_data(
-        obj, probe, n_images=ctx.resolved.counts[0], nphotons=p.nphotons, seed=p.sim_seed, buffer=p.buffer
-    )
+    if ctx.settings.data_path is not None:  # a user's NPZ instead of the simulation
+        raw = interchange.import_npz(ctx.settings.data_path)
+        obj, probe = raw.objectGuess, raw.probeGuess
+        logger.info("%s: imported %d patterns (N=%d) from %s", ctx.name, raw.n, raw.N, ctx.settings.data_path)
+    else:
+        obj = make_lines_object(p.object_size, p.object_seed)
+        if ctx.settings.object_amp_norm:  # bias study: object amplitude scaled to max 1
+            obj = (obj / np.abs(obj).max()).astype(np.complex64)
+        path = ctx.settings.custom_probe_path if spec.probe_mode == "custom" else None
+        probe = physics.normalize_probe_guess(make_probe(p.N, spec.probe_mode, path), spec.probe_scale)
+        raw = simulate_nongrid_raw_data(
+            obj, probe, n_images=ctx.resolved.counts[0], nphotons=p.nphotons, seed=p.sim_seed, buffer=p.buffer
+        )
     train, test = split_raw_data_by_axis(raw, p.split_fraction, "y")
     ctx.meta.scales["simulation_photon_scale"] = raw.photon_scale
     ctx.timed("simulate", t)
@@ -344,6 +360,13 @@ def noise_floor(
     N, C = ctx.resolved.params.N, ctx.resolved.spec.channels
     s = trained.scales.photon_scale
     counts = (s * np.moveaxis(data.diffraction, -1, 1).astype(np.float64)) ** 2
+    x = (trained.scales.input_gain * data.diffraction).astype(np.float32)
+    model_i = np.moveaxis(
+        np.asarray(trained.pinn.autoencoder.predict([x, data.geometry], verbose=0, batch_size=32)), -1, 1
+    )
+    model_dev = float(np.mean(physics.poisson_deviance_half(s * s * model_i.astype(np.float64), counts)))
+    if sim.obj is None:
+        return {"metric": "Poisson deviance / 2 per pixel", "true_object": None, "model": model_dev}
     true_patches = physics.extract_patches(sim.obj, np.floor(data.positions).reshape(-1, 2), N).reshape(
         -1, C, N, N
     )
@@ -356,14 +379,10 @@ def noise_floor(
         probe_big=spec.probe_big,
         pad=groups.combine_pad,
     )
-    x = (trained.scales.input_gain * data.diffraction).astype(np.float32)
-    model_i = np.moveaxis(
-        np.asarray(trained.pinn.autoencoder.predict([x, data.geometry], verbose=0, batch_size=32)), -1, 1
-    )
     return {
         "metric": "Poisson deviance / 2 per pixel on the stitched test groups (0.5 = noise floor for large counts)",
         "true_object": float(np.mean(physics.poisson_deviance_half(s * s * true_i, counts))),
-        "model": float(np.mean(physics.poisson_deviance_half(s * s * model_i.astype(np.float64), counts))),
+        "model": model_dev,
     }
 
 
@@ -372,16 +391,22 @@ def evaluate_scenario(
 ) -> dict[str, Any]:
     """Compare with the truth on the covered region; write ``comparison_metrics.json``."""
     t = time.perf_counter()
-    comp = metrics.compare_to_truth(stitched, sim.obj, register=ctx.settings.register)
+    if sim.obj is None:  # imported data without objectGuess: nothing to compare with
+        comp = {"ground_truth_available": False, "coverage_fraction": stitched.coverage_fraction}
+    else:
+        comp = metrics.compare_to_truth(stitched, sim.obj, register=ctx.settings.register)
+        comp["ground_truth_available"] = True
     comp["noise_floor"] = noise_floor(ctx, trained, groups, sim)
-    if ctx.resolved.spec.gridsize == 1:
+    if ctx.resolved.spec.gridsize == 1 and sim.obj is not None:
         true_patches = physics.extract_patches(sim.obj, rec.positions, ctx.resolved.params.N)
         comp["twin_image_fraction"] = metrics.twin_image_fraction(
             rec.patches, true_patches, M=ctx.resolved.params.reassemble_M
         )
     comp["scenario"] = ctx.name
     artifacts.write_json(ctx.folder / "comparison_metrics.json", comp)
-    ctx.meta.headline = metrics.headline(comp)
+    ctx.meta.headline = (
+        metrics.headline(comp) if sim.obj is not None else {"coverage_fraction": comp["coverage_fraction"]}
+    )
     ctx.timed("evaluate", t)
     return comp
 
@@ -407,85 +432,10 @@ def write_scenario_outputs(
 ) -> dict[str, Any]:
     """NPY dumps, PNGs (shared amplitude scale), stats.json and the notes."""
     t = time.perf_counter()
-    inf = ctx.folder / "inference_outputs"
     mask = stitched.covered
-    amp = np.abs(stitched.image)
-    phase = np.angle(stitched.image)
-    truth = metrics.truth_on_canvas(sim.obj, stitched)
-    t_amp, t_phase = np.abs(truth), np.angle(truth)
-    for name, arr in (("amplitude", amp), ("phase", phase), ("coverage", stitched.coverage)):
-        artifacts.write_npy(inf / f"{name}.npy", arr.astype(np.float32 if name != "coverage" else np.float64))
-    for name, arr in (
-        ("ground_truth_amplitude", t_amp),
-        ("ground_truth_phase", t_phase),
-        ("amplitude_diff", np.where(mask, amp - t_amp, np.nan)),
-        ("phase_diff", np.where(mask, np.angle(np.exp(1j * (phase - t_phase))), np.nan)),
-    ):
-        artifacts.write_npy(ctx.folder / f"{name}.npy", arr.astype(np.float32))
-    rng_amp = plotting.amplitude_range(amp, t_amp, mask, ctx.settings.amp_vmax)
-    dmax = float(np.nanmax(np.abs(amp - t_amp)[mask])) if mask.any() else 1.0
-    sc = f"{ctx.name}"
-    ranges = {
-        "amplitude": plotting.save_image(
-            inf / "amplitude.png",
-            amp,
-            vmin=0,
-            vmax=rng_amp["vmax"],
-            title=f"{sc}: stitched amplitude",
-            label="amplitude",
-            mask=mask,
-        ),
-        "phase": plotting.save_image(
-            inf / "phase.png",
-            phase,
-            vmin=-math.pi,
-            vmax=math.pi,
-            title=f"{sc}: stitched phase",
-            cmap="twilight",
-            label="rad",
-            mask=mask,
-        ),
-        "ground_truth_amplitude": plotting.save_image(
-            ctx.folder / "ground_truth_amplitude.png",
-            t_amp,
-            vmin=0,
-            vmax=rng_amp["vmax"],
-            title=f"{sc}: ground-truth amplitude (covered region)",
-            label="amplitude",
-            mask=mask,
-        ),
-        "ground_truth_phase": plotting.save_image(
-            ctx.folder / "ground_truth_phase.png",
-            t_phase,
-            vmin=-math.pi,
-            vmax=math.pi,
-            title=f"{sc}: ground-truth phase",
-            cmap="twilight",
-            label="rad",
-            mask=mask,
-        ),
-        "amplitude_diff": plotting.save_image(
-            ctx.folder / "amplitude_diff.png",
-            amp - t_amp,
-            vmin=-dmax,
-            vmax=dmax,
-            title=f"{sc}: amplitude - truth",
-            cmap="RdBu_r",
-            label="amplitude error",
-            mask=mask,
-        ),
-        "phase_diff": plotting.save_image(
-            ctx.folder / "phase_diff.png",
-            np.angle(np.exp(1j * (phase - t_phase))),
-            vmin=-math.pi,
-            vmax=math.pi,
-            title=f"{sc}: phase - truth",
-            cmap="RdBu_r",
-            label="rad",
-            mask=mask,
-        ),
-    }
-    ranges["amplitude"]["rule"] = rng_amp["rule"]
+    amp, phase = np.abs(stitched.image), np.angle(stitched.image)
+    truth = None if sim.obj is None else metrics.truth_on_canvas(sim.obj, stitched)
+    ranges = outputs.write_maps(ctx.folder, ctx.name, stitched, truth, ctx.settings.amp_vmax)
     tel = groups.telemetry
     stats = {
         "amplitude": _stats(amp[mask]),
@@ -499,7 +449,7 @@ def write_scenario_outputs(
         "canvas_origin": list(stitched.origin),
         "display_ranges": ranges,
     }
-    artifacts.write_json(inf / "stats.json", stats)
+    artifacts.write_json(ctx.folder / "inference_outputs" / "stats.json", stats)
     ctx.meta.stats = {
         k: stats[k] for k in ("padded_size", "required_canvas", "fits_canvas", "coverage_fraction")
     }
@@ -516,6 +466,17 @@ def write_scenario_outputs(
     )
     ctx.timed("write", t)
     return stats
+
+
+def result_pngs(ctx: ScenarioContext) -> list[Path]:
+    """The main pictures of a run that exist (the truth ones only when a truth is known)."""
+    names = (
+        "inference_outputs/amplitude.png",
+        "ground_truth_amplitude.png",
+        "amplitude_diff.png",
+        "inference_outputs/phase.png",
+    )
+    return [ctx.folder / n for n in names if (ctx.folder / n).is_file()]
 
 
 def finish_scenario(ctx: ScenarioContext) -> metadata.RunMetadata:

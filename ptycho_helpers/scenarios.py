@@ -242,8 +242,12 @@ def resolve_run(
     overrides: Mapping[str, Any] | None = None,
     *,
     params: RunParams | None = None,
+    n_total: int | None = None,
 ) -> ResolvedRun:
     """Resolve a scenario run: profile, overrides, counts, and the capacity checks.
+
+    ``n_total`` (the number of patterns of an imported data file) replaces the simulated
+    count ``base_total_images·gridsize²·image_multiplier``.
 
     Raises ``ValueError`` (naming the knob and the limit) when the groups asked for do not
     fit the positions available in a split.
@@ -256,7 +260,11 @@ def resolve_run(
     if scen_changes:
         spec = dataclasses.replace(spec, **scen_changes)
     p, group_count, batch_size, record = resolve_profile(spec.name, params or RunParams(), overrides)
-    counts = derive_counts(p, spec.gridsize, spec.image_multiplier)
+    if n_total is None:
+        counts = derive_counts(p, spec.gridsize, spec.image_multiplier)
+    else:
+        n = check_int("n_total", n_total, minimum=2)
+        counts = (n, n - n_test_of(n, p.split_fraction), n_test_of(n, p.split_fraction))
     _, train, test = counts
     C = spec.channels
     if C > 1:

@@ -9,6 +9,7 @@ model at the noise floor logs ≈ 0.5 instead of -1e8.  Computed in float64 (cou
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -226,6 +227,10 @@ def train_pinn(
     order = np.random.default_rng(train_config.seed).permutation(g)
     val_idx, tr_idx = np.sort(order[:n_val]), np.sort(order[n_val:])
 
+    if model_config.input_transform == "log":  # the transform needs the data's scales
+        model_config = dataclasses.replace(
+            model_config, input_counts_scale=scales.photon_scale / scales.input_gain
+        )
     pinn = build_model(model_config, probe)
     pinn.autoencoder.compile(
         optimizer=keras.optimizers.Adam(train_config.learning_rate),

@@ -70,6 +70,7 @@ def scenario_run() -> nbformat.NotebookNode:
             'run_name: str = ""  # folder name in the hub (empty: the scenario name)',
             "object_amp_norm: bool = False  # bias study: scale the object to max amplitude 1",
             "learning_rate: float = 0.001  # Adam learning rate",
+            'data_path: str = ""  # PtychoPINN-style .npz to use instead of the simulation (empty: simulate)',
             "custom_probe_path = None  # type: Optional[str] .npz with probeGuess (default: shipped synthetic probe)",
         ]
         + [f"{k} = None  # type: {t} {h}" for k, t, h in KNOBS]
@@ -100,6 +101,7 @@ def scenario_run() -> nbformat.NotebookNode:
             "    scenario, hub, overrides=overrides, nepochs=nepochs, group_limit=group_limit, seed=seed,\n"
             "    amp_activation=amp_activation, custom_probe_path=custom_probe_path, register=register,\n"
             "    run_name=run_name or None, object_amp_norm=object_amp_norm, learning_rate=learning_rate,\n"
+            "    data_path=data_path or None,\n"
             ")"
         ),
         _code(
@@ -118,9 +120,8 @@ def scenario_run() -> nbformat.NotebookNode:
         ),
         _code(
             'display(Markdown((ctx.hub / f"{ctx.name}_notes.md").read_text()))\n'
-            'display(Image(str(ctx.folder / "inference_outputs" / "amplitude.png")))\n'
-            'display(Image(str(ctx.folder / "ground_truth_amplitude.png")))\n'
-            'display(Image(str(ctx.folder / "amplitude_diff.png")))'
+            "for png in scenario_run.result_pngs(ctx):\n"
+            "    display(Image(str(png)))"
         ),
         _code('meta = scenario_run.finish_scenario(ctx)\nprint("status:", meta.status)', check=True),
     ]

@@ -1,0 +1,87 @@
+"""The NPY dumps and PNGs of one stitched reconstruction (and its truth, when known)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import artifacts, plotting
+from .reassemble import Stitched
+
+
+def write_maps(
+    folder: Path, name: str, stitched: Stitched, truth: np.ndarray | None, amp_vmax: float | None
+) -> dict[str, Any]:
+    """Write amplitude/phase/coverage (``inference_outputs/``) and, with a truth, the
+    ground-truth and difference maps; returns the display range of every PNG."""
+    inf = folder / "inference_outputs"
+    mask = stitched.covered
+    amp, phase = np.abs(stitched.image), np.angle(stitched.image)
+    artifacts.write_npy(inf / "amplitude.npy", amp.astype(np.float32))
+    artifacts.write_npy(inf / "phase.npy", phase.astype(np.float32))
+    artifacts.write_npy(inf / "coverage.npy", stitched.coverage.astype(np.float64))
+    t_amp = None if truth is None else np.abs(truth)
+    rng = plotting.amplitude_range(amp, amp if t_amp is None else t_amp, mask, amp_vmax)
+    vmax = rng["vmax"]
+    # (path, image, vmin, vmax, cmap, title, colour-bar label, also write .npy)
+    maps: list[tuple[Path, np.ndarray, float, float, str, str, str, bool]] = [
+        (inf / "amplitude", amp, 0.0, vmax, "gray", "stitched amplitude", "amplitude", False),
+        (inf / "phase", phase, -math.pi, math.pi, "twilight", "stitched phase", "rad", False),
+    ]
+    if truth is not None:
+        t_phase = np.angle(truth)
+        d_amp = np.where(mask, amp - t_amp, np.nan)
+        d_phase = np.where(mask, np.angle(np.exp(1j * (phase - t_phase))), np.nan)
+        dmax = float(np.nanmax(np.abs(d_amp))) if mask.any() else 1.0
+        maps += [
+            (
+                folder / "ground_truth_amplitude",
+                t_amp,
+                0.0,
+                vmax,
+                "gray",
+                "ground-truth amplitude (covered region)",
+                "amplitude",
+                True,
+            ),
+            (
+                folder / "ground_truth_phase",
+                t_phase,
+                -math.pi,
+                math.pi,
+                "twilight",
+                "ground-truth phase",
+                "rad",
+                True,
+            ),
+            (
+                folder / "amplitude_diff",
+                d_amp,
+                -dmax,
+                dmax,
+                "RdBu_r",
+                "amplitude - truth",
+                "amplitude error",
+                True,
+            ),
+            (folder / "phase_diff", d_phase, -math.pi, math.pi, "RdBu_r", "phase - truth", "rad", True),
+        ]
+    ranges = {}
+    for path, img, lo, hi, cmap, title, label, npy in maps:
+        if npy:
+            artifacts.write_npy(path.with_suffix(".npy"), img.astype(np.float32))
+        ranges[path.name] = plotting.save_image(
+            path.with_suffix(".png"),
+            img,
+            vmin=lo,
+            vmax=hi,
+            title=f"{name}: {title}",
+            cmap=cmap,
+            label=label,
+            mask=mask,
+        )
+    ranges["amplitude"]["rule"] = rng["rule"]
+    return ranges

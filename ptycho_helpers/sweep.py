@@ -1,0 +1,255 @@
+"""Sweeps on Dask distributed: the cartesian product of scenarios × knob values, each task
+a papermill execution (fresh kernel) into its own folder of one hub.
+
+A ``LocalCluster`` (processes, one thread per worker) is used unless a scheduler address
+is given (e.g. a dask-jobqueue SLURM cluster).  Each task's kernel is told how many
+threads TensorFlow may use (``PTYCHO_TF_THREADS`` = cores // workers on a LocalCluster) so
+the workers do not oversubscribe the cores.  One failing task loses nothing else.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import logging
+import os
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+from . import artifacts, reporting
+from .scenario_run import RunSettings, preflight, resolve_for
+from .scenarios import OVERRIDE_KNOBS
+
+logger = logging.getLogger(__name__)
+
+SWEEP_TYPES: dict[str, type] = {
+    "base_total_images": int,
+    "group_count": int,
+    "batch_size": int,
+    "neighbor_count": int,
+    "gridsize": int,
+    "probe_scale": float,
+    "object_seed": int,
+    "sim_seed": int,
+    "buffer": float,
+    "nphotons": float,
+    "split_fraction": float,
+    "image_multiplier": int,
+    "group_multiplier": int,
+    "nepochs": int,
+    "group_limit": int,
+    "seed": int,
+    "learning_rate": float,
+    "amp_activation": str,
+    "probe_mode": str,
+    "probe_big": bool,
+    "probe_mask": bool,
+    "register": bool,
+    "object_amp_norm": bool,
+}
+METRIC_KEYS = (
+    "amp_ssim",
+    "amp_ssim_flat_baseline",
+    "amp_pearson_r",
+    "amp_mae",
+    "amp_ls_scale",
+    "coverage_fraction",
+)
+
+
+def _parse_value(knob: str, text: str) -> Any:
+    typ = SWEEP_TYPES[knob]
+    t = text.strip()
+    if typ is bool:
+        if t.lower() in ("true", "1", "yes"):
+            return True
+        if t.lower() in ("false", "0", "no"):
+            return False
+        raise ValueError(f"--set {knob}: expected true/false, got {text!r}")
+    try:
+        value = float(t) if typ is float else typ(t) if typ is str else int(float(t))
+    except ValueError:
+        raise ValueError(f"--set {knob}: {text!r} is not a valid {typ.__name__}") from None
+    if typ is int and float(t) != value:
+        raise ValueError(f"--set {knob}: {text!r} is not an integer")
+    return value
+
+
+def parse_sets(sets: list[str]) -> dict[str, list[Any]]:
+    """``["nphotons=1e4,1e6", "nepochs=5"]`` → ``{"nphotons": [1e4, 1e6], "nepochs": [5]}``."""
+    out: dict[str, list[Any]] = {}
+    for item in sets:
+        if "=" not in item:
+            raise ValueError(f"--set {item!r}: expected KNOB=V1,V2,...")
+        knob, values = item.split("=", 1)
+        knob = knob.strip().replace("-", "_")
+        if knob not in SWEEP_TYPES:
+            raise ValueError(f"--set: unknown knob {knob!r}; sweepable: {', '.join(sorted(SWEEP_TYPES))}")
+        if knob in out:
+            raise ValueError(f"--set {knob} given twice")
+        vals = [v for v in values.split(",") if v.strip()]
+        if not vals:
+            raise ValueError(f"--set {knob}: no values")
+        out[knob] = [_parse_value(knob, v) for v in vals]
+    return out
+
+
+def _slug(value: Any) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "", str(value).replace("+", "p").replace("-", "m"))
+
+
+def plan_tasks(scenarios: list[str], grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """The cartesian product as task records ``{run_name, scenario, values}`` (validated)."""
+    tasks = []
+    keys = list(grid)
+    for sc in scenarios:
+        for combo in itertools.product(*(grid[k] for k in keys)) if keys else [()]:
+            values = dict(zip(keys, combo, strict=True))
+            name = "__".join([sc] + [f"{k}-{_slug(v)}" for k, v in values.items()])
+            overrides = {k: v for k, v in values.items() if k in OVERRIDE_KNOBS}
+            settings = RunSettings(**{k: v for k, v in values.items() if k not in OVERRIDE_KNOBS})
+            preflight(resolve_for(sc, overrides, settings), settings)
+            tasks.append({"run_name": name, "scenario": sc, "values": values})
+    names = [t["run_name"] for t in tasks]
+    if len(set(names)) != len(names):
+        raise ValueError("two sweep tasks map to the same folder name; make the values distinct")
+    return tasks
+
+
+def _run_task(hub: str, task: dict[str, Any], tf_threads: int | None) -> dict[str, Any]:
+    """Executed on a Dask worker: one papermill run; never raises for a failed scenario."""
+    from . import runs
+
+    env = {"PTYCHO_TF_THREADS": str(tf_threads)} if tf_threads else None
+    try:
+        row = runs.execute_scenario(
+            Path(hub), task["scenario"], dict(task["values"]), run_name=task["run_name"], env=env
+        )
+    except Exception as exc:  # noqa: BLE001 - reported per task, the sweep goes on
+        row = {"scenario": task["run_name"], "status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+    return row
+
+
+def _connect(scheduler: str | None, workers: int):
+    from dask.distributed import Client, LocalCluster
+
+    if scheduler:
+        return Client(scheduler), None, None
+    n = max(1, int(workers))
+    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
+    return Client(cluster), cluster, max(1, (os.cpu_count() or 1) // n)
+
+
+def run_sweep(
+    scenarios: list[str],
+    sets: list[str],
+    *,
+    scheduler: str | None = None,
+    workers: int = 2,
+    reports_dir: str | Path | None = None,
+) -> tuple[Path, int]:
+    """Run a sweep into a new hub; returns (hub, 0 if every task completed else 1)."""
+    from dask.distributed import as_completed
+
+    from .runs import default_reports_dir
+
+    grid = parse_sets(sets)
+    tasks = plan_tasks(list(scenarios), grid)
+    hub = artifacts.create_hub(reports_dir or default_reports_dir())
+    logger.info("sweep of %d tasks into %s", len(tasks), hub)
+    t0 = time.perf_counter()
+    client, cluster, tf_threads = _connect(scheduler, workers)
+    try:
+        futures = {client.submit(_run_task, str(hub), t, tf_threads, pure=False): t for t in tasks}
+        results: dict[str, dict[str, Any]] = {}
+        for fut in as_completed(futures):
+            task = futures[fut]
+            try:
+                results[task["run_name"]] = fut.result()
+            except Exception as exc:  # noqa: BLE001 - a lost worker fails this task only
+                results[task["run_name"]] = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+            logger.info("%s: %s", task["run_name"], results[task["run_name"]]["status"])
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    wall = time.perf_counter() - t0
+    rows = []
+    for t in tasks:
+        r = results.get(t["run_name"], {"status": "failed", "error": "no result"})
+        head = r.get("headline") or {}
+        rows.append(
+            {
+                "run_name": t["run_name"],
+                "scenario": t["scenario"],
+                **t["values"],
+                "status": r["status"],
+                **{k: head.get(k) for k in METRIC_KEYS},
+                "wall_s": r.get("wall_s"),
+                "error": r.get("error"),
+            }
+        )
+    _write_tables(hub, rows, list(grid))
+    status_rows = [
+        {
+            "scenario": r["run_name"],
+            "status": r["status"],
+            "error": r["error"],
+            "headline": {k: r[k] for k in METRIC_KEYS},
+            "timings_s": {},
+        }
+        for r in rows
+    ]
+    extra = [
+        "## Sweep",
+        "",
+        f"- grid: {grid}",
+        f"- {len(tasks)} tasks, wall time {wall:.1f} s",
+        f"- cluster: {scheduler or f'LocalCluster({workers} workers × 1 thread)'}",
+        "- table: [sweep.csv](sweep.csv), [sweep.json](sweep.json); plot: ![sweep](sweep.png)",
+        "",
+    ]
+    artifacts.write_text(hub / "summary.md", reporting.hub_summary(hub.name, status_rows, extra))
+    return hub, 0 if all(r["status"] == "complete" for r in rows) else 1
+
+
+def _write_tables(hub: Path, rows: list[dict[str, Any]], swept: list[str]) -> None:
+    artifacts.write_json(hub / "sweep.json", rows)
+    with artifacts.atomic_path(hub / "sweep.csv", ".csv") as tmp, open(tmp, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    _plot(hub / "sweep.png", rows, swept)
+
+
+def _plot(path: Path, rows: list[dict[str, Any]], swept: list[str]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    keys = swept or ["scenario"]
+    fig, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 3.6), squeeze=False)
+    for ax, knob in zip(axes[0], keys, strict=True):
+        for sc in sorted({r["scenario"] for r in rows}):
+            sub = [r for r in rows if r["scenario"] == sc and r["status"] == "complete"]
+            xs = sorted({r[knob] for r in sub}, key=str) if sub else []
+            for metric, style in (
+                ("amp_ssim", "o-"),
+                ("amp_ssim_flat_baseline", "x--"),
+                ("amp_pearson_r", "s:"),
+            ):
+                ys = []
+                for x in xs:
+                    vals = [r[metric] for r in sub if r[knob] == x and r[metric] is not None]
+                    ys.append(sum(vals) / len(vals) if vals else float("nan"))
+                ax.plot([str(x) for x in xs], ys, style, label=f"{sc} {metric}")
+        ax.set_xlabel(knob)
+        ax.set_ylabel("metric (mean over other knobs)")
+        ax.legend(fontsize=6)
+    fig.tight_layout()
+    with artifacts.atomic_path(path, ".png") as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)

@@ -1,0 +1,56 @@
+"""Sweeps on a real 2-worker Dask LocalCluster at tiny sizes."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from ptycho_helpers import sweep
+
+
+def test_parse_sets_and_plan():
+    grid = sweep.parse_sets(["nphotons=1e4,1e6", "nepochs=2", "probe-mask=true,false"])
+    assert grid == {"nphotons": [1e4, 1e6], "nepochs": [2], "probe_mask": [True, False]}
+    tasks = sweep.plan_tasks(["gs1_ideal"], {"nphotons": [1e4, 1e6]})
+    assert [t["run_name"] for t in tasks] == ["gs1_ideal__nphotons-10000.0", "gs1_ideal__nphotons-1000000.0"]
+    for bad, match in (
+        (["nphotons"], "KNOB=V1"),
+        (["colour=red"], "unknown knob"),
+        (["nepochs=1.5"], "integer"),
+        (["nphotons=abc"], "not a valid float"),
+        (["nphotons=1,2", "nphotons=3"], "twice"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            sweep.parse_sets(bad)
+    with pytest.raises(ValueError, match="nphotons"):
+        sweep.plan_tasks(["gs1_ideal"], {"nphotons": [-1.0]})
+
+
+def test_sweep_on_local_cluster_with_one_failing_task(tmp_path):
+    sets = [
+        "base_total_images=32",
+        "group_count=8",
+        "group_limit=2",
+        "nepochs=3",
+        "nphotons=1e6,1e9",
+        "learning_rate=0.001,1e6",
+    ]
+    hub, rc = sweep.run_sweep(["gs1_ideal"], sets, workers=2, reports_dir=tmp_path)
+    assert rc == 1  # the absurd learning rate diverges
+    rows = json.loads((hub / "sweep.json").read_text())
+    assert len(rows) == 4
+    by_lr = {}
+    for r in rows:
+        by_lr.setdefault(r["learning_rate"], []).append(r["status"])
+        assert (hub / r["run_name"] / "run_metadata.json").is_file()
+    assert by_lr[0.001] == ["complete", "complete"]
+    assert by_lr[1e6] == ["failed", "failed"]
+    complete = [r for r in rows if r["status"] == "complete"]
+    assert all(r["amp_ssim"] is not None and r["amp_ssim_flat_baseline"] is not None for r in complete)
+    with open(hub / "sweep.csv") as fh:
+        assert len(list(csv.DictReader(fh))) == 4
+    assert (hub / "sweep.png").read_bytes()[:4] == b"\x89PNG"
+    assert "TrainingDiverged" in (hub / "blocker.log").read_text()
+    assert "LocalCluster(2 workers" in (hub / "summary.md").read_text()
