@@ -129,3 +129,22 @@ def write_npy(path: str | Path, array: np.ndarray) -> Path:
 
 def read_npy(path: str | Path) -> np.ndarray:
     return np.load(path, allow_pickle=False)
+
+
+def read_npz(path: str | Path, what: str = "file") -> dict[str, np.ndarray]:
+    """All arrays of an ``.npz`` (``allow_pickle=False``), with one clear error for a
+    missing file, a pickled (object) array or a file that is not an npz."""
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"{what} {str(p)!r} does not exist")
+    try:
+        with np.load(p, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+    except ValueError as exc:
+        if "pickle" in str(exc).lower():
+            raise ValueError(
+                f"{str(p)!r} holds pickled (object) arrays; only plain numeric arrays are read"
+            ) from None
+        raise
+    except (OSError, EOFError) as exc:
+        raise ValueError(f"{str(p)!r} is not a readable .npz file: {exc}") from None

@@ -12,8 +12,8 @@ import logging
 import sys
 
 from . import artifacts
-from .config import AMP_ACTIVATIONS, PROBE_MODES
-from .scenarios import SCENARIOS, flag_name
+from .config import AMP_ACTIVATIONS, INPUT_TRANSFORMS, PROBE_MODES
+from .scenarios import KNOB_TYPES, NAMED_PROFILES, SCENARIOS, flag_name
 
 logger = logging.getLogger("ptycho_helpers.cli")
 
@@ -29,32 +29,12 @@ def _bool(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 
-KNOB_TYPES = {
-    "base_total_images": int,
-    "group_count": int,
-    "batch_size": int,
-    "neighbor_count": int,
-    "gridsize": int,
-    "probe_mode": str,
-    "probe_scale": float,
-    "probe_big": _bool,
-    "probe_mask": _bool,
-    "object_seed": int,
-    "sim_seed": int,
-    "buffer": float,
-    "nphotons": float,
-    "split_fraction": float,
-    "image_multiplier": int,
-    "group_multiplier": int,
-    "amp_vmax": float,
-}
-
-
 def _add_knobs(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("override knobs (default: the scenario's stable profile / RunParams)")
     for knob, typ in KNOB_TYPES.items():
         kw = {"choices": PROBE_MODES} if knob == "probe_mode" else {}
-        g.add_argument(flag_name(knob), dest=knob, type=typ, default=None, metavar=knob.upper(), **kw)
+        parse = _bool if typ is bool else typ
+        g.add_argument(flag_name(knob), dest=knob, type=parse, default=None, metavar=knob.upper(), **kw)
 
 
 def _add_settings(p: argparse.ArgumentParser) -> None:
@@ -73,7 +53,18 @@ def _add_settings(p: argparse.ArgumentParser) -> None:
         default=None,
         help="train/reconstruct a PtychoPINN-style .npz instead of simulating",
     )
-    g.add_argument("--learning-rate", type=float, default=None, help="Adam learning rate (default 1e-3)")
+    g.add_argument(
+        "--input-transform", choices=INPUT_TRANSFORMS, default=None, help="network input (default linear)"
+    )
+    g.add_argument(
+        "--dense-bottleneck", type=int, default=None, help="width of a dense bottleneck (default 0: none)"
+    )
+    g.add_argument(
+        "--learning-rate",
+        type=float,
+        default=None,
+        help="Adam learning rate (default 5e-4; the reference used 1e-3)",
+    )
     g.add_argument(
         "--object-amp-norm", type=_bool, default=None, help="scale the object to max amplitude 1 (bias study)"
     )
@@ -91,9 +82,18 @@ def build_parser() -> argparse.ArgumentParser:
         "rerun", help="rerun gs1_ideal and gs2_ideal with their stable profiles into a new hub"
     )
     p.add_argument("--reports-dir", default=None, help="where hubs are created (default: <repo>/reports)")
+    p.add_argument(
+        "--profile",
+        choices=list(NAMED_PROFILES),
+        default=None,
+        help="a named profile instead of the stable profiles (full: ~10-20 min per scenario)",
+    )
 
     p = sub.add_parser("run", help="run one scenario into a new hub, optionally overriding knobs")
     p.add_argument("scenario", help=f"one of {', '.join(SCENARIOS)}")
+    p.add_argument(
+        "--profile", choices=list(NAMED_PROFILES), default=None, help="a named profile (e.g. full)"
+    )
     _add_knobs(p)
     _add_settings(p)
 
@@ -118,7 +118,7 @@ def _run(args: argparse.Namespace) -> int:
     from . import runs
 
     if args.command == "rerun":
-        hub, rc = runs.rerun(reports_dir=args.reports_dir)
+        hub, rc = runs.rerun(reports_dir=args.reports_dir, profile=args.profile)
         print(f"hub: {hub}\nsummary: {hub / 'summary.md'}")
         return rc
     if args.command == "run":
@@ -130,6 +130,7 @@ def _run(args: argparse.Namespace) -> int:
             overrides=overrides,
             settings=settings,
             guard_test=False,
+            profile=args.profile,
         )
         print(f"hub: {hub}\nsummary: {hub / 'summary.md'}")
         return rc

@@ -16,8 +16,9 @@ from typing import Any
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+$")
 PROBE_MODES = ("idealized", "custom")
 AMP_ACTIVATIONS = ("softplus", "sigmoid", "scaled_sigmoid")
+#: "reference": PtychoPINN's CNN (the default; options such as ``dense_bottleneck`` extend it).
 ARCHITECTURES = ("reference",)
-INPUT_TRANSFORMS = ("linear", "log")
+INPUT_TRANSFORMS = ("linear", "log", "linear+log")
 
 
 # --------------------------------------------------------------------------- checks
@@ -238,6 +239,9 @@ class ModelConfig(_Record):
     combine_pad: int = 0
     filters: tuple[int, ...] | None = None
     input_transform: str = "linear"
+    amp_init: str = "zero"  # "data": start the amplitude head at the data's mean object amplitude
+    batch_norm: bool = False  # BatchNormalization after every convolution
+    dense_bottleneck: int = 0  # >0: a fully connected layer of this width at the bottleneck
     input_counts_scale: float = 1.0  # log transform: log1p(scale * X) / 10, scale = s / alpha
 
     def __post_init__(self) -> None:
@@ -258,6 +262,9 @@ class ModelConfig(_Record):
         s(self, "probe_big", check_bool("probe_big", self.probe_big))
         s(self, "probe_mask", check_bool("probe_mask", self.probe_mask))
         check_choice("input_transform", self.input_transform, INPUT_TRANSFORMS)
+        check_choice("amp_init", self.amp_init, ("zero", "data"))
+        s(self, "batch_norm", check_bool("batch_norm", self.batch_norm))
+        s(self, "dense_bottleneck", check_int("dense_bottleneck", self.dense_bottleneck, minimum=0))
         s(
             self,
             "input_counts_scale",
@@ -299,7 +306,7 @@ class TrainConfig(_Record):
 
     nepochs: int = 5
     batch_size: int = 16
-    learning_rate: float = 1e-3
+    learning_rate: float = 5e-4
     validation_fraction: float = 0.05
     seed: int = 42
     nll_weight: float = 1.0

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .artifacts import atomic_path
+from .artifacts import atomic_path, read_npz
 from .simulate import RawData
 
 REQUIRED = ("xcoords", "ycoords", "probeGuess")
@@ -59,26 +59,13 @@ def import_npz(path: str | Path) -> RawData:
         amplitudes.
     """
     p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"data file {str(p)!r} does not exist")
-    try:
-        with np.load(p, allow_pickle=False) as f:
-            files = set(f.files)
-            key = "diffraction" if "diffraction" in files else "diff3d" if "diff3d" in files else None
-            missing = [k for k in REQUIRED if k not in files] + ([] if key else ["diffraction (or diff3d)"])
-            if missing:
-                raise ValueError(
-                    f"{str(p)!r} lacks {', '.join(missing)} (keys present: {', '.join(sorted(files)) or 'none'})"
-                )
-            data = {k: f[k] for k in files if k in (key, *REQUIRED, "objectGuess", "scan_index")}
-    except ValueError as exc:
-        if "pickle" in str(exc).lower():
-            raise ValueError(
-                f"{str(p)!r} holds pickled (object) arrays; only plain numeric arrays are read"
-            ) from None
-        raise
-    except (OSError, EOFError) as exc:
-        raise ValueError(f"{str(p)!r} is not a readable .npz file: {exc}") from None
+    data = read_npz(p, "data file")
+    key = "diffraction" if "diffraction" in data else "diff3d" if "diff3d" in data else None
+    missing = [k for k in REQUIRED if k not in data] + ([] if key else ["diffraction (or diff3d)"])
+    if missing:
+        raise ValueError(
+            f"{str(p)!r} lacks {', '.join(missing)} (keys present: {', '.join(sorted(data)) or 'none'})"
+        )
     x = _numeric("xcoords", data["xcoords"], p, complex_ok=False).astype(np.float64).ravel()
     y = _numeric("ycoords", data["ycoords"], p, complex_ok=False).astype(np.float64).ravel()
     d = _numeric(key, data[key], p, complex_ok=False)

@@ -108,7 +108,12 @@ def git_sha(repo: Path | None = None) -> str | None:
 def host_info() -> dict[str, Any]:
     import os
 
-    return {"platform": platform.platform(), "cpus": os.cpu_count(), "machine": platform.machine()}
+    return {
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "machine": platform.machine(),
+        "tf_threads": os.environ.get("PTYCHO_TF_THREADS") or "all",
+    }
 
 
 def schema_text() -> str:

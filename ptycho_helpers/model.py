@@ -213,10 +213,19 @@ def _amp_head(config: ModelConfig, name: str):
     return ScaledSigmoid(config.amp_scale, name=name)
 
 
-def _decoder(h, widths, prefix: str):
+def _conv(h, filters: int, name: str, batch_norm: bool):
+    """3×3 conv + relu (with BatchNormalization before the relu when asked)."""
+    if not batch_norm:
+        return layers.Conv2D(filters, 3, padding="same", activation="relu", name=name)(h)
+    h = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=name)(h)
+    h = layers.BatchNormalization(name=f"{name}_bn")(h)
+    return layers.Activation("relu", name=f"{name}_relu")(h)
+
+
+def _decoder(h, widths, prefix: str, batch_norm: bool = False):
     for i, f in enumerate(widths):
-        h = layers.Conv2D(f, 3, padding="same", activation="relu", name=f"{prefix}_conv{i}a")(h)
-        h = layers.Conv2D(f, 3, padding="same", activation="relu", name=f"{prefix}_conv{i}b")(h)
+        h = _conv(h, f, f"{prefix}_conv{i}a", batch_norm)
+        h = _conv(h, f, f"{prefix}_conv{i}b", batch_norm)
         h = layers.UpSampling2D(2, name=f"{prefix}_up{i}")(h)
     return h
 
@@ -248,17 +257,29 @@ def build_model(config: ModelConfig, probe: np.ndarray) -> PINN:
     h = x_in
     if config.input_transform == "log":
         h = LogCounts(config.input_counts_scale, name="log_counts")(h)
+    elif config.input_transform == "linear+log":  # bright-centre cue and high-angle detail side by side
+        h = layers.Concatenate(name="input_concat")(
+            [h, LogCounts(config.input_counts_scale, name="log_counts")(h)]
+        )
+    bn = config.batch_norm
     for i, f in enumerate((f1, f2, f3)):
-        h = layers.Conv2D(f, 3, padding="same", activation="relu", name=f"enc{i}a")(h)
-        h = layers.Conv2D(f, 3, padding="same", activation="relu", name=f"enc{i}b")(h)
+        h = _conv(h, f, f"enc{i}a", bn)
+        h = _conv(h, f, f"enc{i}b", bn)
         h = layers.MaxPooling2D(2, name=f"pool{i}")(h)
+    if config.dense_bottleneck:  # global mixing: far field -> real space is non-local
+        side = N // 8
+        g = layers.Flatten(name="bottleneck_flat")(h)
+        g = layers.Dense(config.dense_bottleneck, activation="relu", name="bottleneck_dense")(g)
+        g = layers.Dense(side * side * f3 // 4, activation="relu", name="bottleneck_expand")(g)
+        g = layers.Reshape((side, side, f3 // 4), name="bottleneck_reshape")(g)
+        h = layers.Concatenate(name="bottleneck_concat")([h, g])
 
-    da = _decoder(h, (f2, f1), "dec_amp")
+    da = _decoder(h, (f2, f1), "dec_amp", bn)
     amp = layers.Conv2D(C, 3, padding="same", name="amp_logits")(da)
     amp = _amp_head(config, "amp_centre")(amp)
     amp = layers.ZeroPadding2D(N // 4, name="amp_pad")(amp)
 
-    dp = _decoder(h, (f2, f1), "dec_phase")
+    dp = _decoder(h, (f2, f1), "dec_phase", bn)
     phase = layers.Conv2D(C, 3, padding="same", name="phase_logits")(dp)
     phase = PiTanh(name="phase_centre")(phase)
     phase = layers.ZeroPadding2D(N // 4, name="phase_pad")(phase)

@@ -19,7 +19,7 @@ from typing import Any
 
 from . import artifacts, reporting
 from .config import check_int, check_name
-from .scenarios import OVERRIDE_KNOBS, resolve_run
+from .scenarios import OVERRIDE_KNOBS, profile_settings, resolve_run
 
 logger = logging.getLogger(__name__)
 
@@ -192,7 +192,11 @@ def execute_scenario(
 
 
 def reassembly_report(
-    scenario: str, *, group_limit: int = 64, overrides: dict[str, Any] | None = None
+    scenario: str,
+    *,
+    group_limit: int = 64,
+    overrides: dict[str, Any] | None = None,
+    profile: str | None = None,
 ) -> dict[str, Any]:
     """Reassembly telemetry of a scenario's stitched test groups (no training needed)."""
     import numpy as np
@@ -201,7 +205,7 @@ def reassembly_report(
     from .reassemble import reassembly_telemetry
     from .scenarios import n_test_of
 
-    r = resolve_run(scenario, overrides)
+    r = resolve_run(scenario, overrides, profile=profile)
     p = r.params
     gl = check_int("group_limit", group_limit, minimum=1)
     rng = np.random.default_rng(p.sim_seed)
@@ -265,8 +269,13 @@ def run_scenarios(
     settings: dict[str, Any] | None = None,
     stamp: str | None = None,
     guard_test: bool = True,
+    profile: str | None = None,
 ) -> tuple[Path, int]:
-    """Run scenarios into a new hub; returns (hub, exit code: 0 if all complete)."""
+    """Run scenarios into a new hub; returns (hub, exit code: 0 if all complete).
+
+    ``profile`` names a profile of ``NAMED_PROFILES`` (e.g. "full") used instead of the
+    stable profiles; its nepochs/group_limit apply unless given in ``settings``.
+    """
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
     settings = {k: v for k, v in (settings or {}).items() if v is not None}
     unknown = sorted(set(overrides) - set(OVERRIDE_KNOBS)) + sorted(set(settings) - set(SETTING_NAMES))
@@ -274,9 +283,10 @@ def run_scenarios(
         raise ValueError(f"unknown option(s) {unknown}")
     from .scenario_run import RunSettings, preflight, resolve_for
 
-    run_settings = RunSettings(**settings)
+    per_scenario = {sc: {**profile_settings(profile, sc), **settings} for sc in scenarios}
     for sc in scenarios:  # validate everything before creating anything
-        preflight(resolve_for(sc, overrides, run_settings), run_settings)
+        run_settings = RunSettings(**per_scenario[sc])
+        preflight(resolve_for(sc, overrides, run_settings, profile=profile), run_settings)
     reports = Path(reports_dir or default_reports_dir())
     earlier = find_incomplete(reports)
     hub = artifacts.create_hub(reports, stamp)
@@ -285,7 +295,8 @@ def run_scenarios(
     rows: list[dict[str, Any]] = []
     try:
         for sc in scenarios:
-            rows.append(execute_scenario(hub, sc, {**settings, **overrides}))
+            params = {**per_scenario[sc], **overrides, **({"profile": profile} if profile else {})}
+            rows.append(execute_scenario(hub, sc, params))
     except KeyboardInterrupt:
         done = {r["scenario"] for r in rows}
         rows += [scenario_status(hub, sc) for sc in scenarios if sc not in done]
@@ -294,10 +305,10 @@ def run_scenarios(
             reporting.hub_summary(hub.name, rows, ["Interrupted by the user (SIGINT).", ""]),
         )
         raise
-    gl = settings.get("group_limit", 64)
     with open(hub / "reassembly_cli.log", "a") as cli_log:
         for sc in scenarios:
-            tel = reassembly_report(sc, group_limit=gl, overrides=overrides)
+            gl = per_scenario[sc].get("group_limit", 64)
+            tel = reassembly_report(sc, group_limit=gl, overrides=overrides, profile=profile)
             artifacts.write_json(hub / f"reassembly_{sc}.json", tel)
             md = telemetry_markdown(tel)
             artifacts.write_text(hub / f"reassembly_{sc}.md", md)
@@ -324,5 +335,6 @@ def run_scenarios(
 
 
 def rerun(reports_dir: str | Path | None = None, **kwargs: Any) -> tuple[Path, int]:
-    """The main job: both ideal scenarios with their stable profiles, no flags."""
+    """The main job: both ideal scenarios with their stable profiles, no flags
+    (``profile="full"``: the documented full profile instead)."""
     return run_scenarios(RERUN_SCENARIOS, reports_dir=reports_dir, **kwargs)

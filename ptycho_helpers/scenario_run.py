@@ -55,8 +55,10 @@ class RunSettings:
     register: bool = False
     amp_vmax: float | None = None
     object_amp_norm: bool = False
-    learning_rate: float = 1e-3
+    learning_rate: float = 5e-4
     data_path: str | None = None
+    input_transform: str = "linear"
+    dense_bottleneck: int = 0
 
     def __post_init__(self) -> None:
         s = object.__setattr__
@@ -154,12 +156,14 @@ def preflight(resolved: ResolvedRun, settings: RunSettings) -> None:
         )
 
 
-def resolve_for(scenario: str, overrides: dict[str, Any] | None, settings: RunSettings) -> ResolvedRun:
+def resolve_for(
+    scenario: str, overrides: dict[str, Any] | None, settings: RunSettings, *, profile: str | None = None
+) -> ResolvedRun:
     """``resolve_run`` for simulated data, or sized by an imported NPZ (``data_path``)."""
     if settings.data_path is None:
-        return resolve_run(scenario, overrides)
+        return resolve_run(scenario, overrides, profile=profile)
     data = interchange.import_npz(settings.data_path)
-    return resolve_run(scenario, overrides, params=RunParams(N=data.N), n_total=data.n)
+    return resolve_run(scenario, overrides, params=RunParams(N=data.N), n_total=data.n, profile=profile)
 
 
 def _now() -> str:
@@ -172,6 +176,7 @@ def start_scenario(
     *,
     overrides: dict[str, Any] | None = None,
     run_name: str | None = None,
+    profile: str | None = None,
     **settings: Any,
 ) -> ScenarioContext:
     """Validate, resolve the profile, create ``hub_dir/<run_name or scenario>/`` and write
@@ -188,7 +193,7 @@ def start_scenario(
     run_settings = RunSettings(**settings)
     if overrides.get("amp_vmax") is not None:
         run_settings = RunSettings(**{**run_settings.__dict__, "amp_vmax": overrides["amp_vmax"]})
-    resolved = resolve_for(scenario, overrides, run_settings)
+    resolved = resolve_for(scenario, overrides, run_settings, profile=profile)
     preflight(resolved, run_settings)
     hub = Path(hub_dir)
     folder = hub / name
@@ -302,6 +307,8 @@ def train_scenario(ctx: ScenarioContext, groups: ScenarioGroups, sim: SimulatedD
         probe_big=r.spec.probe_big,
         probe_mask=r.spec.probe_mask,
         combine_pad=groups.combine_pad,
+        input_transform=s.input_transform,
+        dense_bottleneck=s.dense_bottleneck,
     )
     tc = TrainConfig(nepochs=s.nepochs, batch_size=r.batch_size, seed=s.seed, learning_rate=s.learning_rate)
     ctx.meta.model = mc.to_dict()

@@ -54,6 +54,42 @@ STABLE_PROFILES: Mapping[str, Mapping[str, Any]] = MappingProxyType(
     }
 )
 
+#: Named profiles (not stable-profile replacements): chosen explicitly with ``profile=``.
+#: Workload knobs as in the stable profiles, plus run settings (``nepochs``, ``group_limit``)
+#: that the CLI / ``runs`` apply when the caller did not give them.
+NAMED_PROFILES: Mapping[str, Mapping[str, Mapping[str, Any]]] = MappingProxyType(
+    {
+        "full": MappingProxyType(
+            {
+                "gs1_ideal": MappingProxyType(
+                    {
+                        "label": "gs1_ideal full profile (2000 images, 1000 groups, batch 16, 30 epochs, "
+                        "all test groups stitched)",
+                        "base_total_images": 2000,
+                        "group_count": 1000,
+                        "batch_size": 16,
+                        "nepochs": 30,
+                        "group_limit": 1000,
+                    }
+                ),
+                "gs2_ideal": MappingProxyType(
+                    {
+                        "label": "gs2_ideal full profile (2000 images, 1000 groups, batch 16, K=4, 30 epochs, "
+                        "all test groups stitched)",
+                        "base_total_images": 2000,
+                        "group_count": 1000,
+                        "batch_size": 16,
+                        "neighbor_count": 4,
+                        "nepochs": 30,
+                        "group_limit": 1000,
+                    }
+                ),
+            }
+        ),
+    }
+)
+PROFILE_SETTINGS = ("nepochs", "group_limit")
+
 #: Knobs a caller may override (notebook parameters, CLI flags with dashes, ``overrides`` keys).
 RUN_PARAM_KNOBS = (
     "base_total_images",
@@ -75,7 +111,48 @@ SCENARIO_KNOBS = (
     "group_multiplier",
 )
 OVERRIDE_KNOBS = RUN_PARAM_KNOBS + SCENARIO_KNOBS + ("batch_size", "amp_vmax")
+#: The value type of every override knob (CLI flags, sweep values).
+KNOB_TYPES: Mapping[str, type] = MappingProxyType(
+    {
+        "base_total_images": int,
+        "group_count": int,
+        "batch_size": int,
+        "neighbor_count": int,
+        "gridsize": int,
+        "probe_mode": str,
+        "probe_scale": float,
+        "probe_big": bool,
+        "probe_mask": bool,
+        "object_seed": int,
+        "sim_seed": int,
+        "buffer": float,
+        "nphotons": float,
+        "split_fraction": float,
+        "image_multiplier": int,
+        "group_multiplier": int,
+        "amp_vmax": float,
+    }
+)
 DEFAULT_BATCH_SIZE = 16
+
+
+def named_profile(name: str, scenario: str) -> Mapping[str, Any]:
+    """The named profile's block for a scenario; clear errors for unknown names/scenarios."""
+    if name not in NAMED_PROFILES:
+        raise ValueError(f"unknown profile {name!r}; named profiles: {', '.join(NAMED_PROFILES)}")
+    if scenario not in NAMED_PROFILES[name]:
+        raise ValueError(
+            f"profile {name!r} has no settings for {scenario!r}; it covers {', '.join(NAMED_PROFILES[name])}"
+        )
+    return NAMED_PROFILES[name][scenario]
+
+
+def profile_settings(name: str | None, scenario: str) -> dict[str, Any]:
+    """Run-setting defaults (nepochs, group_limit) of a named profile; {} without one."""
+    if not name:
+        return {}
+    block = named_profile(name, scenario)
+    return {k: block[k] for k in PROFILE_SETTINGS if k in block}
 
 
 def flag_name(knob: str) -> str:
@@ -124,8 +201,10 @@ def resolve_profile(
     scenario_name: str,
     params: RunParams,
     overrides: Mapping[str, Any] | None = None,
+    *,
+    profile: str | None = None,
 ) -> tuple[RunParams, int, int, dict[str, Any]]:
-    """Apply a scenario's stable profile under the caller's overrides.
+    """Apply a scenario's stable profile (or the named ``profile``) under the caller's overrides.
 
     Parameters
     ----------
@@ -157,15 +236,15 @@ def resolve_profile(
     if unknown:
         raise ValueError(f"unknown override knob(s) {unknown}; allowed: {', '.join(OVERRIDE_KNOBS)}")
     given = {k: v for k, v in overrides.items() if v is not None}
-    profile = STABLE_PROFILES.get(scenario_name)
+    chosen = named_profile(profile, scenario_name) if profile else STABLE_PROFILES.get(scenario_name)
 
     batch_size = DEFAULT_BATCH_SIZE
     changes: dict[str, Any] = {}
     applied: dict[str, Any] = {}
     skipped: dict[str, Any] = {}
-    if profile is not None:
-        for knob, preferred in profile.items():
-            if knob == "label":
+    if chosen is not None:
+        for knob, preferred in chosen.items():
+            if knob == "label" or knob in PROFILE_SETTINGS:
                 continue
             if knob in given:
                 skipped[knob] = {
@@ -195,13 +274,13 @@ def resolve_profile(
     batch_size = check_int("batch_size", batch_size, minimum=1)
     new_params = dataclasses.replace(params, **changes)
 
-    if profile is None:
+    if chosen is None:
         record: dict[str, Any] = {"name": scenario_name, "active": False}
     else:
         record = {
-            "name": scenario_name,
-            "label": profile["label"],
-            "defaults": {k: v for k, v in profile.items() if k != "label"},
+            "name": f"{scenario_name}:{profile}" if profile else scenario_name,
+            "label": chosen["label"],
+            "defaults": {k: v for k, v in chosen.items() if k != "label"},
             "applied": applied,
             "skipped": skipped,
             "active": True,
@@ -243,6 +322,7 @@ def resolve_run(
     *,
     params: RunParams | None = None,
     n_total: int | None = None,
+    profile: str | None = None,
 ) -> ResolvedRun:
     """Resolve a scenario run: profile, overrides, counts, and the capacity checks.
 
@@ -259,7 +339,9 @@ def resolve_run(
     scen_changes = {k: overrides[k] for k in SCENARIO_KNOBS if overrides.get(k) is not None}
     if scen_changes:
         spec = dataclasses.replace(spec, **scen_changes)
-    p, group_count, batch_size, record = resolve_profile(spec.name, params or RunParams(), overrides)
+    p, group_count, batch_size, record = resolve_profile(
+        spec.name, params or RunParams(), overrides, profile=profile
+    )
     if n_total is None:
         counts = derive_counts(p, spec.gridsize, spec.image_multiplier)
     else:

@@ -13,6 +13,7 @@ from scipy.ndimage import gaussian_filter
 from scipy.signal.windows import gaussian
 from skimage.draw import line as draw_line
 
+from .artifacts import read_npz
 from .config import check_float, check_int
 from .physics import (
     extract_patches,
@@ -147,23 +148,10 @@ def load_probe_npz(path: str | Path, N: int) -> np.ndarray:
         Missing file, missing key, pickled array, wrong shape, non-numeric dtype, NaN/inf.
     """
     p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"custom probe file {str(p)!r} does not exist")
-    try:
-        with np.load(p, allow_pickle=False) as data:
-            if "probeGuess" not in data.files:
-                raise ValueError(
-                    f"{str(p)!r} has no 'probeGuess' array (keys: {', '.join(data.files) or 'none'})"
-                )
-            probe = data["probeGuess"]
-    except ValueError as exc:
-        if "allow_pickle" in str(exc) or "pickle" in str(exc).lower():
-            raise ValueError(
-                f"{str(p)!r} holds a pickled (object) array; only plain numeric arrays are read"
-            ) from None
-        raise
-    except (OSError, EOFError) as exc:
-        raise ValueError(f"{str(p)!r} is not a readable .npz file: {exc}") from None
+    data = read_npz(p, "custom probe file")
+    if "probeGuess" not in data:
+        raise ValueError(f"{str(p)!r} has no 'probeGuess' array (keys: {', '.join(data) or 'none'})")
+    probe = data["probeGuess"]
     if probe.shape != (N, N):
         raise ValueError(f"probeGuess in {str(p)!r} has shape {probe.shape}; expected ({N}, {N})")
     if not (np.issubdtype(probe.dtype, np.complexfloating) or np.issubdtype(probe.dtype, np.floating)):

@@ -20,35 +20,22 @@ from typing import Any
 
 from . import artifacts, reporting
 from .scenario_run import RunSettings, preflight, resolve_for
-from .scenarios import OVERRIDE_KNOBS
+from .scenarios import KNOB_TYPES, OVERRIDE_KNOBS
 
 logger = logging.getLogger(__name__)
 
-SWEEP_TYPES: dict[str, type] = {
-    "base_total_images": int,
-    "group_count": int,
-    "batch_size": int,
-    "neighbor_count": int,
-    "gridsize": int,
-    "probe_scale": float,
-    "object_seed": int,
-    "sim_seed": int,
-    "buffer": float,
-    "nphotons": float,
-    "split_fraction": float,
-    "image_multiplier": int,
-    "group_multiplier": int,
+SETTING_TYPES: dict[str, type] = {
     "nepochs": int,
     "group_limit": int,
     "seed": int,
     "learning_rate": float,
     "amp_activation": str,
-    "probe_mode": str,
-    "probe_big": bool,
-    "probe_mask": bool,
     "register": bool,
     "object_amp_norm": bool,
+    "input_transform": str,
+    "dense_bottleneck": int,
 }
+SWEEP_TYPES: dict[str, type] = {**KNOB_TYPES, **SETTING_TYPES}
 METRIC_KEYS = (
     "amp_ssim",
     "amp_ssim_flat_baseline",

@@ -89,6 +89,38 @@ def make_loss(photon_scale: float, nll_weight: float = 1.0, mae_weight: float = 
     return poisson_deviance
 
 
+def mean_object_amplitude(diffraction: np.ndarray, probe: np.ndarray, probe_mask: bool) -> float:
+    """Object amplitude a that explains the mean diffracted energy if the object were flat:
+    by Parseval ``E Σ d² = a² Σ |P|²`` (probe × disk mask when the model masks it)."""
+    from .physics import disk_mask
+
+    p = np.asarray(probe)
+    if probe_mask:
+        p = p * disk_mask(p.shape[0])
+    d = np.asarray(diffraction, dtype=np.float64)
+    energy = float(np.mean(np.sum(d * d, axis=(1, 2))))  # per pattern (channels last, summed per channel)
+    if d.ndim == 4:
+        energy /= d.shape[-1]
+    return math.sqrt(energy / float(np.sum(np.abs(p) ** 2)))
+
+
+def init_amplitude_head(pinn, amplitude: float) -> None:
+    """Set the amplitude head's bias so that an untrained model outputs ``amplitude``."""
+    cfg = pinn.config
+    a = float(amplitude)
+    if cfg.amp_activation == "softplus":
+        b = a + math.log(-math.expm1(-a))  # softplus^-1
+    else:
+        cap = 1.0 if cfg.amp_activation == "sigmoid" else cfg.amp_scale
+        q = min(max(a / cap, 1e-3), 1 - 1e-3)
+        b = math.log(q / (1 - q))
+    names = ["amp_logits"] + (["big_amp_logits"] if cfg.probe_big else [])
+    for name in names:
+        layer = pinn.autoencoder.get_layer(name)
+        kernel, bias = layer.get_weights()
+        layer.set_weights([kernel, np.full_like(bias, b)])
+
+
 def _validate_data(data: GroupedData, config: ModelConfig) -> None:
     if not isinstance(data, GroupedData):
         raise TypeError(f"data must be GroupedData, got {type(data).__name__}")
@@ -227,11 +259,13 @@ def train_pinn(
     order = np.random.default_rng(train_config.seed).permutation(g)
     val_idx, tr_idx = np.sort(order[:n_val]), np.sort(order[n_val:])
 
-    if model_config.input_transform == "log":  # the transform needs the data's scales
+    if model_config.input_transform != "linear":  # the log transform needs the data's scales
         model_config = dataclasses.replace(
             model_config, input_counts_scale=scales.photon_scale / scales.input_gain
         )
     pinn = build_model(model_config, probe)
+    if model_config.amp_init == "data":
+        init_amplitude_head(pinn, mean_object_amplitude(data.diffraction, probe, model_config.probe_mask))
     pinn.autoencoder.compile(
         optimizer=keras.optimizers.Adam(train_config.learning_rate),
         loss=make_loss(scales.photon_scale, train_config.nll_weight, train_config.mae_weight),

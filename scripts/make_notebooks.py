@@ -68,8 +68,11 @@ def scenario_run() -> nbformat.NotebookNode:
             'amp_activation: str = "softplus"  # amplitude head: softplus | sigmoid | scaled_sigmoid',
             "register: bool = False  # sub-pixel registration before the metrics",
             'run_name: str = ""  # folder name in the hub (empty: the scenario name)',
+            'profile: str = ""  # named profile instead of the stable profile, e.g. "full" (also pass its nepochs)',
             "object_amp_norm: bool = False  # bias study: scale the object to max amplitude 1",
-            "learning_rate: float = 0.001  # Adam learning rate",
+            "learning_rate: float = 0.0005  # Adam learning rate (reference: 0.001)",
+            'input_transform: str = "linear"  # network input: linear | log | linear+log',
+            "dense_bottleneck: int = 0  # width of a dense bottleneck layer (0: none, the reference CNN)",
             'data_path: str = ""  # PtychoPINN-style .npz to use instead of the simulation (empty: simulate)',
             "custom_probe_path = None  # type: Optional[str] .npz with probeGuess (default: shipped synthetic probe)",
         ]
@@ -100,8 +103,8 @@ def scenario_run() -> nbformat.NotebookNode:
             "ctx = scenario_run.start_scenario(\n"
             "    scenario, hub, overrides=overrides, nepochs=nepochs, group_limit=group_limit, seed=seed,\n"
             "    amp_activation=amp_activation, custom_probe_path=custom_probe_path, register=register,\n"
-            "    run_name=run_name or None, object_amp_norm=object_amp_norm, learning_rate=learning_rate,\n"
-            "    data_path=data_path or None,\n"
+            "    run_name=run_name or None, profile=profile or None, object_amp_norm=object_amp_norm, learning_rate=learning_rate,\n"
+            "    data_path=data_path or None, input_transform=input_transform, dense_bottleneck=dense_bottleneck,\n"
             ")"
         ),
         _code(

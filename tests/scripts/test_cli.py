@@ -81,3 +81,10 @@ def test_reassembly_report(tmp_path):
     assert t["stitch_canvas"]["fits"] is True and t["coverage"]["coverage_loss"] == 0.0
     assert isinstance(t["stitch_canvas"]["padded_size"], int)
     assert "Reassembly telemetry" in md.read_text()
+
+
+def test_profile_flag_on_run_and_rerun():
+    assert "--profile" in _cli("rerun", "--help").stdout
+    assert "--profile" in _cli("run", "--help").stdout
+    res = _cli("rerun", "--profile", "fast")
+    assert res.returncode == 2 and "invalid choice: 'fast'" in res.stderr

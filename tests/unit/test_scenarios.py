@@ -161,3 +161,21 @@ def test_snapshot_not_json(tmp_path):
     p.write_text("{not json")
     with pytest.raises(ValueError, match="not valid JSON"):
         load_snapshot(p)
+
+
+def test_named_full_profile():
+    from ptycho_helpers.scenarios import NAMED_PROFILES, profile_settings
+
+    p, gc, bs, rec = resolve_profile("gs2_ideal", RunParams(), {"batch_size": 8}, profile="full")
+    assert (p.base_total_images, gc, p.neighbor_count, bs) == (2000, 1000, 4, 8)
+    assert rec["name"] == "gs2_ideal:full" and rec["skipped"]["batch_size"]["preferred"] == 16
+    assert "nepochs" not in rec["applied"]  # run settings are not RunParams knobs
+    assert profile_settings("full", "gs1_ideal") == {"nepochs": 30, "group_limit": 1000}
+    assert profile_settings(None, "gs1_ideal") == {}
+    assert set(NAMED_PROFILES["full"]) == {"gs1_ideal", "gs2_ideal"}
+    with pytest.raises(ValueError, match="unknown profile 'fast'"):
+        resolve_profile("gs1_ideal", RunParams(), {}, profile="fast")
+    with pytest.raises(ValueError, match="no settings for 'gs1_custom'"):
+        resolve_profile("gs1_custom", RunParams(), {}, profile="full")
+    r = resolve_run("gs1_ideal", profile="full")
+    assert r.counts == (2000, 1000, 1000) and r.group_count == 1000

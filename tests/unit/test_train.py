@@ -217,3 +217,42 @@ def test_train_rejects_bad_data_before_tensorflow_work(tiny_setup, mutate, match
             probe=probe,
             nphotons=1e9,
         )
+
+
+def test_model_options_train_save_and_load(tiny_setup, tmp_path):
+    """The optional architecture pieces (log input, data-initialised amplitude head, batch
+    norm, dense bottleneck) train, and load back in safe mode with identical predictions."""
+    obj, probe, raw = tiny_setup
+    data = _data(raw, 1, 24)
+    mc = ModelConfig(N=N, input_transform="log", amp_init="data", batch_norm=True, dense_bottleneck=32)
+    res = train_pinn(
+        data, model_config=mc, train_config=TrainConfig(nepochs=2, batch_size=8), probe=probe, nphotons=1e9
+    )
+    assert res.pinn.config.input_counts_scale == pytest.approx(
+        res.scales.photon_scale / res.scales.input_gain
+    )
+    save_bundle(res, tmp_path / "b")
+    b = load_bundle(tmp_path / "b")
+    x = (res.scales.input_gain * data.diffraction[:3]).astype(np.float32)
+    np.testing.assert_allclose(
+        np.asarray(b.diffraction_to_obj(x)[0]),
+        np.asarray(res.pinn.diffraction_to_obj(x)[0]),
+        rtol=1e-5,
+        atol=1e-6,
+    )
+
+
+def test_amplitude_head_initialised_from_data(tiny_setup):
+    from ptycho_helpers.train import init_amplitude_head, mean_object_amplitude
+
+    obj, probe, raw = tiny_setup
+    data = _data(raw, 1, 8)
+    a = mean_object_amplitude(data.diffraction, probe, True)
+    truth = np.abs(obj).mean()
+    assert 0.5 * truth < a < 2 * truth  # Parseval estimate of the flat-object amplitude
+    for act in ("softplus", "sigmoid", "scaled_sigmoid"):
+        m = build_model(ModelConfig(N=N, amp_activation=act), probe)
+        init_amplitude_head(m, 0.8)
+        amp, _ = m.diffraction_to_obj(np.zeros((1, N, N, 1), np.float32))
+        centre = np.asarray(amp)[0, N // 2, N // 2, 0]
+        assert centre == pytest.approx(0.8, rel=1e-3)

@@ -1,0 +1,107 @@
+"""Generate the README's results table from report hubs (never typed by hand).
+
+For every finished run in the given hubs: scenario, profile, amplitude SSIM beside its flat
+baseline, Pearson r, MAE, least-squares scale, epochs and training time.  With
+``--readme`` the table replaces the block between the README's results markers.
+
+Run: .venv/bin/python scripts/results_table.py reports/<hub> [reports/<hub> ...] [--readme]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+START, END = "<!-- results:start -->", "<!-- results:end -->"
+
+
+def collect(hubs: list[Path]) -> list[dict]:
+    rows = []
+    for hub in hubs:
+        for meta_path in sorted(hub.glob("*/run_metadata.json")):
+            meta = json.loads(meta_path.read_text())
+            comp_path = meta_path.parent / "comparison_metrics.json"
+            if meta.get("status") != "complete" or not comp_path.exists():
+                continue
+            comp = json.loads(comp_path.read_text())
+            a, flat = comp["amplitude"], comp["baselines"]["flat"]
+            prof = meta["profile"]
+            st = meta["settings"]
+            variant = f"Adam {st.get('learning_rate')}"
+            if st.get("dense_bottleneck"):
+                variant += f", dense {st['dense_bottleneck']}"
+            if st.get("input_transform", "linear") != "linear":
+                variant += f", input {st['input_transform']}"
+            if st.get("amp_activation", "softplus") != "softplus":
+                variant += f", {st['amp_activation']}"
+            rows.append(
+                {
+                    "variant": variant,
+                    "scenario": meta["scenario"],
+                    "profile": prof.get("name", "").split(":")[1]
+                    if ":" in prof.get("name", "")
+                    else ("stable" if prof.get("active") else "none"),
+                    "seed": meta["settings"].get("seed"),
+                    "epochs": meta["training"].get("epochs_run"),
+                    "ssim": a["ssim"],
+                    "flat": flat["ssim"],
+                    "r": a["pearson_r"],
+                    "mae": a["mae"],
+                    "ls": a["ls_scale"],
+                    "train_s": meta["timings_s"].get("train"),
+                    "hub": f"{hub.name}/{meta_path.parent.name}",
+                }
+            )
+    return rows
+
+
+def _median(rows: list[dict], key: str) -> float:
+    return statistics.median(x[key] for x in rows if x[key] is not None)
+
+
+def markdown(rows: list[dict]) -> str:
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["scenario"], r["profile"], r["variant"]), []).append(r)
+    lines = [
+        "| scenario | profile | model/training | runs (seeds) | amp SSIM (median) | flat baseline | SSIM − flat | Pearson r | MAE | LS scale | epochs | train time |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for (sc, prof, variant), rs in sorted(groups.items()):
+        seeds = ",".join(str(x["seed"]) for x in rs)
+        lines.append(
+            f"| {sc} | {prof} | {variant} | {len(rs)} ({seeds}) | {_median(rs, 'ssim'):.3f} | {_median(rs, 'flat'):.3f} | "
+            f"{_median(rs, 'ssim') - _median(rs, 'flat'):+.3f} | {_median(rs, 'r'):.3f} | {_median(rs, 'mae'):.3f} | {_median(rs, 'ls'):.3f} | "
+            f"{_median(rs, 'epochs'):.0f} | {_median(rs, 'train_s'):.0f} s |"
+        )
+    lines.append("")
+    lines.append(
+        "Train time: wall seconds of `fit` on the 2-core machine; runs from sweep hubs share the cores "
+        "(2 Dask workers, 1 TensorFlow thread each), runs from `rerun` hubs have both cores."
+    )
+    lines.append("Source hubs: " + ", ".join(sorted({f"`{r['hub'].split('/')[0]}`" for r in rows})))
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("hubs", nargs="+", type=Path)
+    ap.add_argument("--readme", action="store_true", help="write the table into README.md")
+    a = ap.parse_args()
+    table = markdown(collect(a.hubs))
+    print(table)
+    if a.readme:
+        readme = ROOT / "README.md"
+        text = readme.read_text()
+        if START not in text or END not in text:
+            raise SystemExit(f"README.md lacks the markers {START} ... {END}")
+        head, rest = text.split(START, 1)
+        _, tail = rest.split(END, 1)
+        readme.write_text(f"{head}{START}\n{table}\n{END}{tail}")
+
+
+if __name__ == "__main__":
+    main()
