@@ -138,12 +138,13 @@ def reassemble_patches(
     centre = pos.mean(axis=0)
     centred = pos - centre
     need = even_ceil(float(np.max(np.abs(centred)))) if pad is None else check_int("pad", pad, minimum=0)
-    if need < float(np.max(np.abs(centred))):
+    if need + 1e-9 < float(np.max(np.abs(centred))):
         raise ValueError(f"pad={need} is smaller than the largest centred offset")
     side = int(M + 2 * need)
     lo = N // 2 - M // 2
     crop = p[:, lo : lo + M, lo : lo + M].astype(np.complex128)
-    starts = centred + need  # canvas coordinate of crop pixel 0, (x, y)
+    # canvas coordinate of crop pixel 0, (x, y); clipping only absorbs rounding (< 1e-9 px)
+    starts = np.clip(centred + need, 0.0, 2.0 * need)
     # a start exactly at the far edge has zero fractional weight beyond the canvas
     acc, wsum = _splat(crop, starts, side + 1)
     acc, wsum = acc[:side, :side], wsum[:side, :side]

@@ -88,3 +88,10 @@ def test_telemetry(rng):
         for v in t[block].values():
             assert type(v) in (int, bool)
     assert t["model_canvas"]["required"] == canvas_requirement(64, rel)
+
+
+def test_near_identical_positions_regression():
+    # found by hypothesis: a spread of 1e-13 px gave pad 0 and was refused as too small
+    pos = np.array([[100.0, 100.0], [100.0 + 2.4e-13, 100.0]])
+    st = reassemble_patches(np.ones((2, 16, 16), np.complex64), pos, 2)
+    assert st.image.shape == (2, 2) and np.allclose(st.image, 1)

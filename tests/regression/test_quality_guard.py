@@ -1,0 +1,46 @@
+"""Quality guard: a tiny trained model must beat the flat-image baseline (not just run).
+
+N=32, a 128-px lines object, 64 groups, 15 epochs; the stitched reconstruction of the
+training region (central 8×8 of each patch: the part the N=32 probe, radius ≈ 5.5 px,
+illuminates) is scored on its covered pixels against a flat image at the truth mean.
+Measured: SSIM 0.47 vs flat 0.14, MAE 0.20 vs 0.35, r 0.84.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import ptycho_helpers as ph
+from ptycho_helpers import metrics, physics
+from ptycho_helpers.config import ModelConfig, TrainConfig
+from ptycho_helpers.grouping import gather_groups
+
+pytest.importorskip("tensorflow")
+from ptycho_helpers.infer import predict_patches  # noqa: E402
+from ptycho_helpers.train import train_pinn  # noqa: E402
+
+
+def test_trained_model_beats_flat_baseline():
+    N = 32
+    obj = ph.make_lines_object(128, 3)
+    probe = physics.normalize_probe_guess(ph.make_probe(N), 10.0)
+    raw = ph.simulate_nongrid_raw_data(obj, probe, n_images=160, nphotons=1e9, seed=1, buffer=8)
+    groups = ph.group_positions(raw.positions, gridsize=1, n_groups=64, rng=0)
+    data = gather_groups(raw.diffraction, raw.positions, groups)
+    res = train_pinn(
+        data,
+        model_config=ModelConfig(N=N),
+        train_config=TrainConfig(nepochs=15, batch_size=8),
+        probe=probe,
+        nphotons=1e9,
+    )
+    rec = predict_patches(res.pinn.diffraction_to_obj, data, input_gain=res.scales.input_gain)
+    stitched = ph.reassemble_patches(rec.patches, rec.positions, 8)
+    comp = metrics.compare_to_truth(stitched, obj)
+    amp, flat = comp["amplitude"], comp["baselines"]["flat"]
+    assert amp["mae"] < 0.8 * flat["mae"], (amp["mae"], flat["mae"])
+    assert amp["ssim"] > flat["ssim"] + 0.1, (amp["ssim"], flat["ssim"])
+    assert amp["pearson_r"] > 0.6
+    assert 0.8 < amp["ls_scale"] < 1.25
+    assert np.isfinite(stitched.image[stitched.covered]).all()
