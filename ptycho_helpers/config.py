@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass, fields
 from typing import Any
 
+import numpy as np
+
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+$")
 PROBE_MODES = ("idealized", "custom")
 AMP_ACTIVATIONS = ("softplus", "sigmoid", "scaled_sigmoid")
@@ -24,21 +26,14 @@ INPUT_TRANSFORMS = ("linear", "log", "linear+log")
 # --------------------------------------------------------------------------- checks
 def check_int(name: str, value: Any, *, minimum: int | None = None) -> int:
     """Return ``value`` as a Python int; reject bools, non-integral floats, below ``minimum``."""
+    if isinstance(value, np.integer):
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int | float):
-        try:
-            import numpy as np
-
-            if isinstance(value, np.integer):
-                value = int(value)
-            else:
-                raise TypeError
-        except TypeError:
-            raise TypeError(f"{name} must be an integer, got {value!r}") from None
+        raise TypeError(f"{name} must be an integer, got {value!r}")
     if isinstance(value, float):
         if not math.isfinite(value) or not value.is_integer():
             raise ValueError(f"{name} must be an integer, got {value!r}")
         value = int(value)
-    value = int(value)
     if minimum is not None and value < minimum:
         raise ValueError(f"{name}={value} is out of range; it must be >= {minimum}")
     return value
@@ -76,8 +71,6 @@ def check_float(
 
 def check_bool(name: str, value: Any) -> bool:
     """Accept only real booleans (``0``/``"false"`` are rejected to avoid silent surprises)."""
-    import numpy as np
-
     if isinstance(value, bool | np.bool_):
         return bool(value)
     raise TypeError(f"{name} must be true or false, got {value!r}")

@@ -1,7 +1,7 @@
 """``run_metadata.json``: the pydantic v2 model that defines it, and its JSON Schema.
 
 The schema is exported to ``schemas/run_metadata.schema.json`` by
-``python -m ptycho_helpers.metadata`` (a test checks the committed copy is current).
+``scripts/export_schema.py`` (a test checks the committed copy is current).
 """
 
 from __future__ import annotations
@@ -121,9 +121,3 @@ def schema_text() -> str:
 
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "run_metadata.schema.json"
-
-
-if __name__ == "__main__":  # pragma: no cover - exporter
-    SCHEMA_PATH.parent.mkdir(parents=True, exist_ok=True)
-    SCHEMA_PATH.write_text(schema_text())
-    print(f"wrote {SCHEMA_PATH}")

@@ -181,6 +181,22 @@ def poisson_amplitudes(intensity: np.ndarray, scale: float, rng: np.random.Gener
     return out
 
 
+def mean_pattern_energy(diffraction: np.ndarray) -> tuple[float, int]:
+    """``E[sum_xy d**2]`` over *patterns* and the pattern side ``N``.
+
+    ``diffraction`` is ``(n, N, N)`` or grouped ``(n, N, N, C)`` (channels last); each
+    channel is a pattern of its own, never summed with the others.
+    """
+    d = np.asarray(diffraction, dtype=np.float64)
+    if d.ndim not in (3, 4) or d.shape[0] == 0 or d.shape[1] != d.shape[2]:
+        raise ValueError(f"diffraction must have shape (n, N, N[, C]) with n > 0, got {d.shape}")
+    per_pattern = np.sum(d * d, axis=(1, 2))  # (n,) or (n, C)
+    energy = float(np.mean(per_pattern))
+    if not energy > 0:
+        raise ValueError("diffraction data are all zero; cannot compute a data scale")
+    return energy, int(d.shape[1])
+
+
 def input_gain(diffraction: np.ndarray) -> float:
     """Statistical input gain ``α = sqrt((N/2)**2 / mean_n sum_xy d**2)``.
 
@@ -189,15 +205,7 @@ def input_gain(diffraction: np.ndarray) -> float:
     diffraction : (n, N, N) or (n, N, N, C) float amplitudes (object units)
         For grouped data (channels last) the mean is taken per pattern.
     """
-    d = np.asarray(diffraction, dtype=np.float64)
-    if d.ndim == 4:
-        d = np.moveaxis(d, -1, 1).reshape(-1, d.shape[1], d.shape[2])
-    if d.ndim != 3 or d.shape[0] == 0:
-        raise ValueError(f"diffraction must have shape (n, N, N[, C]) with n > 0, got {d.shape}")
-    N = d.shape[-1]
-    energy = float(np.mean(np.sum(d * d, axis=(-2, -1))))
-    if not energy > 0:
-        raise ValueError("diffraction data are all zero; cannot compute the input gain")
+    energy, N = mean_pattern_energy(diffraction)
     return math.sqrt((N / 2) ** 2 / energy)
 
 
@@ -212,15 +220,7 @@ def loss_photon_scale(diffraction: np.ndarray, nphotons: float) -> tuple[float, 
     -------
     (s, s_closed_form) : tuple of float
     """
-    d = np.asarray(diffraction, dtype=np.float64)
-    if d.ndim == 4:
-        d = np.moveaxis(d, -1, 1).reshape(-1, d.shape[1], d.shape[2])
-    if d.ndim != 3 or d.shape[0] == 0:
-        raise ValueError(f"diffraction must have shape (n, N, N[, C]) with n > 0, got {d.shape}")
-    N = d.shape[-1]
-    energy = float(np.mean(np.sum(d * d, axis=(-2, -1))))
-    if not energy > 0:
-        raise ValueError("diffraction data are all zero; cannot compute the photon scale")
+    energy, N = mean_pattern_energy(diffraction)
     return math.sqrt(float(nphotons) / energy), math.sqrt(float(nphotons)) / (N / 2)
 
 

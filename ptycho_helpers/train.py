@@ -10,7 +10,6 @@ model at the noise floor logs ≈ 0.5 instead of -1e8.  Computed in float64 (cou
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import math
 import time
@@ -92,15 +91,12 @@ def make_loss(photon_scale: float, nll_weight: float = 1.0, mae_weight: float = 
 def mean_object_amplitude(diffraction: np.ndarray, probe: np.ndarray, probe_mask: bool) -> float:
     """Object amplitude a that explains the mean diffracted energy if the object were flat:
     by Parseval ``E Σ d² = a² Σ |P|²`` (probe × disk mask when the model masks it)."""
-    from .physics import disk_mask
+    from .physics import disk_mask, mean_pattern_energy
 
     p = np.asarray(probe)
     if probe_mask:
         p = p * disk_mask(p.shape[0])
-    d = np.asarray(diffraction, dtype=np.float64)
-    energy = float(np.mean(np.sum(d * d, axis=(1, 2))))  # per pattern (channels last, summed per channel)
-    if d.ndim == 4:
-        energy /= d.shape[-1]
+    energy, _ = mean_pattern_energy(diffraction)
     return math.sqrt(energy / float(np.sum(np.abs(p) ** 2)))
 
 
@@ -370,8 +366,7 @@ def load_bundle(folder: str | Path) -> Bundle:
     """Load a bundle in any process (``safe_mode=True``: no Lambda layers, no pickles)."""
     import keras
 
-    from . import model as _model  # registers the custom layers
-    from .model import inference_model
+    from .model import inference_model  # importing the module registers the custom layers
 
     folder = Path(folder)
     path = folder / BUNDLE_MODEL
@@ -386,7 +381,6 @@ def load_bundle(folder: str | Path) -> Bundle:
         auto = keras.saving.load_model(path, safe_mode=True, compile=False)
     except ValueError as exc:
         raise ValueError(f"refusing to load {str(path)!r} in safe mode: {exc}") from None
-    del _model
     pr = meta["probe"]
     probe = (np.asarray(pr["re"]) + 1j * np.asarray(pr["im"])).astype(np.complex64)
     return Bundle(
@@ -397,7 +391,3 @@ def load_bundle(folder: str | Path) -> Bundle:
         probe=probe,
         extra=meta.get("extra", {}),
     )
-
-
-def history_to_json(history: dict[str, list[float]]) -> str:
-    return json.dumps(history)

@@ -3,7 +3,7 @@ from ptycho_helpers import metadata
 
 def test_committed_schema_is_current():
     assert metadata.SCHEMA_PATH.read_text() == metadata.schema_text(), (
-        "schemas/run_metadata.schema.json is stale: run python -m ptycho_helpers.metadata"
+        "schemas/run_metadata.schema.json is stale: run scripts/export_schema.py"
     )
 
 
