@@ -201,21 +201,16 @@ def reassembly_report(
     """Reassembly telemetry of a scenario's stitched test groups (no training needed)."""
     import numpy as np
 
-    from .grouping import group_positions
     from .reassemble import reassembly_telemetry
-    from .scenarios import n_test_of
+    from .scenario_run import group_test_positions
+    from .simulate import draw_scan_positions, split_indices_by_axis
 
     r = resolve_run(scenario, overrides, profile=profile)
     p = r.params
     gl = check_int("group_limit", group_limit, minimum=1)
-    rng = np.random.default_rng(p.sim_seed)
-    xy = rng.uniform(p.buffer, p.object_size - p.buffer, size=(r.counts[0], 2))  # same draw as the simulation
-    order = np.argsort(xy[:, 1], kind="stable")
-    test = xy[order[len(xy) - n_test_of(len(xy), p.split_fraction) :]]
-    n = min(r.group_count * r.spec.group_multiplier, gl, len(test))
-    g = group_positions(
-        test, gridsize=r.spec.gridsize, n_groups=n, neighbor_count=p.neighbor_count, rng=p.sim_seed + 1
-    )
+    xy = draw_scan_positions(r.counts[0], p.object_size, p.buffer, np.random.default_rng(p.sim_seed))
+    _, test_idx = split_indices_by_axis(xy[:, 1], p.split_fraction)
+    g = group_test_positions(r, xy[test_idx], gl)
     tel = reassembly_telemetry(
         g.absolute.reshape(-1, 2), g.relative, N=p.N, M=p.reassemble_M, gridsize=r.spec.gridsize
     )

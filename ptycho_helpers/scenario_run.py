@@ -255,6 +255,20 @@ def simulate_scenario(ctx: ScenarioContext) -> SimulatedDataset:
     return SimulatedDataset(obj, probe, raw, train, test)
 
 
+def group_test_positions(resolved: ResolvedRun, positions: np.ndarray, group_limit: int):
+    """The test groups that get stitched: ``min(group_count·group_multiplier, group_limit)``
+    groups of the test positions, seeded with ``sim_seed + 1``."""
+    r = resolved
+    n = min(r.group_count * r.spec.group_multiplier, group_limit, len(positions))
+    return group_positions(
+        positions,
+        gridsize=r.spec.gridsize,
+        n_groups=n,
+        neighbor_count=r.params.neighbor_count,
+        rng=r.params.sim_seed + 1,
+    )
+
+
 def group_scenario(ctx: ScenarioContext, sim: SimulatedDataset) -> ScenarioGroups:
     """Training groups (group_count) and the test groups that get stitched
     (min(group_count, group_limit)); the model's combine pad covers both."""
@@ -262,7 +276,6 @@ def group_scenario(ctx: ScenarioContext, sim: SimulatedDataset) -> ScenarioGroup
     r = ctx.resolved
     C = r.spec.gridsize
     n_train = r.n_train_groups
-    n_test = min(r.group_count * r.spec.group_multiplier, ctx.settings.group_limit, sim.test.n)
     gtr = group_positions(
         sim.train.positions,
         gridsize=C,
@@ -270,13 +283,8 @@ def group_scenario(ctx: ScenarioContext, sim: SimulatedDataset) -> ScenarioGroup
         neighbor_count=r.params.neighbor_count,
         rng=r.params.sim_seed,
     )
-    gte = group_positions(
-        sim.test.positions,
-        gridsize=C,
-        n_groups=n_test,
-        neighbor_count=r.params.neighbor_count,
-        rng=r.params.sim_seed + 1,
-    )
+    gte = group_test_positions(r, sim.test.positions, ctx.settings.group_limit)
+    n_test = gte.n_groups
     train = gather_groups(sim.train.diffraction, sim.train.positions, gtr)
     test = gather_groups(sim.test.diffraction, sim.test.positions, gte)
     pad = even_ceil(max(train.max_offset, test.max_offset)) if C > 1 else 0

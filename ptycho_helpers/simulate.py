@@ -195,6 +195,14 @@ def make_probe(N: int, mode: str = "idealized", path: str | Path | None = None) 
     raise ValueError(f"probe mode {mode!r} is not allowed; choose 'idealized' or 'custom'")
 
 
+def draw_scan_positions(n: int, size: float, buffer: float, rng: np.random.Generator) -> np.ndarray:
+    """Non-grid scan positions ``x, y ~ U[buffer, size - buffer]``: ``(n, 2)`` float64 ``(x, y)``.
+
+    The first draw of the simulation's generator, so the positions of a run can be
+    reproduced without simulating its diffraction (reassembly telemetry does)."""
+    return rng.uniform(buffer, size - buffer, size=(n, 2))
+
+
 def simulate_nongrid_raw_data(
     obj: np.ndarray,
     probe: np.ndarray,
@@ -240,7 +248,7 @@ def simulate_nongrid_raw_data(
     if 2 * buf >= size:
         raise ValueError(f"buffer={buf} leaves no scan area in an object of size {size}")
     rng = _rng(seed)
-    xy = rng.uniform(buf, size - buf, size=(n, 2))
+    xy = draw_scan_positions(n, size, buf, rng)
     exit_waves = extract_patches(o, xy, p.shape[0]) * p.astype(np.complex64)
     scale = simulation_photon_scale(exit_waves, nph)
     diffraction = poisson_amplitudes(far_field_intensity(exit_waves), scale, rng)
@@ -262,7 +270,6 @@ def split_raw_data_by_axis(
     Both halves are returned sorted by the axis coordinate (ascending), so the train set
     is the lower-coordinate part.
     """
-    from .scenarios import n_test_of
 
     if not isinstance(raw, RawData):
         raise TypeError(f"raw must be RawData, got {type(raw).__name__}")
@@ -270,11 +277,22 @@ def split_raw_data_by_axis(
     if axis not in ("x", "y"):
         raise ValueError(f"axis={axis!r} is not allowed; choose 'x' or 'y'")
     coord = raw.ycoords if axis == "y" else raw.xcoords
-    order = np.argsort(coord, kind="stable")
-    n_test = n_test_of(raw.n, frac)
-    if n_test < 1 or n_test >= raw.n:
+    train_idx, test_idx = split_indices_by_axis(coord, frac)
+    return raw.subset(train_idx), raw.subset(test_idx)
+
+
+def split_indices_by_axis(coord: np.ndarray, split_fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the split along one coordinate: test = the ``round(n·split_fraction)``
+    largest values; both index arrays in ascending coordinate order."""
+    from .scenarios import n_test_of
+
+    c = np.asarray(coord)
+    n = int(c.shape[0])
+    order = np.argsort(c, kind="stable")
+    n_test = n_test_of(n, split_fraction)
+    if n_test < 1 or n_test >= n:
         raise ValueError(
-            f"split_fraction={frac} of {raw.n} positions leaves an empty split "
-            f"(test={n_test}, train={raw.n - n_test})"
+            f"split_fraction={split_fraction} of {n} positions leaves an empty split "
+            f"(test={n_test}, train={n - n_test})"
         )
-    return raw.subset(order[: raw.n - n_test]), raw.subset(order[raw.n - n_test :])
+    return order[: n - n_test], order[n - n_test :]
