@@ -16,19 +16,20 @@ import numpy as np
 from scipy.ndimage import gaussian_filter
 from skimage.metrics import structural_similarity
 
-from .physics import extract_patches
+from .physics import extract_patches, fourier_shift
 from .reassemble import Stitched
 
 BLUR_SIGMAS = (2.0, 5.0, 8.0)
 MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 
 
-def truth_on_canvas(obj: np.ndarray, stitched: Stitched) -> np.ndarray:
-    """The ground-truth object sampled on the stitched canvas grid (bilinear; exact for an
-    integral origin).  Returns ``(S, S)`` complex64."""
+def truth_on_canvas(obj: np.ndarray, stitched: Stitched, margin: int = 0) -> np.ndarray:
+    """The ground-truth object sampled on the stitched canvas grid, ``margin`` extra pixels
+    on every side (bilinear; exact for an integral origin).  Returns ``(S + 2·margin)²``
+    complex64; canvas pixel ``[0, 0]`` is at ``[margin, margin]``."""
     S = stitched.image.shape[0]
     ox, oy = stitched.origin
-    return extract_patches(obj, np.array([[ox + S / 2, oy + S / 2]]), S)[0]
+    return extract_patches(obj, np.array([[ox + S / 2, oy + S / 2]]), S + 2 * margin)[0]
 
 
 def register_shift(
@@ -46,9 +47,8 @@ def register_shift(
 
 def apply_shift(image: np.ndarray, shift: tuple[float, float]) -> np.ndarray:
     """Translate a real image by ``(dy, dx)`` with a Fourier shift."""
-    from scipy.ndimage import fourier_shift
-
-    return np.real(np.fft.ifft2(fourier_shift(np.fft.fft2(image), shift)))
+    dy, dx = shift
+    return np.real(fourier_shift(np.asarray(image)[None], np.array([[dx, dy]]))[0])
 
 
 def remove_phase_plane(
@@ -218,7 +218,9 @@ def compare_to_truth(
     mask = stitched.covered
     if mask.sum() < 2:
         raise ValueError("the reconstruction covers fewer than 2 pixels")
-    truth = truth_on_canvas(obj, stitched)
+    big = truth_on_canvas(obj, stitched, margin)  # the margin feeds the blurred baselines
+    S = stitched.image.shape[0]
+    truth = big[margin : margin + S, margin : margin + S]
     t_amp = np.abs(truth).astype(np.float64)
     p_amp = np.nan_to_num(np.abs(stitched.image).astype(np.float64))
     p_phase = np.nan_to_num(np.angle(stitched.image).astype(np.float64))
@@ -246,10 +248,7 @@ def compare_to_truth(
     else:
         full = image_metrics(corrected, t_phase, mask)
         phase.update({k: full[k] for k in ("pearson_r", "ssim", "ms_ssim", "frc", "psnr")})
-    # a larger truth window so blurred baselines see real neighbours at the border
-    S = stitched.image.shape[0]
-    ox, oy = stitched.origin
-    big = extract_patches(obj, np.array([[ox + S / 2, oy + S / 2]]), S + 2 * margin)[0]
+    # blurred baselines blur the larger window, so the border sees real neighbours
     baselines = calibration_baselines(t_amp, mask, padded_truth=np.abs(big), margin=margin)
     return {
         "region": "covered pixels of the stitched canvas (coverage > 0)",

@@ -229,20 +229,20 @@ def fourier_shift(images: np.ndarray, shifts: np.ndarray) -> np.ndarray:
 
     Parameters
     ----------
-    images : (n, S, S) complex
+    images : (n, H, W) real or complex
     shifts : (n, 2) float, ``(dx, dy)`` pixels (positive moves content right/down)
 
     Notes
     -----
-    ``fourier_shift(fourier_shift(a, d), -d) == a`` to rounding: the inverse is exact,
-    which the gridsize>1 combine → re-extract path of the model relies on.
+    ``fourier_shift(fourier_shift(a, d), -d) == a`` to rounding: the inverse is exact.
+    Used to apply registration shifts in ``metrics``.
     """
     a = np.asarray(images)
     d = np.asarray(shifts, dtype=np.float64)
-    S = a.shape[-1]
-    k = np.fft.fftfreq(S)
-    ramp_x = np.exp(-2j * np.pi * k[None, None, :] * d[:, 0, None, None])
-    ramp_y = np.exp(-2j * np.pi * k[None, :, None] * d[:, 1, None, None])
+    kx = np.fft.fftfreq(a.shape[-1])
+    ky = np.fft.fftfreq(a.shape[-2])
+    ramp_x = np.exp(-2j * np.pi * kx[None, None, :] * d[:, 0, None, None])
+    ramp_y = np.exp(-2j * np.pi * ky[None, :, None] * d[:, 1, None, None])
     return np.fft.ifft2(np.fft.fft2(a, axes=(-2, -1)) * ramp_x * ramp_y, axes=(-2, -1))
 
 

@@ -8,6 +8,7 @@ dies leaves a metadata file whose status still reads ``running``.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import logging
 import time
@@ -186,13 +187,10 @@ def start_scenario(
     sweeps); it defaults to the scenario name."""
     check_name("scenario", scenario)
     name = check_name("run", run_name) if run_name else scenario
-    overrides = {k: v for k, v in (overrides or {}).items()}
-    unknown = sorted(set(overrides) - set(OVERRIDE_KNOBS))
-    if unknown:
-        raise ValueError(f"unknown override knob(s) {unknown}; allowed: {', '.join(OVERRIDE_KNOBS)}")
+    overrides = dict(overrides or {})
     run_settings = RunSettings(**settings)
-    if overrides.get("amp_vmax") is not None:
-        run_settings = RunSettings(**{**run_settings.__dict__, "amp_vmax": overrides["amp_vmax"]})
+    if overrides.get("amp_vmax") is not None:  # a display knob: it lives in the run settings
+        run_settings = dataclasses.replace(run_settings, amp_vmax=overrides["amp_vmax"])
     resolved = resolve_for(scenario, overrides, run_settings, profile=profile)
     preflight(resolved, run_settings)
     hub = Path(hub_dir)
@@ -209,7 +207,7 @@ def start_scenario(
         status="running",
         started_utc=_now(),
         resolved=resolved.to_dict(),
-        settings=run_settings.__dict__.copy(),
+        settings=dataclasses.asdict(run_settings),
         overrides={k: overrides.get(k) for k in OVERRIDE_KNOBS},
         profile=metadata.ProfileBlock(**resolved.profile),
         counts=metadata.Counts(total=total, train=train, test=test),
