@@ -66,6 +66,13 @@ def _add_settings(p: argparse.ArgumentParser) -> None:
         help="Adam learning rate (default 5e-4; the reference used 1e-3)",
     )
     g.add_argument(
+        "--refine-steps",
+        type=int,
+        default=None,
+        help="physics refinement steps on the test diffraction after the PINN (default 100; 0: PINN only)",
+    )
+    g.add_argument("--refine-lr", type=float, default=None, help="refinement Adam step (default 0.05)")
+    g.add_argument(
         "--object-amp-norm", type=_bool, default=None, help="scale the object to max amplitude 1 (bias study)"
     )
     p.add_argument("--reports-dir", default=None, help="where hubs are created (default: <repo>/reports)")

@@ -235,6 +235,7 @@ class ModelConfig(_Record):
     amp_init: str = "zero"  # "data": start the amplitude head at the data's mean object amplitude
     batch_norm: bool = False  # BatchNormalization after every convolution
     dense_bottleneck: int = 0  # >0: a fully connected layer of this width at the bottleneck
+    fullres_filters: int = 0  # >0: two convolutions of this width at the output resolution
     input_counts_scale: float = 1.0  # log transform: log1p(scale * X) / 10, scale = s / alpha
 
     def __post_init__(self) -> None:
@@ -258,6 +259,7 @@ class ModelConfig(_Record):
         check_choice("amp_init", self.amp_init, ("zero", "data"))
         s(self, "batch_norm", check_bool("batch_norm", self.batch_norm))
         s(self, "dense_bottleneck", check_int("dense_bottleneck", self.dense_bottleneck, minimum=0))
+        s(self, "fullres_filters", check_int("fullres_filters", self.fullres_filters, minimum=0))
         s(
             self,
             "input_counts_scale",

@@ -77,6 +77,10 @@ class RunMetadata(BaseModel):
     training: dict[str, Any] = Field(default_factory=dict)
     timings_s: dict[str, float] = Field(default_factory=dict)
     headline: dict[str, Any] = Field(default_factory=dict)
+    refinement: dict[str, Any] = Field(
+        default_factory=dict,
+        description="physics refinement of the test patches (steps, learning_rate, loss_start/end, wall_s); empty when off",
+    )
     stats: dict[str, Any] = Field(default_factory=dict)
     files: dict[str, str] = Field(default_factory=dict)
     versions: dict[str, str | None] = Field(default_factory=dict)

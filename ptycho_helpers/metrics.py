@@ -267,6 +267,10 @@ def headline(comparison: dict[str, Any]) -> dict[str, Any]:
     """The few numbers shown in summaries: SSIM beside its flat baseline, r, MAE, LS scale."""
     amp = comparison["amplitude"]
     flat = comparison["baselines"]["flat"]
+    refined = comparison.get("refined", {}).get("amplitude")
+    extra = {}
+    if refined is not None:  # the physics-refined reconstruction, same region and baselines
+        extra = {f"refined_amp_{k}": refined[k] for k in ("ssim", "pearson_r", "mae", "ls_scale")}
     return {
         "amp_ssim": amp["ssim"],
         "amp_ssim_flat_baseline": flat["ssim"],
@@ -277,4 +281,5 @@ def headline(comparison: dict[str, Any]) -> dict[str, Any]:
         "amp_ls_scale": amp["ls_scale"],
         "phase_mae": comparison["phase"]["mae"],
         "coverage_fraction": comparison["coverage_fraction"],
+        **extra,
     }

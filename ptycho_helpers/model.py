@@ -222,11 +222,14 @@ def _conv(h, filters: int, name: str, batch_norm: bool):
     return layers.Activation("relu", name=f"{name}_relu")(h)
 
 
-def _decoder(h, widths, prefix: str, batch_norm: bool = False):
+def _decoder(h, widths, prefix: str, batch_norm: bool = False, fullres: int = 0):
     for i, f in enumerate(widths):
         h = _conv(h, f, f"{prefix}_conv{i}a", batch_norm)
         h = _conv(h, f, f"{prefix}_conv{i}b", batch_norm)
         h = layers.UpSampling2D(2, name=f"{prefix}_up{i}")(h)
+    if fullres:  # non-linear layers at the output resolution (the reference has none there)
+        h = _conv(h, fullres, f"{prefix}_fullres_a", batch_norm)
+        h = _conv(h, fullres, f"{prefix}_fullres_b", batch_norm)
     return h
 
 
@@ -274,12 +277,13 @@ def build_model(config: ModelConfig, probe: np.ndarray) -> PINN:
         g = layers.Reshape((side, side, f3 // 4), name="bottleneck_reshape")(g)
         h = layers.Concatenate(name="bottleneck_concat")([h, g])
 
-    da = _decoder(h, (f2, f1), "dec_amp", bn)
+    fr = config.fullres_filters
+    da = _decoder(h, (f2, f1), "dec_amp", bn, fr)
     amp = layers.Conv2D(C, 3, padding="same", name="amp_logits")(da)
     amp = _amp_head(config, "amp_centre")(amp)
     amp = layers.ZeroPadding2D(N // 4, name="amp_pad")(amp)
 
-    dp = _decoder(h, (f2, f1), "dec_phase", bn)
+    dp = _decoder(h, (f2, f1), "dec_phase", bn, fr)
     phase = layers.Conv2D(C, 3, padding="same", name="phase_logits")(dp)
     phase = PiTanh(name="phase_centre")(phase)
     phase = layers.ZeroPadding2D(N // 4, name="phase_pad")(phase)

@@ -69,6 +69,43 @@ def write_maps(
             ),
             (folder / "phase_diff", d_phase, -math.pi, math.pi, "RdBu_r", "phase - truth", "rad", True),
         ]
+    ranges = _save(maps, name, mask)
+    ranges["amplitude"]["rule"] = rng["rule"]
+    return ranges
+
+
+def write_refined_maps(
+    folder: Path, name: str, stitched: Stitched, truth: np.ndarray | None, vmax: float
+) -> dict[str, Any]:
+    """The refined reconstruction's amplitude/phase (and amplitude difference with a truth)
+    in ``refined_outputs/``, on the PINN maps' amplitude scale ``vmax``."""
+    out = folder / "refined_outputs"
+    mask = stitched.covered
+    amp, phase = np.abs(stitched.image), np.angle(stitched.image)
+    maps: list[tuple[Path, np.ndarray, float, float, str, str, str, bool]] = [
+        (out / "amplitude", amp, 0.0, vmax, "gray", "refined amplitude", "amplitude", True),
+        (out / "phase", phase, -math.pi, math.pi, "twilight", "refined phase", "rad", True),
+    ]
+    if truth is not None:
+        d_amp = np.where(mask, amp - np.abs(truth), np.nan)
+        dmax = float(np.nanmax(np.abs(d_amp))) if mask.any() else 1.0
+        maps.append(
+            (
+                out / "amplitude_diff",
+                d_amp,
+                -dmax,
+                dmax,
+                "RdBu_r",
+                "refined amplitude - truth",
+                "amplitude error",
+                True,
+            )
+        )
+    return _save(maps, name, mask)
+
+
+def _save(maps, name: str, mask: np.ndarray) -> dict[str, Any]:
+    """Write each ``(path, image, vmin, vmax, cmap, title, label, also .npy)``; return the ranges."""
     ranges = {}
     for path, img, lo, hi, cmap, title, label, npy in maps:
         if npy:
@@ -83,5 +120,4 @@ def write_maps(
             label=label,
             mask=mask,
         )
-    ranges["amplitude"]["rule"] = rng["rule"]
     return ranges

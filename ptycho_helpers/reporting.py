@@ -30,6 +30,12 @@ def scenario_notes(name: str, meta: dict[str, Any], stats: dict[str, Any], compa
     prof = meta["profile"]
     nf = c.get("noise_floor", {})
     bias = a["bias"]
+    ref = c.get("refined", {})
+    ra = ref.get("amplitude")
+    rcol, rsep = ("", "")
+    if ra is not None:
+        rcol = f" refined ({ref['refinement']['steps']} physics steps) |"
+        rsep = " --- |"
     lines = [
         f"# {name} — inspection notes",
         "",
@@ -45,11 +51,16 @@ def scenario_notes(name: str, meta: dict[str, Any], stats: dict[str, Any], compa
         f"required canvas {stats['required_canvas']}, fits_canvas {stats['fits_canvas']}",
         "",
         "## Against the ground truth (covered region only)",
-        "| quantity | reconstruction | flat image at truth mean | truth blurred σ=8 px |",
-        "| --- | --- | --- | --- |",
-        f"| amplitude SSIM | {_f(a['ssim'])} | {_f(flat['ssim'])} | {_f(blur8['ssim'])} |",
-        f"| amplitude Pearson r | {_f(a['pearson_r'])} | n/a | {_f(blur8['pearson_r'])} |",
-        f"| amplitude MAE | {_f(a['mae'])} | {_f(flat['mae'])} | {_f(blur8['mae'])} |",
+        "| quantity | PINN reconstruction | flat image at truth mean | truth blurred σ=8 px |" + rcol,
+        "| --- | --- | --- | --- |" + rsep,
+        f"| amplitude SSIM | {_f(a['ssim'])} | {_f(flat['ssim'])} | {_f(blur8['ssim'])} |"
+        + (f" {_f(ra['ssim'])} |" if ra else ""),
+        f"| amplitude Pearson r | {_f(a['pearson_r'])} | n/a | {_f(blur8['pearson_r'])} |"
+        + (f" {_f(ra['pearson_r'])} |" if ra else ""),
+        f"| amplitude MAE | {_f(a['mae'])} | {_f(flat['mae'])} | {_f(blur8['mae'])} |"
+        + (f" {_f(ra['mae'])} |" if ra else ""),
+        f"| LS amplitude scale | {_f(a['ls_scale'])} | n/a | n/a |"
+        + (f" {_f(ra['ls_scale'])} |" if ra else ""),
         "",
         f"- least-squares amplitude scale (truth ≈ scale × prediction): {_f(a['ls_scale'])} "
         "(1 = no amplitude bias; the reference's sigmoid head gave ≈ 2.7)",
@@ -62,8 +73,14 @@ def scenario_notes(name: str, meta: dict[str, Any], stats: dict[str, Any], compa
             else ""
         ),
         f"- noise floor (Poisson deviance/2 per px on the stitched test groups): true object {_f(nf.get('true_object'))}, "
-        f"model {_f(nf.get('model'))}",
+        f"model {_f(nf.get('model'))}" + (f", refined {_f(nf.get('refined'))}" if "refined" in nf else ""),
     ]
+    if ra is not None:
+        lines.append(
+            "- refined: the PINN's test patches after "
+            f"{ref['refinement']['steps']} Adam steps (lr {ref['refinement']['learning_rate']}) on their own "
+            "diffraction with the model's physics and loss — no ground truth used; same positions, region and baselines"
+        )
     if "twin_image_fraction" in c:
         lines.append(
             f"- twin-image diagnostic: {_f(100 * c['twin_image_fraction'], 1)} % of test patches correlate better "
@@ -74,6 +91,13 @@ def scenario_notes(name: str, meta: dict[str, Any], stats: dict[str, Any], compa
         "## Pictures",
         f"- `{name}/inference_outputs/amplitude.png` — stitched amplitude, grey scale 0…vmax shared with the truth",
         f"- `{name}/ground_truth_amplitude.png` — the truth on the same canvas and scale",
+        *(
+            [
+                f"- `{name}/refined_outputs/amplitude.png`, `amplitude_diff.png` — the refined reconstruction, same scale"
+            ]
+            if ra is not None
+            else []
+        ),
         f"- `{name}/amplitude_diff.png` — prediction − truth (red: too bright, blue: too dark)",
         f"- `{name}/inference_outputs/phase.png`, `{name}/ground_truth_phase.png`, `{name}/phase_diff.png` — phase, ±π",
         f"- `{name}/train_outputs/history.png` — training curves",
@@ -112,8 +136,9 @@ def hub_summary(hub_name: str, rows: list[dict[str, Any]], extra: list[str] | No
     """summary.md: what ran, the status of each scenario, key numbers, pictures, links."""
     lines = [f"# Report hub {hub_name}", ""]
     lines += [
-        "| scenario | status | amp SSIM | flat baseline | Pearson r | MAE | LS scale | coverage | train s | total s |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| scenario | status | amp SSIM | flat baseline | Pearson r | MAE | LS scale | refined SSIM | refined r "
+        "| refined LS | coverage | train s | total s |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
         h = r.get("headline") or {}
@@ -121,7 +146,8 @@ def hub_summary(hub_name: str, rows: list[dict[str, Any]], extra: list[str] | No
         lines.append(
             f"| [{r['scenario']}]({r['scenario']}/) | **{r['status']}** | {_f(h.get('amp_ssim'))} | "
             f"{_f(h.get('amp_ssim_flat_baseline'))} | {_f(h.get('amp_pearson_r'))} | {_f(h.get('amp_mae'))} | "
-            f"{_f(h.get('amp_ls_scale'))} | {_f(h.get('coverage_fraction'))} | {_f(t.get('train'), 1)} | {_f(t.get('total'), 1)} |"
+            f"{_f(h.get('amp_ls_scale'))} | {_f(h.get('refined_amp_ssim'))} | {_f(h.get('refined_amp_pearson_r'))} | "
+            f"{_f(h.get('refined_amp_ls_scale'))} | {_f(h.get('coverage_fraction'))} | {_f(t.get('train'), 1)} | {_f(t.get('total'), 1)} |"
         )
     lines.append("")
     for r in rows:
@@ -129,7 +155,13 @@ def hub_summary(hub_name: str, rows: list[dict[str, Any]], extra: list[str] | No
         lines += [f"## {s}", ""]
         if r["status"] == "complete":
             lines += [
-                f"![{s} amplitude]({s}/inference_outputs/amplitude.png) ![{s} truth]({s}/ground_truth_amplitude.png)",
+                f"![{s} amplitude]({s}/inference_outputs/amplitude.png) "
+                + (
+                    f"![{s} refined]({s}/refined_outputs/amplitude.png) "
+                    if (r.get("headline") or {}).get("refined_amp_ssim") is not None
+                    else ""
+                )
+                + f"![{s} truth]({s}/ground_truth_amplitude.png)",
                 "",
                 f"Notes: [{s}_notes.md]({s}_notes.md) · log: [{s}_runner.log]({s}_runner.log) · "
                 f"notebook: [{s}/scenario_run.ipynb]({s}/scenario_run.ipynb) · metrics: [{s}/comparison_metrics.json]({s}/comparison_metrics.json)",

@@ -37,6 +37,10 @@ SETTING_NAMES = (
     "object_amp_norm",
     "learning_rate",
     "data_path",
+    "input_transform",
+    "dense_bottleneck",
+    "refine_steps",
+    "refine_lr",
 )
 
 

@@ -60,9 +60,13 @@ class RunSettings:
     data_path: str | None = None
     input_transform: str = "linear"
     dense_bottleneck: int = 0
+    refine_steps: int = 100
+    refine_lr: float = 0.05
 
     def __post_init__(self) -> None:
         s = object.__setattr__
+        s(self, "refine_steps", check_int("refine_steps", self.refine_steps, minimum=0))
+        s(self, "refine_lr", check_float("refine_lr", self.refine_lr, minimum=0.0, exclusive=True))
         s(self, "nepochs", check_int("nepochs", self.nepochs, minimum=1))
         s(self, "group_limit", check_int("group_limit", self.group_limit, minimum=1))
         s(self, "seed", check_int("seed", self.seed, minimum=0))
@@ -351,18 +355,69 @@ def train_scenario(ctx: ScenarioContext, groups: ScenarioGroups, sim: SimulatedD
 
 
 def reconstruct_scenario(ctx: ScenarioContext, trained, groups: ScenarioGroups):
-    """Batched inference on the test groups, then stitching; returns (Reconstruction, Stitched)."""
-    from .infer import predict_patches
+    """Batched inference on the test groups, then stitching; returns (Reconstruction, Stitched).
+
+    For gridsize > 1 the stitched patches are the members' cuts of the combined group object
+    (what the physics saw, :func:`infer.combined_patches`), not the raw member outputs."""
+    from .infer import combined_patches, predict_patches
 
     t = time.perf_counter()
     rec = predict_patches(
         trained.pinn.diffraction_to_obj, groups.test, input_gain=trained.scales.input_gain, batch_size=32
+    )
+    mc = trained.pinn.config
+    rec = dataclasses.replace(
+        rec, patches=combined_patches(rec.patches, groups.test, probe_big=mc.probe_big, pad=mc.combine_pad)
     )
     ctx.timed("inference", t)
     t = time.perf_counter()
     stitched = reassemble_patches(rec.patches, rec.positions, ctx.resolved.params.reassemble_M)
     ctx.timed("stitch", t)
     return rec, stitched
+
+
+@dataclass(frozen=True)
+class RefinedReconstruction:
+    refined: Any  # refine.Refined
+    stitched: Stitched
+
+
+def refine_scenario(
+    ctx: ScenarioContext, trained, groups: ScenarioGroups, sim: SimulatedDataset, rec
+) -> RefinedReconstruction | None:
+    """Physics refinement of the predicted test patches on their own diffraction (no truth),
+    stitched like the PINN output; ``None`` when ``refine_steps == 0`` (PINN only)."""
+    from .infer import combined_patches
+    from .refine import refine_patches
+
+    s = ctx.settings
+    if s.refine_steps == 0:
+        return None
+    t = time.perf_counter()
+    refined = refine_patches(
+        rec.patches,
+        groups.test,
+        probe=sim.probe,
+        model_config=trained.pinn.config,
+        photon_scale=trained.scales.photon_scale,
+        steps=s.refine_steps,
+        learning_rate=s.refine_lr,
+    )
+    mc = trained.pinn.config
+    refined = dataclasses.replace(
+        refined,
+        patches=combined_patches(refined.patches, groups.test, probe_big=mc.probe_big, pad=mc.combine_pad),
+    )
+    stitched = reassemble_patches(refined.patches, rec.positions, ctx.resolved.params.reassemble_M)
+    ctx.meta.refinement = {
+        "steps": refined.steps,
+        "learning_rate": s.refine_lr,
+        "loss_start": refined.loss_start,
+        "loss_end": refined.loss_end,
+        "wall_s": round(refined.wall_s, 3),
+    }
+    ctx.timed("refine", t)
+    return RefinedReconstruction(refined, stitched)
 
 
 def noise_floor(
@@ -400,9 +455,18 @@ def noise_floor(
 
 
 def evaluate_scenario(
-    ctx: ScenarioContext, sim: SimulatedDataset, rec, stitched: Stitched, trained, groups: ScenarioGroups
+    ctx: ScenarioContext,
+    sim: SimulatedDataset,
+    rec,
+    stitched: Stitched,
+    trained,
+    groups: ScenarioGroups,
+    refined: RefinedReconstruction | None = None,
 ) -> dict[str, Any]:
-    """Compare with the truth on the covered region; write ``comparison_metrics.json``."""
+    """Compare with the truth on the covered region; write ``comparison_metrics.json``.
+
+    The PINN's reconstruction is the main block; a refined one (same positions, same
+    covered region, same baselines) goes under ``"refined"``."""
     t = time.perf_counter()
     if sim.obj is None:  # imported data without objectGuess: nothing to compare with
         comp = {"ground_truth_available": False, "coverage_fraction": stitched.coverage_fraction}
@@ -410,6 +474,13 @@ def evaluate_scenario(
         comp = metrics.compare_to_truth(stitched, sim.obj, register=ctx.settings.register)
         comp["ground_truth_available"] = True
     comp["noise_floor"] = noise_floor(ctx, trained, groups, sim)
+    if refined is not None:
+        block: dict[str, Any] = {"refinement": ctx.meta.refinement}
+        comp["noise_floor"]["refined"] = refined.refined.loss_end
+        if sim.obj is not None:
+            full = metrics.compare_to_truth(refined.stitched, sim.obj, register=ctx.settings.register)
+            block.update({k: full[k] for k in ("alignment", "amplitude", "amplitude_scaled", "phase")})
+        comp["refined"] = block
     if ctx.resolved.spec.gridsize == 1 and sim.obj is not None:
         true_patches = physics.extract_patches(sim.obj, rec.positions, ctx.resolved.params.N)
         comp["twin_image_fraction"] = metrics.twin_image_fraction(
@@ -442,13 +513,17 @@ def write_scenario_outputs(
     stitched: Stitched,
     comparison: dict[str, Any],
     groups: ScenarioGroups,
+    refined: RefinedReconstruction | None = None,
 ) -> dict[str, Any]:
-    """NPY dumps, PNGs (shared amplitude scale), stats.json and the notes."""
+    """NPY dumps, PNGs (shared amplitude scale), stats.json and the notes; the refined
+    reconstruction's maps go to ``refined_outputs/`` on the PINN's colour scale."""
     t = time.perf_counter()
     mask = stitched.covered
     amp, phase = np.abs(stitched.image), np.angle(stitched.image)
     truth = None if sim.obj is None else metrics.truth_on_canvas(sim.obj, stitched)
     ranges = outputs.write_maps(ctx.folder, ctx.name, stitched, truth, ctx.settings.amp_vmax)
+    if refined is not None:
+        outputs.write_refined_maps(ctx.folder, ctx.name, refined.stitched, truth, ranges["amplitude"]["vmax"])
     tel = groups.telemetry
     stats = {
         "amplitude": _stats(amp[mask]),
@@ -473,6 +548,8 @@ def write_scenario_outputs(
         "comparison": f"{ctx.name}/comparison_metrics.json",
         "notes": f"{ctx.name}_notes.md",
     }
+    if refined is not None:
+        ctx.meta.files["refined_amplitude_png"] = f"{ctx.name}/refined_outputs/amplitude.png"
     artifacts.write_text(
         ctx.hub / f"{ctx.name}_notes.md",
         reporting.scenario_notes(ctx.name, ctx.meta.model_dump(mode="json"), stats, comparison),
@@ -485,8 +562,10 @@ def result_pngs(ctx: ScenarioContext) -> list[Path]:
     """The main pictures of a run that exist (the truth ones only when a truth is known)."""
     names = (
         "inference_outputs/amplitude.png",
+        "refined_outputs/amplitude.png",
         "ground_truth_amplitude.png",
         "amplitude_diff.png",
+        "refined_outputs/amplitude_diff.png",
         "inference_outputs/phase.png",
     )
     return [ctx.folder / n for n in names if (ctx.folder / n).is_file()]

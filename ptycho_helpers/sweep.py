@@ -34,6 +34,8 @@ SETTING_TYPES: dict[str, type] = {
     "object_amp_norm": bool,
     "input_transform": str,
     "dense_bottleneck": int,
+    "refine_steps": int,
+    "refine_lr": float,
 }
 SWEEP_TYPES: dict[str, type] = {**KNOB_TYPES, **SETTING_TYPES}
 METRIC_KEYS = (
@@ -42,6 +44,9 @@ METRIC_KEYS = (
     "amp_pearson_r",
     "amp_mae",
     "amp_ls_scale",
+    "refined_amp_ssim",
+    "refined_amp_pearson_r",
+    "refined_amp_ls_scale",
     "coverage_fraction",
 )
 

@@ -22,6 +22,8 @@ VIEWS = (
     "phase difference",
     "ground-truth amplitude",
     "coverage",
+    "refined amplitude",
+    "refined amplitude difference",
 )
 
 
@@ -39,6 +41,7 @@ class RunView:
     metadata: dict[str, Any]
     comparison: dict[str, Any]
     stats: dict[str, Any]
+    refined_amplitude: np.ndarray | None = None  # physics-refined reconstruction, when the run refined
 
     @property
     def covered(self) -> np.ndarray:
@@ -57,6 +60,15 @@ class RunView:
             return np.where(self.covered, self.truth_amplitude, np.nan)
         if view == "coverage":
             return self.coverage
+        if view.startswith("refined"):
+            if self.refined_amplitude is None:
+                raise ValueError(
+                    f"view {view!r}: run {self.name!r} has no refined reconstruction (refine_steps=0)"
+                )
+            if view == "refined amplitude":
+                return self.refined_amplitude
+            if view == "refined amplitude difference":
+                return np.where(self.covered, self.refined_amplitude - self.truth_amplitude, np.nan)
         raise ValueError(f"unknown view {view!r}; choose one of {', '.join(VIEWS)}")
 
 
@@ -92,6 +104,11 @@ def load_run(hub: str | Path, name: str) -> RunView:
         metadata=read_json(folder / "run_metadata.json"),
         comparison=read_json(folder / "comparison_metrics.json"),
         stats=read_json(folder / "inference_outputs" / "stats.json"),
+        refined_amplitude=(
+            read_npy(folder / "refined_outputs" / "amplitude.npy")
+            if (folder / "refined_outputs" / "amplitude.npy").is_file()
+            else None
+        ),
     )
 
 
@@ -101,6 +118,7 @@ def comparison_table(runs: list[RunView]) -> list[dict[str, Any]]:
     for r in runs:
         c = r.comparison
         a, b = c["amplitude"], c["baselines"]
+        ra = c.get("refined", {}).get("amplitude") or {}
         rows.append(
             {
                 "hub": r.hub.name,
@@ -112,6 +130,9 @@ def comparison_table(runs: list[RunView]) -> list[dict[str, Any]]:
                 "pearson_r": a["pearson_r"],
                 "mae": a["mae"],
                 "ls_scale": a["ls_scale"],
+                "refined_ssim": ra.get("ssim"),
+                "refined_r": ra.get("pearson_r"),
+                "refined_ls_scale": ra.get("ls_scale"),
                 "coverage": c["coverage_fraction"],
                 "train_s": (r.metadata.get("timings_s") or {}).get("train"),
             }
@@ -201,7 +222,7 @@ def line_profile(run: RunView, view: str, row: int) -> tuple[np.ndarray, np.ndar
     if not 0 <= row < img.shape[0]:
         raise ValueError(f"row={row} is outside the canvas (0…{img.shape[0] - 1})")
     truth = None
-    if view == "amplitude":
+    if view in ("amplitude", "refined amplitude"):
         truth = np.where(run.covered[row], run.truth_amplitude[row], np.nan)
     elif view == "phase":
         truth = np.where(run.covered[row], run.truth_phase[row], np.nan)
@@ -256,11 +277,11 @@ class RunInspector:
 
     def _range(self) -> tuple[float, float, str]:
         view = self.view.value
-        if view in ("amplitude", "ground-truth amplitude"):
+        if view in ("amplitude", "ground-truth amplitude", "refined amplitude"):
             return 0.0, float(self.vmax.value), "gray"
         if view in ("phase", "phase difference"):
             return -math.pi, math.pi, "twilight" if view == "phase" else "RdBu_r"
-        if view == "amplitude difference":
+        if view in ("amplitude difference", "refined amplitude difference"):
             return -float(self.vmax.value) / 2, float(self.vmax.value) / 2, "RdBu_r"
         return 0.0, float(np.nanmax(self.current.coverage)) if self.current else 1.0, "viridis"
 

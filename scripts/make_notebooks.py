@@ -73,6 +73,8 @@ def scenario_run() -> nbformat.NotebookNode:
             "learning_rate: float = 0.0005  # Adam learning rate (reference: 0.001)",
             'input_transform: str = "linear"  # network input: linear | log | linear+log',
             "dense_bottleneck: int = 0  # width of a dense bottleneck layer (0: none, the reference CNN)",
+            "refine_steps: int = 100  # physics refinement of the test patches after the PINN (0: PINN only)",
+            "refine_lr: float = 0.05  # refinement Adam step",
             'data_path: str = ""  # PtychoPINN-style .npz to use instead of the simulation (empty: simulate)',
             "custom_probe_path = None  # type: Optional[str] .npz with probeGuess (default: shipped synthetic probe)",
         ]
@@ -105,6 +107,7 @@ def scenario_run() -> nbformat.NotebookNode:
             "    amp_activation=amp_activation, custom_probe_path=custom_probe_path, register=register,\n"
             "    run_name=run_name or None, profile=profile or None, object_amp_norm=object_amp_norm, learning_rate=learning_rate,\n"
             "    data_path=data_path or None, input_transform=input_transform, dense_bottleneck=dense_bottleneck,\n"
+            "    refine_steps=refine_steps, refine_lr=refine_lr,\n"
             ")"
         ),
         _code(
@@ -118,8 +121,9 @@ def scenario_run() -> nbformat.NotebookNode:
         _code("trained = scenario_run.train_scenario(ctx, groups, sim)"),
         _code(
             "rec, stitched = scenario_run.reconstruct_scenario(ctx, trained, groups)\n"
-            "comparison = scenario_run.evaluate_scenario(ctx, sim, rec, stitched, trained, groups)\n"
-            "stats = scenario_run.write_scenario_outputs(ctx, sim, stitched, comparison, groups)"
+            "refined = scenario_run.refine_scenario(ctx, trained, groups, sim, rec)  # None when refine_steps == 0\n"
+            "comparison = scenario_run.evaluate_scenario(ctx, sim, rec, stitched, trained, groups, refined)\n"
+            "stats = scenario_run.write_scenario_outputs(ctx, sim, stitched, comparison, groups, refined)"
         ),
         _code(
             'display(Markdown((ctx.hub / f"{ctx.name}_notes.md").read_text()))\n'

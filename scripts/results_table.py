@@ -1,7 +1,8 @@
 """Generate the README's results table from report hubs (never typed by hand).
 
-For every finished run in the given hubs: scenario, profile, amplitude SSIM beside its flat
-baseline, Pearson r, MAE, least-squares scale, epochs and training time.  With
+For every finished run in the given hubs: scenario, profile, reconstruction (the PINN alone,
+and the PINN + physics refinement when the run refined), amplitude SSIM beside its flat
+baseline, Pearson r, MAE, least-squares scale, epochs, training and refinement time.  With
 ``--readme`` the table replaces the block between the README's results markers.
 
 Run: .venv/bin/python scripts/results_table.py reports/<hub> [reports/<hub> ...] [--readme]
@@ -27,7 +28,7 @@ def collect(hubs: list[Path]) -> list[dict]:
             if meta.get("status") != "complete" or not comp_path.exists():
                 continue
             comp = json.loads(comp_path.read_text())
-            a, flat = comp["amplitude"], comp["baselines"]["flat"]
+            flat = comp["baselines"]["flat"]
             prof = meta["profile"]
             st = meta["settings"]
             variant = f"Adam {st.get('learning_rate')}"
@@ -37,45 +38,55 @@ def collect(hubs: list[Path]) -> list[dict]:
                 variant += f", input {st['input_transform']}"
             if st.get("amp_activation", "softplus") != "softplus":
                 variant += f", {st['amp_activation']}"
-            rows.append(
-                {
-                    "variant": variant,
-                    "scenario": meta["scenario"],
-                    "profile": prof.get("name", "").split(":")[1]
-                    if ":" in prof.get("name", "")
-                    else ("stable" if prof.get("active") else "none"),
-                    "seed": meta["settings"].get("seed"),
-                    "epochs": meta["training"].get("epochs_run"),
-                    "ssim": a["ssim"],
-                    "flat": flat["ssim"],
-                    "r": a["pearson_r"],
-                    "mae": a["mae"],
-                    "ls": a["ls_scale"],
-                    "train_s": meta["timings_s"].get("train"),
-                    "hub": f"{hub.name}/{meta_path.parent.name}",
-                }
-            )
+            stages = [("PINN", comp["amplitude"], None)]
+            if "refined" in comp:
+                ref = comp["refined"]["refinement"]
+                stages.append((f"PINN + {ref['steps']} refinement steps", comp["refined"]["amplitude"], ref))
+            for stage, a, ref in stages:
+                rows.append(
+                    {
+                        "variant": variant,
+                        "stage": stage,
+                        "scenario": meta["scenario"],
+                        "profile": prof.get("name", "").split(":")[1]
+                        if ":" in prof.get("name", "")
+                        else ("stable" if prof.get("active") else "none"),
+                        "seed": meta["settings"].get("seed"),
+                        "epochs": meta["training"].get("epochs_run"),
+                        "ssim": a["ssim"],
+                        "flat": flat["ssim"],
+                        "r": a["pearson_r"],
+                        "mae": a["mae"],
+                        "ls": a["ls_scale"],
+                        "train_s": meta["timings_s"].get("train"),
+                        "refine_s": ref["wall_s"] if ref else None,
+                        "hub": f"{hub.name}/{meta_path.parent.name}",
+                    }
+                )
     return rows
 
 
-def _median(rows: list[dict], key: str) -> float:
-    return statistics.median(x[key] for x in rows if x[key] is not None)
+def _median(rows: list[dict], key: str) -> float | None:
+    values = [x[key] for x in rows if x[key] is not None]
+    return statistics.median(values) if values else None
 
 
 def markdown(rows: list[dict]) -> str:
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
-        groups.setdefault((r["scenario"], r["profile"], r["variant"]), []).append(r)
+        groups.setdefault((r["scenario"], r["profile"], r["variant"], r["stage"]), []).append(r)
     lines = [
-        "| scenario | profile | model/training | runs (seeds) | amp SSIM (median) | flat baseline | SSIM − flat | Pearson r | MAE | LS scale | epochs | train time |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| scenario | profile | model/training | reconstruction | runs (seeds) | amp SSIM (median) | flat baseline | SSIM − flat | Pearson r | MAE | LS scale | epochs | train time | refine time |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for (sc, prof, variant), rs in sorted(groups.items()):
+    for (sc, prof, variant, stage), rs in sorted(groups.items()):
         seeds = ",".join(str(x["seed"]) for x in rs)
+        refine_s = _median(rs, "refine_s")
         lines.append(
-            f"| {sc} | {prof} | {variant} | {len(rs)} ({seeds}) | {_median(rs, 'ssim'):.3f} | {_median(rs, 'flat'):.3f} | "
+            f"| {sc} | {prof} | {variant} | {stage} | {len(rs)} ({seeds}) | {_median(rs, 'ssim'):.3f} | {_median(rs, 'flat'):.3f} | "
             f"{_median(rs, 'ssim') - _median(rs, 'flat'):+.3f} | {_median(rs, 'r'):.3f} | {_median(rs, 'mae'):.3f} | {_median(rs, 'ls'):.3f} | "
-            f"{_median(rs, 'epochs'):.0f} | {_median(rs, 'train_s'):.0f} s |"
+            f"{_median(rs, 'epochs'):.0f} | {_median(rs, 'train_s'):.0f} s | "
+            + (f"{refine_s:.0f} s |" if refine_s is not None else "— |")
         )
     lines.append("")
     lines.append(

@@ -32,6 +32,10 @@ SCENARIO_FILES = [
     "amplitude_diff.npy",
     "amplitude_diff.png",
     "phase_diff.npy",
+    "refined_outputs/amplitude.npy",
+    "refined_outputs/amplitude.png",
+    "refined_outputs/phase.npy",
+    "refined_outputs/amplitude_diff.png",
 ]
 
 
@@ -62,6 +66,12 @@ def test_tiny_rerun_writes_a_complete_hub(tiny_hub):
         assert meta.timings_s["train"] > 0 and meta.git_sha is None or len(meta.git_sha) == 40
         notes = (hub / f"{sc}_notes.md").read_text()
         assert "Reviewer commentary" in notes and "flat image" in notes
+        # the physics refinement ran (default 100 steps), is recorded, scored and summarised
+        assert meta.refinement["steps"] == 100 and meta.refinement["loss_end"] < meta.refinement["loss_start"]
+        comp = json.loads((hub / sc / "comparison_metrics.json").read_text())
+        assert comp["refined"]["amplitude"]["ssim"] == meta.headline["refined_amp_ssim"]
+        assert comp["noise_floor"]["refined"] == meta.refinement["loss_end"]
+        assert "refined (100 physics steps)" in notes
         stats = json.loads((hub / sc / "inference_outputs" / "stats.json").read_text())
         for key in (
             "amplitude",
@@ -86,6 +96,7 @@ def test_tiny_rerun_writes_a_complete_hub(tiny_hub):
         "pytest_cli_smoke.log",
     ):
         assert (hub / name).is_file()
+    assert "refined SSIM" in (hub / "summary.md").read_text()
     cli_log = (hub / "reassembly_cli.log").read_text()
     assert cli_log.index("gs1_ideal") < cli_log.index("gs2_ideal")
     assert "passed" in (hub / "pytest_cli_smoke.log").read_text()

@@ -221,13 +221,17 @@ def test_train_rejects_bad_data_before_tensorflow_work(tiny_setup, mutate, match
 
 def test_model_options_train_save_and_load(tiny_setup, tmp_path):
     """The optional architecture pieces (log input, data-initialised amplitude head, batch
-    norm, dense bottleneck) train, and load back in safe mode with identical predictions."""
+    norm, dense bottleneck, full-resolution decoder convolutions) train, and load back in safe
+    mode with identical predictions."""
     obj, probe, raw = tiny_setup
     data = _data(raw, 1, 24)
-    mc = ModelConfig(N=N, input_transform="log", amp_init="data", batch_norm=True, dense_bottleneck=32)
+    mc = ModelConfig(
+        N=N, input_transform="log", amp_init="data", batch_norm=True, dense_bottleneck=32, fullres_filters=8
+    )
     res = train_pinn(
         data, model_config=mc, train_config=TrainConfig(nepochs=2, batch_size=8), probe=probe, nphotons=1e9
     )
+    assert res.pinn.autoencoder.get_layer("dec_amp_fullres_b").output.shape[1:3] == (N // 2, N // 2)
     assert res.pinn.config.input_counts_scale == pytest.approx(
         res.scales.photon_scale / res.scales.input_gain
     )

@@ -94,3 +94,24 @@ def test_inspector_state_changes_render(reports):
     assert ins.current.name == "gs2_ideal"
     with pytest.raises(ValueError, match="outside the canvas"):
         viewer.line_profile(ins.current, "amplitude", 99)
+
+
+def test_refined_views_and_columns(reports):
+    hub = viewer.list_hubs(reports)[1]
+    plain = viewer.load_run(hub, "gs2_ideal")
+    assert plain.refined_amplitude is None and viewer.comparison_table([plain])[0]["refined_ssim"] is None
+    with pytest.raises(ValueError, match="no refined reconstruction"):
+        plain.image("refined amplitude")
+    folder = hub / "gs1_ideal"
+    refined = np.where(plain.covered, plain.truth_amplitude, np.nan).astype(np.float32)
+    artifacts.write_npy(folder / "refined_outputs" / "amplitude.npy", refined)
+    comp = artifacts.read_json(folder / "comparison_metrics.json")
+    comp["refined"] = {"amplitude": {"ssim": 0.95, "pearson_r": 0.999, "mae": 0.01, "ls_scale": 1.0}}
+    artifacts.write_json(folder / "comparison_metrics.json", comp)
+    run = viewer.load_run(hub, "gs1_ideal")
+    row = viewer.comparison_table([run])[0]
+    assert row["refined_ssim"] == 0.95 and row["refined_ls_scale"] == 1.0
+    np.testing.assert_array_equal(run.image("refined amplitude"), refined)
+    assert np.nanmax(np.abs(run.image("refined amplitude difference"))) < 1e-6
+    vals, truth = viewer.line_profile(run, "refined amplitude", 10)
+    np.testing.assert_allclose(vals[8:30], truth[8:30], rtol=1e-6)
