@@ -2,7 +2,7 @@
 
 * papermill + kernel overhead per scenario as a share of the run (wall time of the
   papermill subprocess vs the time spent inside the kernel's stages), and the share of
-  the run outside training + inference;
+  the run outside training + inference (+ physics refinement, reconstruction compute too);
 * sweep speed-up from 1 to 2 Dask workers on the same tasks (goal >= 1.7).
 
 Run: .venv/bin/python benchmarks/bench_runs.py [--smoke]
@@ -39,7 +39,8 @@ def papermill_overhead(smoke: bool) -> dict:
         "overhead_share": (wall - t["total"]) / wall,
         "train_s": t["train"],
         "inference_s": t["inference"],
-        "outside_train_inference_share": (wall - t["train"] - t["inference"]) / wall,
+        "refine_s": t.get("refine", 0.0),
+        "outside_train_inference_share": (wall - t["train"] - t["inference"] - t.get("refine", 0.0)) / wall,
     }
 
 

@@ -57,7 +57,7 @@ def main(smoke: bool = False, out_dir: Path = HERE) -> dict:
         rows += [
             ("papermill + kernel overhead, share of a gs1_ideal run", pm["overhead_share"], None, "small"),
             (
-                "share of the run outside training + inference",
+                "share of the run outside training + inference + refinement",
                 pm["outside_train_inference_share"],
                 None,
                 "<= 0.10",

@@ -86,9 +86,11 @@ def scenario_run() -> nbformat.NotebookNode:
             "# Scenario run\n\n"
             "Runs one PINN ptychography scenario end to end — resolve the stable profile, simulate the lines "
             "object and its Poisson-noisy diffraction, split by y, group, train the PINN, reconstruct the "
-            "test region, stitch, and compare with the ground truth on the covered region.\n\n"
+            "test region, refine the predicted patches against their own diffraction with the model's physics "
+            "(`refine_steps`, no ground truth used), stitch, and compare both reconstructions with the ground "
+            "truth on the covered region.\n\n"
             "**Writes** `hub_dir/<scenario>/`: `run_metadata.json`, `train_outputs/` (model bundle, history), "
-            "`inference_outputs/` (amplitude/phase `.npy` + `.png`, `stats.json`), ground-truth and difference "
+            "`inference_outputs/` (amplitude/phase `.npy` + `.png`, `stats.json`), `refined_outputs/`, ground-truth and difference "
             "maps, `comparison_metrics.json`; and `hub_dir/<scenario>_notes.md`. "
             "Parameters left at `None` take the scenario's stable-profile / default value."
         ),

@@ -13,10 +13,8 @@ N = 32
 
 
 @pytest.fixture(scope="module")
-def gs2():
-    obj = ph.make_lines_object(128, 3)
-    probe = physics.normalize_probe_guess(ph.make_probe(N), 10.0)
-    raw = ph.simulate_nongrid_raw_data(obj, probe, n_images=64, nphotons=1e9, seed=1, buffer=8)
+def gs2(lines_setup):
+    obj, probe, raw = lines_setup
     g = ph.group_positions(raw.positions, gridsize=2, n_groups=6, neighbor_count=4, rng=0)
     data = gather_groups(raw.diffraction, raw.positions, g)
     truth = physics.extract_patches(obj, np.floor(data.positions.reshape(-1, 2)), N)

@@ -17,11 +17,8 @@ N = 32
 
 
 @pytest.fixture(scope="module")
-def setup():
-    obj = ph.make_lines_object(128, 3)
-    probe = physics.normalize_probe_guess(ph.make_probe(N), 10.0)
-    raw = ph.simulate_nongrid_raw_data(obj, probe, n_images=96, nphotons=1e9, seed=1, buffer=8)
-    return obj, probe, raw
+def setup(lines_setup):
+    return lines_setup
 
 
 def _case(setup, gridsize, n_groups=12):

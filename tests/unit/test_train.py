@@ -27,11 +27,8 @@ N = 32
 
 
 @pytest.fixture(scope="module")
-def tiny_setup():
-    obj = ph.make_lines_object(128, 3)
-    probe = physics.normalize_probe_guess(ph.make_probe(N), 10.0)
-    raw = ph.simulate_nongrid_raw_data(obj, probe, n_images=160, nphotons=1e9, seed=1, buffer=8)
-    return obj, probe, raw
+def tiny_setup(lines_setup):
+    return lines_setup
 
 
 def _data(raw, gridsize, n_groups=64):
