@@ -7,7 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .config import ModelConfig
 from .grouping import GroupedData
+from .physics import combine_extract, support_mask
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +65,7 @@ def predict_patches(model, data: GroupedData, *, input_gain: float, batch_size: 
     return Reconstruction(out.reshape(g * C, N, N), np.floor(pos), pos.copy())
 
 
-def combined_patches(patches: np.ndarray, data: GroupedData, *, probe_big: bool, pad: int) -> np.ndarray:
+def combined_patches(patches: np.ndarray, data: GroupedData, model_config: ModelConfig) -> np.ndarray:
     """The group object the physics sees, cut out at each member (gridsize > 1).
 
     The model's physics combines a group's member patches (overlap-normalised) before each
@@ -76,14 +78,12 @@ def combined_patches(patches: np.ndarray, data: GroupedData, *, probe_big: bool,
     ----------
     patches : (g·C, N, N) complex, member patches in group order
     data : GroupedData, the groups they belong to (integer member offsets in ``geometry``)
-    probe_big, pad : the model's support choice and combine pad (``ModelConfig``)
+    model_config : ModelConfig, the trained model's (support choice ``probe_big``, ``combine_pad``)
 
     Returns
     -------
     (g·C, N, N) complex64
     """
-    from .physics import combine_extract, support_mask
-
     p = np.asarray(patches)
     g = data.n_groups
     C = data.diffraction.shape[-1]
@@ -93,5 +93,6 @@ def combined_patches(patches: np.ndarray, data: GroupedData, *, probe_big: bool,
     if C == 1:
         return p.astype(np.complex64)
     offsets = np.rint(data.geometry[..., :2]).astype(np.int64)
-    out = combine_extract(p.reshape(g, C, N, N), offsets, support_mask(N, probe_big), pad)
+    support = support_mask(N, model_config.probe_big)
+    out = combine_extract(p.reshape(g, C, N, N), offsets, support, model_config.combine_pad)
     return out.reshape(g * C, N, N).astype(np.complex64)

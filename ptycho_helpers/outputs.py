@@ -33,9 +33,8 @@ def write_maps(
     ]
     if truth is not None:
         t_phase = np.angle(truth)
-        d_amp = np.where(mask, amp - t_amp, np.nan)
+        d_amp, dmax = _amplitude_diff(amp, t_amp, mask)
         d_phase = np.where(mask, np.angle(np.exp(1j * (phase - t_phase))), np.nan)
-        dmax = float(np.nanmax(np.abs(d_amp))) if mask.any() else 1.0
         maps += [
             (
                 folder / "ground_truth_amplitude",
@@ -87,8 +86,7 @@ def write_refined_maps(
         (out / "phase", phase, -math.pi, math.pi, "twilight", "refined phase", "rad", True),
     ]
     if truth is not None:
-        d_amp = np.where(mask, amp - np.abs(truth), np.nan)
-        dmax = float(np.nanmax(np.abs(d_amp))) if mask.any() else 1.0
+        d_amp, dmax = _amplitude_diff(amp, np.abs(truth), mask)
         maps.append(
             (
                 out / "amplitude_diff",
@@ -102,6 +100,12 @@ def write_refined_maps(
             )
         )
     return _save(maps, name, mask)
+
+
+def _amplitude_diff(amp: np.ndarray, t_amp: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, float]:
+    """Prediction − truth on the covered pixels (NaN elsewhere) and its symmetric colour limit."""
+    d = np.where(mask, amp - t_amp, np.nan)
+    return d, float(np.nanmax(np.abs(d))) if mask.any() else 1.0
 
 
 def _save(maps, name: str, mask: np.ndarray) -> dict[str, Any]:

@@ -98,7 +98,7 @@ def refine_patches(
     grouped = np.transpose(p.reshape(g, C, N, N), (0, 2, 3, 1))  # (g, N, N, C)
     out = np.empty_like(grouped, dtype=np.complex64)
     loss_fn = make_loss(photon_scale)
-    starts, ends, weights = [], [], []
+    starts, ends, sizes = [], [], []
     for b0 in range(0, g, batch_size):
         sl = slice(b0, b0 + batch_size)
         out[sl], start, end = _refine_batch(
@@ -113,12 +113,11 @@ def refine_patches(
         )
         starts.append(start)
         ends.append(end)
-        weights.append(out[sl].shape[0])
-    w = np.asarray(weights, dtype=np.float64)
+        sizes.append(out[sl].shape[0])
     result = Refined(
         np.transpose(out, (0, 3, 1, 2)).reshape(g * C, N, N),
-        float(np.dot(w, starts) / w.sum()),
-        float(np.dot(w, ends) / w.sum()),
+        float(np.average(starts, weights=sizes)),  # per-group means, as if refined in one batch
+        float(np.average(ends, weights=sizes)),
         steps,
         time.perf_counter() - t0,
     )

@@ -36,6 +36,10 @@ def scenario_notes(name: str, meta: dict[str, Any], stats: dict[str, Any], compa
     if ra is not None:
         rcol = f" refined ({ref['refinement']['steps']} physics steps) |"
         rsep = " --- |"
+
+    def refined_cell(key: str) -> str:  # the extra column when the run refined
+        return f" {_f(ra[key])} |" if ra is not None else ""
+
     lines = [
         f"# {name} — inspection notes",
         "",
@@ -54,13 +58,11 @@ def scenario_notes(name: str, meta: dict[str, Any], stats: dict[str, Any], compa
         "| quantity | PINN reconstruction | flat image at truth mean | truth blurred σ=8 px |" + rcol,
         "| --- | --- | --- | --- |" + rsep,
         f"| amplitude SSIM | {_f(a['ssim'])} | {_f(flat['ssim'])} | {_f(blur8['ssim'])} |"
-        + (f" {_f(ra['ssim'])} |" if ra else ""),
+        + refined_cell("ssim"),
         f"| amplitude Pearson r | {_f(a['pearson_r'])} | n/a | {_f(blur8['pearson_r'])} |"
-        + (f" {_f(ra['pearson_r'])} |" if ra else ""),
-        f"| amplitude MAE | {_f(a['mae'])} | {_f(flat['mae'])} | {_f(blur8['mae'])} |"
-        + (f" {_f(ra['mae'])} |" if ra else ""),
-        f"| LS amplitude scale | {_f(a['ls_scale'])} | n/a | n/a |"
-        + (f" {_f(ra['ls_scale'])} |" if ra else ""),
+        + refined_cell("pearson_r"),
+        f"| amplitude MAE | {_f(a['mae'])} | {_f(flat['mae'])} | {_f(blur8['mae'])} |" + refined_cell("mae"),
+        f"| LS amplitude scale | {_f(a['ls_scale'])} | n/a | n/a |" + refined_cell("ls_scale"),
         "",
         f"- least-squares amplitude scale (truth ≈ scale × prediction): {_f(a['ls_scale'])} "
         "(1 = no amplitude bias; the reference's sigmoid head gave ≈ 2.7)",

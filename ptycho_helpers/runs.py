@@ -19,6 +19,7 @@ from typing import Any
 
 from . import artifacts, reporting
 from .config import check_int, check_name
+from .scenario_run import SETTING_NAMES
 from .scenarios import OVERRIDE_KNOBS, profile_settings, resolve_run
 
 logger = logging.getLogger(__name__)
@@ -27,21 +28,6 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SCENARIO_NOTEBOOK = REPO_ROOT / "notebooks" / "scenario_run.ipynb"
 GUARD_TEST = "tests/scripts/test_synthetic_helpers_cli_smoke.py::test_sim_lines_pipeline_import_smoke"
 RERUN_SCENARIOS = ("gs1_ideal", "gs2_ideal")
-SETTING_NAMES = (
-    "nepochs",
-    "group_limit",
-    "seed",
-    "amp_activation",
-    "custom_probe_path",
-    "register",
-    "object_amp_norm",
-    "learning_rate",
-    "data_path",
-    "input_transform",
-    "dense_bottleneck",
-    "refine_steps",
-    "refine_lr",
-)
 
 
 def default_reports_dir() -> Path:

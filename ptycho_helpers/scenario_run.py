@@ -31,7 +31,9 @@ from .config import (
     check_name,
 )
 from .grouping import GroupedData, gather_groups, group_positions
+from .infer import combined_patches, predict_patches
 from .reassemble import Stitched, even_ceil, reassemble_patches, reassembly_telemetry
+from .refine import Refined, refine_patches
 from .scenarios import OVERRIDE_KNOBS, ResolvedRun, resolve_run
 from .simulate import (
     RawData,
@@ -84,6 +86,13 @@ class RunSettings:
             raise FileNotFoundError(f"data_path {self.data_path!r} does not exist")
         if self.custom_probe_path is not None and not Path(self.custom_probe_path).is_file():
             raise FileNotFoundError(f"custom_probe_path {self.custom_probe_path!r} does not exist")
+
+
+#: Run settings a caller passes by name (CLI flags, notebook parameters, ``runs``): every
+#: RunSettings field except the display knob ``amp_vmax``, which travels with the overrides.
+SETTING_NAMES: tuple[str, ...] = tuple(
+    f.name for f in dataclasses.fields(RunSettings) if f.name not in OVERRIDE_KNOBS
+)
 
 
 @dataclass
@@ -359,16 +368,11 @@ def reconstruct_scenario(ctx: ScenarioContext, trained, groups: ScenarioGroups):
 
     For gridsize > 1 the stitched patches are the members' cuts of the combined group object
     (what the physics saw, :func:`infer.combined_patches`), not the raw member outputs."""
-    from .infer import combined_patches, predict_patches
-
     t = time.perf_counter()
     rec = predict_patches(
         trained.pinn.diffraction_to_obj, groups.test, input_gain=trained.scales.input_gain, batch_size=32
     )
-    mc = trained.pinn.config
-    rec = dataclasses.replace(
-        rec, patches=combined_patches(rec.patches, groups.test, probe_big=mc.probe_big, pad=mc.combine_pad)
-    )
+    rec = dataclasses.replace(rec, patches=combined_patches(rec.patches, groups.test, trained.pinn.config))
     ctx.timed("inference", t)
     t = time.perf_counter()
     stitched = reassemble_patches(rec.patches, rec.positions, ctx.resolved.params.reassemble_M)
@@ -378,7 +382,7 @@ def reconstruct_scenario(ctx: ScenarioContext, trained, groups: ScenarioGroups):
 
 @dataclass(frozen=True)
 class RefinedReconstruction:
-    refined: Any  # refine.Refined
+    refined: Refined
     stitched: Stitched
 
 
@@ -387,9 +391,6 @@ def refine_scenario(
 ) -> RefinedReconstruction | None:
     """Physics refinement of the predicted test patches on their own diffraction (no truth),
     stitched like the PINN output; ``None`` when ``refine_steps == 0`` (PINN only)."""
-    from .infer import combined_patches
-    from .refine import refine_patches
-
     s = ctx.settings
     if s.refine_steps == 0:
         return None
@@ -403,10 +404,9 @@ def refine_scenario(
         steps=s.refine_steps,
         learning_rate=s.refine_lr,
     )
-    mc = trained.pinn.config
+    # the members drift apart on their overlaps during refinement too: stitch what the physics saw
     refined = dataclasses.replace(
-        refined,
-        patches=combined_patches(refined.patches, groups.test, probe_big=mc.probe_big, pad=mc.combine_pad),
+        refined, patches=combined_patches(refined.patches, groups.test, trained.pinn.config)
     )
     stitched = reassemble_patches(refined.patches, rec.positions, ctx.resolved.params.reassemble_M)
     ctx.meta.refinement = {

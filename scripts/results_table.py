@@ -38,6 +38,18 @@ def collect(hubs: list[Path]) -> list[dict]:
                 variant += f", input {st['input_transform']}"
             if st.get("amp_activation", "softplus") != "softplus":
                 variant += f", {st['amp_activation']}"
+            run = {
+                "variant": variant,
+                "scenario": meta["scenario"],
+                "profile": prof.get("name", "").split(":")[1]
+                if ":" in prof.get("name", "")
+                else ("stable" if prof.get("active") else "none"),
+                "seed": meta["settings"].get("seed"),
+                "epochs": meta["training"].get("epochs_run"),
+                "flat": flat["ssim"],
+                "train_s": meta["timings_s"].get("train"),
+                "hub": f"{hub.name}/{meta_path.parent.name}",
+            }
             stages = [("PINN", comp["amplitude"], None)]
             if "refined" in comp:
                 ref = comp["refined"]["refinement"]
@@ -45,22 +57,13 @@ def collect(hubs: list[Path]) -> list[dict]:
             for stage, a, ref in stages:
                 rows.append(
                     {
-                        "variant": variant,
+                        **run,
                         "stage": stage,
-                        "scenario": meta["scenario"],
-                        "profile": prof.get("name", "").split(":")[1]
-                        if ":" in prof.get("name", "")
-                        else ("stable" if prof.get("active") else "none"),
-                        "seed": meta["settings"].get("seed"),
-                        "epochs": meta["training"].get("epochs_run"),
                         "ssim": a["ssim"],
-                        "flat": flat["ssim"],
                         "r": a["pearson_r"],
                         "mae": a["mae"],
                         "ls": a["ls_scale"],
-                        "train_s": meta["timings_s"].get("train"),
                         "refine_s": ref["wall_s"] if ref else None,
-                        "hub": f"{hub.name}/{meta_path.parent.name}",
                     }
                 )
     return rows

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import ptycho_helpers as ph
-from ptycho_helpers import metrics, physics
+from ptycho_helpers import metrics
 from ptycho_helpers.config import ModelConfig, TrainConfig
 from ptycho_helpers.grouping import gather_groups
 
@@ -24,11 +24,9 @@ from ptycho_helpers.refine import refine_patches  # noqa: E402
 from ptycho_helpers.train import train_pinn  # noqa: E402
 
 
-def test_trained_model_beats_flat_baseline():
+def test_trained_model_beats_flat_baseline(lines_setup):
     N = 32
-    obj = ph.make_lines_object(128, 3)
-    probe = physics.normalize_probe_guess(ph.make_probe(N), 10.0)
-    raw = ph.simulate_nongrid_raw_data(obj, probe, n_images=160, nphotons=1e9, seed=1, buffer=8)
+    obj, probe, raw = lines_setup
     groups = ph.group_positions(raw.positions, gridsize=1, n_groups=64, rng=0)
     data = gather_groups(raw.diffraction, raw.positions, groups)
     res = train_pinn(

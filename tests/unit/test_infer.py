@@ -5,6 +5,7 @@ import pytest
 
 import ptycho_helpers as ph
 from ptycho_helpers import physics
+from ptycho_helpers.config import ModelConfig
 from ptycho_helpers.grouping import gather_groups
 from ptycho_helpers.infer import combined_patches
 from ptycho_helpers.reassemble import even_ceil
@@ -19,6 +20,10 @@ def gs2(lines_setup):
     data = gather_groups(raw.diffraction, raw.positions, g)
     truth = physics.extract_patches(obj, np.floor(data.positions.reshape(-1, 2)), N)
     return data, truth, probe, even_ceil(data.max_offset)
+
+
+def _mc(pad):
+    return ModelConfig(N=N, gridsize=2, combine_pad=pad)
 
 
 def _intensity(patches, data, probe, pad):
@@ -55,24 +60,24 @@ def test_members_trading_brightness_do_not_change_the_physics_or_the_combined_pa
         _intensity(traded, data, probe, pad), _intensity(truth, data, probe, pad), rtol=1e-9, atol=1e-9
     )
     np.testing.assert_allclose(  # ... and neither can the combined patches
-        combined_patches(traded, data, probe_big=False, pad=pad),
-        combined_patches(truth, data, probe_big=False, pad=pad),
+        combined_patches(traded, data, _mc(pad)),
+        combined_patches(truth, data, _mc(pad)),
         atol=1e-5,
     )
 
 
 def test_consistent_members_are_a_fixed_point(gs2):
     data, truth, probe, pad = gs2
-    once = combined_patches(truth, data, probe_big=False, pad=pad)
+    once = combined_patches(truth, data, _mc(pad))
     inner = physics.support_mask(N, False).astype(bool)
     np.testing.assert_allclose(once[:, inner], truth[:, inner], rtol=1e-5)
-    np.testing.assert_allclose(combined_patches(once, data, probe_big=False, pad=pad), once, rtol=1e-5)
+    np.testing.assert_allclose(combined_patches(once, data, _mc(pad)), once, rtol=1e-5)
 
 
 def test_gridsize_one_is_unchanged_and_bad_shapes_are_refused(gs2):
     data, truth, probe, pad = gs2
     with pytest.raises(ValueError, match="patches must have shape"):
-        combined_patches(truth[:-1], data, probe_big=False, pad=pad)
+        combined_patches(truth[:-1], data, _mc(pad))
     raw = ph.simulate_nongrid_raw_data(
         ph.make_lines_object(128, 3), probe, n_images=8, nphotons=1e6, seed=2, buffer=8
     )
@@ -80,4 +85,4 @@ def test_gridsize_one_is_unchanged_and_bad_shapes_are_refused(gs2):
         raw.diffraction, raw.positions, ph.group_positions(raw.positions, gridsize=1, n_groups=8, rng=0)
     )
     p = physics.extract_patches(ph.make_lines_object(128, 3), np.floor(g1.positions.reshape(-1, 2)), N)
-    np.testing.assert_array_equal(combined_patches(p, g1, probe_big=False, pad=0), p.astype(np.complex64))
+    np.testing.assert_array_equal(combined_patches(p, g1, ModelConfig(N=N)), p.astype(np.complex64))
