@@ -26,19 +26,20 @@ from ptycho_helpers import (  # noqa: E402
     make_lines_object,
     make_probe,
     normalize_probe_guess,
-    simulate_nongrid_raw_data,  # noqa: E402
+    simulate_nongrid_raw_data,
 )
 from ptycho_helpers.config import ModelConfig, TrainConfig  # noqa: E402
-from ptycho_helpers.grouping import gather_groups  # noqa: E402
+from ptycho_helpers.core.grouping import gather_groups  # noqa: E402
 
 
 def run(groups: int = 128, epochs: int = 2, batch: int = 8) -> dict:
     import keras
 
-    from ptycho_helpers.infer import predict_patches
-    from ptycho_helpers.model import build_model
+    from ptycho_helpers.pinn.infer import predict_patches
+    from ptycho_helpers.pinn.loss import make_loss
+    from ptycho_helpers.pinn.model import build_model
+    from ptycho_helpers.pinn.train import compute_scales, train_pinn
     from ptycho_helpers.runtime import import_tensorflow_quietly
-    from ptycho_helpers.train import compute_scales, make_loss, train_pinn
 
     import_tensorflow_quietly()
     logging.getLogger("ptycho_helpers").setLevel(logging.WARNING)

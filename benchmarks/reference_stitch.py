@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import shift as nd_shift
 
-from ptycho_helpers.reassemble import even_ceil
+from ptycho_helpers.core.reassemble import even_ceil
 
 
 def reference_reassemble(patches: np.ndarray, positions: np.ndarray, M: int) -> tuple[np.ndarray, np.ndarray]:

@@ -2,28 +2,28 @@
 
 Importing this package does nothing beyond defining names: no TensorFlow import, no
 seeding, no file I/O, no logging configuration.  TensorFlow-dependent modules
-(``model``, ``train``, ``infer``) are imported only when used.
+(``pinn/``) are imported only when used.
+
+Layers (each imports only downward; ``tests/unit/test_layers.py`` enforces it):
+``core/`` numpy physics, simulation, grouping, stitching, metrics; ``pinn/`` the Keras model,
+training, bundles, inference, refinement; ``run/`` one scenario in the kernel; ``hub/`` files;
+at the top the records (``config``, ``knobs``, ``scenarios``) and the parent side (``plan``,
+``runs``, ``sweep``, ``studies``, ``cli``, ``runtime``).
 """
 
 from .config import ModelConfig, RunParams, ScenarioSpec, TrainConfig
-from .grouping import Groups, group_positions
-from .physics import far_field_intensity, normalize_probe_guess
-from .reassemble import Stitched, canvas_requirement, reassemble_patches, reassembly_telemetry
-from .scenarios import (
-    SCENARIOS,
-    STABLE_PROFILES,
-    derive_counts,
-    load_snapshot,
-    resolve_profile,
-    resolve_run,
-)
-from .simulate import (
+from .core.grouping import Groups, group_positions
+from .core.physics import far_field_intensity, normalize_probe_guess
+from .core.reassemble import Stitched, canvas_requirement, reassemble_patches, reassembly_telemetry
+from .core.simulate import (
     RawData,
     make_lines_object,
     make_probe,
     simulate_nongrid_raw_data,
     split_raw_data_by_axis,
 )
+from .hub.snapshot import load_snapshot
+from .scenarios import SCENARIOS, STABLE_PROFILES, derive_counts, resolve_profile, resolve_run
 
 __version__ = "0.1.0"
 

@@ -10,10 +10,11 @@ import argparse
 import json
 import logging
 import sys
+from typing import Any
 
-from . import artifacts
-from .config import AMP_ACTIVATIONS, INPUT_TRANSFORMS, PROBE_MODES
-from .scenarios import KNOB_TYPES, NAMED_PROFILES, SCENARIOS, flag_name
+from .hub import artifacts
+from .knobs import KNOBS, Knob
+from .scenarios import NAMED_PROFILES, SCENARIOS
 
 logger = logging.getLogger("ptycho_helpers.cli")
 
@@ -29,52 +30,28 @@ def _bool(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 
+def _describe(knob: Knob) -> str:
+    return f"{knob.help} ({knob.default_text})"
+
+
 def _add_knobs(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("override knobs (default: the scenario's stable profile / RunParams)")
-    for knob, typ in KNOB_TYPES.items():
-        kw = {"choices": PROBE_MODES} if knob == "probe_mode" else {}
-        parse = _bool if typ is bool else typ
-        g.add_argument(flag_name(knob), dest=knob, type=parse, default=None, metavar=knob.upper(), **kw)
-
-
-def _add_settings(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("run settings")
-    g.add_argument("--nepochs", type=int, default=None, help="training epochs (default 5)")
-    g.add_argument("--group-limit", type=int, default=None, help="test groups stitched (default 64)")
-    g.add_argument("--seed", type=int, default=None, help="training seed (default 42)")
-    g.add_argument(
-        "--amp-activation", choices=AMP_ACTIVATIONS, default=None, help="amplitude head (default softplus)"
-    )
-    g.add_argument("--custom-probe-path", default=None, help=".npz with probeGuess for probe_mode=custom")
-    g.add_argument("--register", type=_bool, default=None, help="sub-pixel registration before metrics")
-    g.add_argument(
-        "--data",
-        dest="data_path",
-        default=None,
-        help="train/reconstruct a PtychoPINN-style .npz instead of simulating",
-    )
-    g.add_argument(
-        "--input-transform", choices=INPUT_TRANSFORMS, default=None, help="network input (default linear)"
-    )
-    g.add_argument(
-        "--dense-bottleneck", type=int, default=None, help="width of a dense bottleneck (default 0: none)"
-    )
-    g.add_argument(
-        "--learning-rate",
-        type=float,
-        default=None,
-        help="Adam learning rate (default 5e-4; the reference used 1e-3)",
-    )
-    g.add_argument(
-        "--refine-steps",
-        type=int,
-        default=None,
-        help="physics refinement steps on the test diffraction after the PINN (default 100; 0: PINN only)",
-    )
-    g.add_argument("--refine-lr", type=float, default=None, help="refinement Adam step (default 0.05)")
-    g.add_argument(
-        "--object-amp-norm", type=_bool, default=None, help="scale the object to max amplitude 1 (bias study)"
-    )
+    """One flag per row of the knob table (:data:`ptycho_helpers.knobs.KNOBS`)."""
+    groups = {
+        True: p.add_argument_group("override knobs (default: the scenario's stable profile / RunParams)"),
+        False: p.add_argument_group("run settings"),
+    }
+    for knob in KNOBS:
+        parse = _bool if knob.type is bool else knob.type
+        kw: dict[str, Any] = {"choices": knob.choices} if knob.choices else {}
+        groups[knob.is_profile_knob].add_argument(
+            knob.cli_flag,
+            dest=knob.name,
+            type=parse,
+            default=None,
+            metavar=knob.name.upper(),
+            help=_describe(knob),
+            **kw,
+        )
     p.add_argument("--reports-dir", default=None, help="where hubs are created (default: <repo>/reports)")
 
 
@@ -102,13 +79,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--profile", choices=list(NAMED_PROFILES), default=None, help="a named profile (e.g. full)"
     )
     _add_knobs(p)
-    _add_settings(p)
 
-    p = sub.add_parser("reassembly-report", help="reassembly telemetry of a scenario's stitched test groups")
+    p = sub.add_parser(
+        "reassembly-report",
+        help="reassembly telemetry of a scenario's stitched test groups (the kernel's code; honours --data)",
+    )
     p.add_argument("scenario")
     p.add_argument("--output-json", required=True)
     p.add_argument("--output-markdown", required=True)
-    p.add_argument("--group-limit", type=int, default=64)
+    p.add_argument(
+        "--profile", choices=list(NAMED_PROFILES), default=None, help="a named profile (e.g. full)"
+    )
+    _add_knobs(p)
 
     p = sub.add_parser("sweep", help="cartesian sweep of scenarios x knob values on a Dask cluster")
     p.add_argument("--scenario", nargs="+", required=True)
@@ -121,6 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _knob_values(args: argparse.Namespace) -> dict[str, Any]:
+    return {k.name: getattr(args, k.name) for k in KNOBS}
+
+
 def _run(args: argparse.Namespace) -> int:
     from . import runs
 
@@ -129,22 +115,21 @@ def _run(args: argparse.Namespace) -> int:
         print(f"hub: {hub}\nsummary: {hub / 'summary.md'}")
         return rc
     if args.command == "run":
-        overrides = {k: getattr(args, k) for k in KNOB_TYPES}
-        settings = {k: getattr(args, k) for k in runs.SETTING_NAMES}
         hub, rc = runs.run_scenarios(
             [args.scenario],
             reports_dir=args.reports_dir,
-            overrides=overrides,
-            settings=settings,
+            settings=_knob_values(args),
             guard_test=False,
             profile=args.profile,
         )
         print(f"hub: {hub}\nsummary: {hub / 'summary.md'}")
         return rc
     if args.command == "reassembly-report":
-        tel = runs.reassembly_report(args.scenario, group_limit=args.group_limit)
+        from .run.telemetry import reassembly_report, telemetry_markdown
+
+        tel = reassembly_report(args.scenario, _knob_values(args), profile=args.profile)
         artifacts.write_json(args.output_json, tel)
-        artifacts.write_text(args.output_markdown, runs.telemetry_markdown(tel))
+        artifacts.write_text(args.output_markdown, telemetry_markdown(tel))
         print(json.dumps({k: tel[k] for k in ("scenario", "stitch_canvas", "coverage")}))
         return 0
     if args.command == "sweep":

@@ -8,88 +8,17 @@ made with :func:`dataclasses.replace`, which re-runs the validation.
 from __future__ import annotations
 
 import dataclasses
-import math
-import re
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Any
 
-import numpy as np
+from .core.checks import check_bool, check_choice, check_float, check_int, check_name
 
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+$")
 PROBE_MODES = ("idealized", "custom")
 AMP_ACTIVATIONS = ("softplus", "sigmoid", "scaled_sigmoid")
 #: "reference": PtychoPINN's CNN (the default; options such as ``dense_bottleneck`` extend it).
 ARCHITECTURES = ("reference",)
 INPUT_TRANSFORMS = ("linear", "log", "linear+log")
-
-
-# --------------------------------------------------------------------------- checks
-def check_int(name: str, value: Any, *, minimum: int | None = None) -> int:
-    """Return ``value`` as a Python int; reject bools, non-integral floats, below ``minimum``."""
-    if isinstance(value, np.integer):
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"{name} must be an integer, got {value!r}")
-    if isinstance(value, float):
-        if not math.isfinite(value) or not value.is_integer():
-            raise ValueError(f"{name} must be an integer, got {value!r}")
-        value = int(value)
-    if minimum is not None and value < minimum:
-        raise ValueError(f"{name}={value} is out of range; it must be >= {minimum}")
-    return value
-
-
-def check_float(
-    name: str,
-    value: Any,
-    *,
-    minimum: float | None = None,
-    maximum: float | None = None,
-    exclusive: bool = False,
-) -> float:
-    """Return ``value`` as a finite Python float within the given bounds."""
-    if isinstance(value, bool):
-        raise TypeError(f"{name} must be a number, got {value!r}")
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a number, got {value!r}") from None
-    if not math.isfinite(out):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    if exclusive:
-        lo_bad = minimum is not None and out <= minimum
-        hi_bad = maximum is not None and out >= maximum
-        rng = f"in ({minimum}, {maximum})" if maximum is not None else f"> {minimum}"
-    else:
-        lo_bad = minimum is not None and out < minimum
-        hi_bad = maximum is not None and out > maximum
-        rng = f"in [{minimum}, {maximum}]" if maximum is not None else f">= {minimum}"
-    if lo_bad or hi_bad:
-        raise ValueError(f"{name}={out!r} is out of range; it must be {rng}")
-    return out
-
-
-def check_bool(name: str, value: Any) -> bool:
-    """Accept only real booleans (``0``/``"false"`` are rejected to avoid silent surprises)."""
-    if isinstance(value, bool | np.bool_):
-        return bool(value)
-    raise TypeError(f"{name} must be true or false, got {value!r}")
-
-
-def check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:
-    if not isinstance(value, str) or value not in allowed:
-        raise ValueError(f"{name}={value!r} is not allowed; choose one of {', '.join(allowed)}")
-    return value
-
-
-def check_name(kind: str, value: Any) -> str:
-    """Names used as file/folder names: ``[A-Za-z0-9_.-]+``, not ``.``/``..``."""
-    if not isinstance(value, str) or not NAME_PATTERN.match(value) or set(value) == {"."}:
-        raise ValueError(
-            f"{kind} name {value!r} is not allowed; use letters, digits, '_', '-', '.' "
-            "(no path separators, not '.' or '..')"
-        )
-    return value
 
 
 class _Record:
@@ -216,7 +145,7 @@ class ScenarioSpec(_Record):
 
 @dataclass(frozen=True)
 class ModelConfig(_Record):
-    """Settings of the PINN (see :func:`ptycho_helpers.model.build_model`).
+    """Settings of the PINN (see :func:`ptycho_helpers.pinn.model.build_model`).
 
     ``combine_pad`` is the margin (pixels) of the canvas on which a group's patches are
     combined for gridsize > 1; it must cover the largest relative offset of any group.
@@ -297,7 +226,7 @@ class ModelConfig(_Record):
 
 @dataclass(frozen=True)
 class TrainConfig(_Record):
-    """Training settings (DESIGN §4: Adam 1e-3, plateau schedule, early stopping)."""
+    """Training settings (DESIGN §4: Adam 5e-4, plateau schedule, early stopping)."""
 
     nepochs: int = 5
     batch_size: int = 16
@@ -339,3 +268,48 @@ class TrainConfig(_Record):
         )
         s(self, "lr_min", check_float("lr_min", self.lr_min, minimum=0.0))
         s(self, "early_stop_patience", check_int("early_stop_patience", self.early_stop_patience, minimum=1))
+
+
+@dataclass(frozen=True)
+class RunSettings(_Record):
+    """Run settings of one scenario that are not profile knobs (DESIGN §4).
+
+    Defaults shared with :class:`TrainConfig` are read from it (one owner per default).
+    """
+
+    nepochs: int = TrainConfig.nepochs
+    group_limit: int = 64
+    seed: int = TrainConfig.seed
+    amp_activation: str = "softplus"
+    custom_probe_path: str | None = None
+    register: bool = False
+    amp_vmax: float | None = None
+    object_amp_norm: bool = False
+    learning_rate: float = TrainConfig.learning_rate
+    data_path: str | None = None
+    input_transform: str = "linear"
+    dense_bottleneck: int = 0
+    refine_steps: int = 100
+    refine_lr: float = 0.05
+
+    def __post_init__(self) -> None:
+        s = object.__setattr__
+        s(self, "refine_steps", check_int("refine_steps", self.refine_steps, minimum=0))
+        s(self, "refine_lr", check_float("refine_lr", self.refine_lr, minimum=0.0, exclusive=True))
+        s(self, "nepochs", check_int("nepochs", self.nepochs, minimum=1))
+        s(self, "group_limit", check_int("group_limit", self.group_limit, minimum=1))
+        s(self, "seed", check_int("seed", self.seed, minimum=0))
+        check_choice("amp_activation", self.amp_activation, AMP_ACTIVATIONS)
+        s(self, "register", check_bool("register", self.register))
+        s(self, "object_amp_norm", check_bool("object_amp_norm", self.object_amp_norm))
+        s(
+            self,
+            "learning_rate",
+            check_float("learning_rate", self.learning_rate, minimum=0.0, exclusive=True),
+        )
+        if self.amp_vmax is not None:
+            s(self, "amp_vmax", check_float("amp_vmax", self.amp_vmax, minimum=0.0, exclusive=True))
+        if self.data_path is not None and not Path(self.data_path).is_file():
+            raise FileNotFoundError(f"data_path {self.data_path!r} does not exist")
+        if self.custom_probe_path is not None and not Path(self.custom_probe_path).is_file():
+            raise FileNotFoundError(f"custom_probe_path {self.custom_probe_path!r} does not exist")

@@ -10,16 +10,16 @@ change workload knobs; physics and probe normalisation are never touched.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from .config import RunParams, ScenarioSpec, check_int, check_name
+from .config import RunParams, ScenarioSpec, TrainConfig
+from .core.checks import check_int, check_name
+from .core.simulate import n_test_of
+from .knobs import PARAM_KNOBS, PROFILE_KNOBS, SCENARIO_KNOBS, flag_name
 
 logger = logging.getLogger(__name__)
 
@@ -90,50 +90,10 @@ NAMED_PROFILES: Mapping[str, Mapping[str, Mapping[str, Any]]] = MappingProxyType
 )
 PROFILE_SETTINGS = ("nepochs", "group_limit")
 
-#: Knobs a caller may override (notebook parameters, CLI flags with dashes, ``overrides`` keys).
-RUN_PARAM_KNOBS = (
-    "base_total_images",
-    "group_count",
-    "neighbor_count",
-    "object_seed",
-    "sim_seed",
-    "buffer",
-    "nphotons",
-    "split_fraction",
-)
-SCENARIO_KNOBS = (
-    "gridsize",
-    "probe_mode",
-    "probe_scale",
-    "probe_big",
-    "probe_mask",
-    "image_multiplier",
-    "group_multiplier",
-)
-OVERRIDE_KNOBS = RUN_PARAM_KNOBS + SCENARIO_KNOBS + ("batch_size", "amp_vmax")
-#: The value type of every override knob (CLI flags, sweep values).
-KNOB_TYPES: Mapping[str, type] = MappingProxyType(
-    {
-        "base_total_images": int,
-        "group_count": int,
-        "batch_size": int,
-        "neighbor_count": int,
-        "gridsize": int,
-        "probe_mode": str,
-        "probe_scale": float,
-        "probe_big": bool,
-        "probe_mask": bool,
-        "object_seed": int,
-        "sim_seed": int,
-        "buffer": float,
-        "nphotons": float,
-        "split_fraction": float,
-        "image_multiplier": int,
-        "group_multiplier": int,
-        "amp_vmax": float,
-    }
-)
-DEFAULT_BATCH_SIZE = 16
+#: Profile knobs a caller may override (derived from the knob table, :mod:`.knobs`).
+RUN_PARAM_KNOBS = PARAM_KNOBS
+OVERRIDE_KNOBS = PROFILE_KNOBS
+DEFAULT_BATCH_SIZE = TrainConfig.batch_size
 
 
 def named_profile(name: str, scenario: str) -> Mapping[str, Any]:
@@ -155,22 +115,12 @@ def profile_settings(name: str | None, scenario: str) -> dict[str, Any]:
     return {k: block[k] for k in PROFILE_SETTINGS if k in block}
 
 
-def flag_name(knob: str) -> str:
-    """CLI flag spelling of a knob: ``base_total_images`` → ``--base-total-images``."""
-    return "--" + knob.replace("_", "-")
-
-
 def get_scenario(name: str) -> ScenarioSpec:
     """Look up a built-in scenario; the error lists the valid names."""
     check_name("scenario", name)
     if name not in SCENARIOS:
         raise ValueError(f"unknown scenario {name!r}; valid scenarios: {', '.join(sorted(SCENARIOS))}")
     return SCENARIOS[name]
-
-
-def n_test_of(n: int, split_fraction: float) -> int:
-    """Test share of ``n`` positions: ``round(n * split_fraction)``, halves rounded up."""
-    return int(math.floor(n * split_fraction + 0.5))
 
 
 def derive_counts(params: RunParams, gridsize: int, image_multiplier: int = 1) -> tuple[int, int, int]:
@@ -368,95 +318,3 @@ def resolve_run(
                 "or raise base_total_images"
             )
     return ResolvedRun(p, spec, group_count, batch_size, record, counts)
-
-
-# --------------------------------------------------------------------------- snapshot import
-_SNAPSHOT_TOP = {"run_params", "scenarios"}
-_SNAPSHOT_SCENARIO = {"name", "inputs", "defaults", "group_count", "neighbor_count", "reassemble_M"}
-_SNAPSHOT_INPUTS = {"gridsize", "probe_mode", "probe_scale", "probe_big", "probe_mask"}
-
-
-def _expect(obj: Any, typ: type | tuple[type, ...], where: str) -> Any:
-    if not isinstance(obj, typ) or isinstance(obj, bool) and typ is not bool:
-        names = typ.__name__ if isinstance(typ, type) else "/".join(t.__name__ for t in typ)
-        raise TypeError(f"snapshot key {where!r} must be {names}, got {type(obj).__name__}")
-    return obj
-
-
-def _no_unknown(d: dict, allowed: set[str], where: str) -> None:
-    unknown = sorted(set(d) - allowed)
-    if unknown:
-        raise ValueError(f"snapshot {where} has unknown key(s) {unknown}; allowed: {sorted(allowed)}")
-
-
-def load_snapshot(
-    source: str | Path | Mapping[str, Any],
-) -> tuple[RunParams, dict[str, ScenarioSpec], dict[str, dict]]:
-    """Import a PtychoPINN-style scenario snapshot JSON.
-
-    The file holds ``run_params`` (RunParams fields) and ``scenarios``, a list of
-    ``{name, inputs{gridsize, probe_mode, probe_scale, probe_big, probe_mask},
-    defaults{probe_big, probe_mask}, group_count, neighbor_count, reassemble_M}``.
-    A null input takes the scenario default (``defaults``, else the built-in scenario of
-    that name, else the ScenarioSpec default).
-
-    Returns
-    -------
-    params : RunParams
-    scenarios : dict name -> ScenarioSpec
-    extras : dict name -> {group_count, neighbor_count, reassemble_M} given per scenario
-    """
-    if isinstance(source, Mapping):
-        data = dict(source)
-        label = "<mapping>"
-    else:
-        path = Path(source)
-        if not path.is_file():
-            raise FileNotFoundError(f"snapshot file {str(path)!r} does not exist")
-        try:
-            data = json.loads(path.read_text())
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"snapshot {str(path)!r} is not valid JSON: {exc}") from None
-        label = str(path)
-    _expect(data, dict, "<top level>")
-    _no_unknown(data, _SNAPSHOT_TOP | {"version", "source", "generated"}, "top level")
-    for key in _SNAPSHOT_TOP:
-        if key not in data:
-            raise ValueError(f"snapshot {label} is missing the key {key!r}")
-    rp = _expect(data["run_params"], dict, "run_params")
-    try:
-        params = RunParams.from_dict(rp)
-    except (TypeError, ValueError) as exc:
-        raise type(exc)(f"snapshot key 'run_params': {exc}") from None
-    scenarios: dict[str, ScenarioSpec] = {}
-    extras: dict[str, dict] = {}
-    for i, sc in enumerate(_expect(data["scenarios"], list, "scenarios")):
-        where = f"scenarios[{i}]"
-        _expect(sc, dict, where)
-        _no_unknown(sc, _SNAPSHOT_SCENARIO, where)
-        if "name" not in sc:
-            raise ValueError(f"snapshot key {where!r} is missing 'name'")
-        name = check_name("scenario", _expect(sc["name"], str, f"{where}.name"))
-        inputs = _expect(sc.get("inputs") or {}, dict, f"{where}.inputs")
-        _no_unknown(inputs, _SNAPSHOT_INPUTS, f"{where}.inputs")
-        defaults = _expect(sc.get("defaults") or {}, dict, f"{where}.defaults")
-        _no_unknown(defaults, _SNAPSHOT_INPUTS, f"{where}.defaults")
-        base = SCENARIOS.get(name) or ScenarioSpec(name)
-        values = {}
-        for key in _SNAPSHOT_INPUTS:
-            v = inputs.get(key)
-            if v is None:
-                v = defaults.get(key)
-            if v is None:
-                v = getattr(base, key)
-            values[key] = v
-        try:
-            scenarios[name] = ScenarioSpec(name=name, **values)
-        except (TypeError, ValueError) as exc:
-            raise type(exc)(f"snapshot key '{where}.inputs': {exc}") from None
-        extra = {}
-        for key in ("group_count", "neighbor_count", "reassemble_M"):
-            if sc.get(key) is not None:
-                extra[key] = check_int(f"{where}.{key}", sc[key], minimum=1)
-        extras[name] = extra
-    return params, scenarios, extras

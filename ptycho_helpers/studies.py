@@ -11,10 +11,11 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from . import artifacts, runs
-from .artifacts import read_json, read_npy
-from .scenarios import resolve_run
-from .viewer import table_markdown
+from . import runs
+from .core.io import read_json, read_npy
+from .hub import artifacts
+from .hub.viewer import table_markdown
+from .plan import plan_run
 
 logger = logging.getLogger(__name__)
 
@@ -45,8 +46,9 @@ def bias_study(
         raise ValueError(f"unknown bias variant(s) {unknown}; choose from {', '.join(BIAS_VARIANTS)}")
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
     settings = {k: v for k, v in (settings or {}).items() if v is not None}
-    resolve_run(scenario, overrides)  # validate before creating the hub
-    hub = artifacts.create_hub(reports_dir or runs.default_reports_dir())
+    for name in names:  # validate every variant before creating the hub
+        plan_run(scenario, {**settings, **overrides, **BIAS_VARIANTS[name]})
+    hub = artifacts.create_hub(reports_dir or artifacts.default_reports_dir())
     rows = []
     for name in names:
         run_name = f"{scenario}__{name}"

@@ -18,37 +18,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import artifacts, reporting
-from .scenario_run import RunSettings, preflight, resolve_for
-from .scenarios import KNOB_TYPES, OVERRIDE_KNOBS
+from .hub import artifacts, reporting
+from .hub import results as hub_results
+from .knobs import SWEEP_TYPES
+from .plan import plan_run
 
 logger = logging.getLogger(__name__)
 
-SETTING_TYPES: dict[str, type] = {
-    "nepochs": int,
-    "group_limit": int,
-    "seed": int,
-    "learning_rate": float,
-    "amp_activation": str,
-    "register": bool,
-    "object_amp_norm": bool,
-    "input_transform": str,
-    "dense_bottleneck": int,
-    "refine_steps": int,
-    "refine_lr": float,
-}
-SWEEP_TYPES: dict[str, type] = {**KNOB_TYPES, **SETTING_TYPES}
-METRIC_KEYS = (
-    "amp_ssim",
-    "amp_ssim_flat_baseline",
-    "amp_pearson_r",
-    "amp_mae",
-    "amp_ls_scale",
-    "refined_amp_ssim",
-    "refined_amp_pearson_r",
-    "refined_amp_ls_scale",
-    "coverage_fraction",
-)
+#: The result columns a sweep table carries (from ``hub.results.COLUMNS``), one row per
+#: reconstruction (``stage``) of each task.
+METRIC_KEYS = ("stage", "amp_ssim", "flat_ssim", "pearson_r", "mae", "ls_scale", "coverage", "train_s")
 
 
 def _parse_value(knob: str, text: str) -> Any:
@@ -100,9 +79,7 @@ def plan_tasks(scenarios: list[str], grid: dict[str, list[Any]]) -> list[dict[st
         for combo in itertools.product(*(grid[k] for k in keys)) if keys else [()]:
             values = dict(zip(keys, combo, strict=True))
             name = "__".join([sc] + [f"{k}-{_slug(v)}" for k, v in values.items()])
-            overrides = {k: v for k, v in values.items() if k in OVERRIDE_KNOBS}
-            settings = RunSettings(**{k: v for k, v in values.items() if k not in OVERRIDE_KNOBS})
-            preflight(resolve_for(sc, overrides, settings), settings)
+            plan_run(sc, values)
             tasks.append({"run_name": name, "scenario": sc, "values": values})
     names = [t["run_name"] for t in tasks]
     if len(set(names)) != len(names):
@@ -145,11 +122,9 @@ def run_sweep(
     """Run a sweep into a new hub; returns (hub, 0 if every task completed else 1)."""
     from dask.distributed import as_completed
 
-    from .runs import default_reports_dir
-
     grid = parse_sets(sets)
     tasks = plan_tasks(list(scenarios), grid)
-    hub = artifacts.create_hub(reports_dir or default_reports_dir())
+    hub = artifacts.create_hub(reports_dir or artifacts.default_reports_dir())
     logger.info("sweep of %d tasks into %s", len(tasks), hub)
     t0 = time.perf_counter()
     client, cluster, tf_threads = _connect(scheduler, workers)
@@ -168,32 +143,23 @@ def run_sweep(
         if cluster is not None:
             cluster.close()
     wall = time.perf_counter() - t0
-    rows = []
+    rows, status_rows = [], []
     for t in tasks:
         r = results.get(t["run_name"], {"status": "failed", "error": "no result"})
-        head = r.get("headline") or {}
-        rows.append(
-            {
-                "run_name": t["run_name"],
-                "scenario": t["scenario"],
-                **t["values"],
-                "status": r["status"],
-                **{k: head.get(k) for k in METRIC_KEYS},
-                "wall_s": r.get("wall_s"),
-                "error": r.get("error"),
-            }
-        )
+        status_rows.append({"scenario": t["run_name"], "status": r["status"], "error": r.get("error")})
+        for row in hub_results.run_rows(hub / t["run_name"]):
+            rows.append(
+                {
+                    "run_name": t["run_name"],
+                    "scenario": t["scenario"],
+                    **t["values"],
+                    "status": r["status"],
+                    **{k: row[k] for k in METRIC_KEYS},
+                    "wall_s": r.get("wall_s"),
+                    "error": r.get("error"),
+                }
+            )
     _write_tables(hub, rows, list(grid))
-    status_rows = [
-        {
-            "scenario": r["run_name"],
-            "status": r["status"],
-            "error": r["error"],
-            "headline": {k: r[k] for k in METRIC_KEYS},
-            "timings_s": {},
-        }
-        for r in rows
-    ]
     extra = [
         "## Sweep",
         "",
@@ -203,7 +169,7 @@ def run_sweep(
         "- table: [sweep.csv](sweep.csv), [sweep.json](sweep.json); plot: ![sweep](sweep.png)",
         "",
     ]
-    artifacts.write_text(hub / "summary.md", reporting.hub_summary(hub.name, status_rows, extra))
+    artifacts.write_text(hub / "summary.md", reporting.hub_summary(hub.name, status_rows, extra, hub=hub))
     return hub, 0 if all(r["status"] == "complete" for r in rows) else 1
 
 
@@ -226,12 +192,14 @@ def _plot(path: Path, rows: list[dict[str, Any]], swept: list[str]) -> None:
     fig, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 3.6), squeeze=False)
     for ax, knob in zip(axes[0], keys, strict=True):
         for sc in sorted({r["scenario"] for r in rows}):
-            sub = [r for r in rows if r["scenario"] == sc and r["status"] == "complete"]
+            sub = [
+                r for r in rows if r["scenario"] == sc and r["status"] == "complete" and r["stage"] == "PINN"
+            ]
             xs = sorted({r[knob] for r in sub}, key=str) if sub else []
             for metric, style in (
                 ("amp_ssim", "o-"),
-                ("amp_ssim_flat_baseline", "x--"),
-                ("amp_pearson_r", "s:"),
+                ("flat_ssim", "x--"),
+                ("pearson_r", "s:"),
             ):
                 ys = []
                 for x in xs:

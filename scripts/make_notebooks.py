@@ -2,15 +2,20 @@
 
 The notebooks are thin controllers: a markdown cell saying what they answer and write,
 a `parameters` cell of literal typed assignments, then calls into ptycho_helpers.
-Run:  .venv/bin/python scripts/make_notebooks.py
+Run:  .venv/bin/python scripts/make_notebooks.py   (--check: fail if the committed ones drifted)
+The scenario notebook's parameters cell is generated from the knob table (ptycho_helpers.knobs).
 """
 
 from __future__ import annotations
 
+import argparse
+import sys
 from pathlib import Path
 
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from ptycho_helpers.knobs import KNOBS, Knob
 
 ROOT = Path(__file__).resolve().parents[1] / "notebooks"
 KERNEL = {"display_name": "Python 3", "language": "python", "name": "python3"}
@@ -36,51 +41,25 @@ def _code(text: str, check: bool = False):
     return new_code_cell(src)
 
 
-KNOBS = [
-    ("base_total_images", "Optional[int]", "scan positions per gridsize**2 (profile default if None)"),
-    ("group_count", "Optional[int]", "groups per split (profile default if None)"),
-    ("batch_size", "Optional[int]", "training batch size (profile default if None)"),
-    ("neighbor_count", "Optional[int]", "K, neighbour pool for gridsize > 1"),
-    ("gridsize", "Optional[int]", "1 or 2 (scenario default if None)"),
-    ("probe_mode", "Optional[str]", "idealized | custom (scenario default if None)"),
-    ("probe_scale", "Optional[float]", "probe normalisation: mean of abs(disk*probe) is 1/probe_scale"),
-    ("probe_big", "Optional[bool]", "model fills the patch border too"),
-    ("probe_mask", "Optional[bool]", "multiply the probe by the disk r < N/4 in the model"),
-    ("object_seed", "Optional[int]", "seed of the lines object"),
-    ("sim_seed", "Optional[int]", "seed of positions, Poisson noise and grouping"),
-    ("buffer", "Optional[float]", "scan positions lie in [buffer, size - buffer]"),
-    ("nphotons", "Optional[float]", "mean photons per diffraction pattern"),
-    ("split_fraction", "Optional[float]", "test share (largest y)"),
-    ("image_multiplier", "Optional[int]", "extra factor on the number of positions"),
-    ("group_multiplier", "Optional[int]", "extra factor on the number of groups"),
-    ("amp_vmax", "Optional[float]", "amplitude colour-scale maximum (stats-based if None)"),
-]
+#: Notebook-only parameters of the scenario notebook (everything else comes from the knob table).
+RUN_PARAMETERS = (
+    'scenario: str = "gs1_ideal"  # gs1_ideal | gs1_custom | gs2_ideal | gs2_custom',
+    'hub_dir: str = ""  # hub root; writes hub_dir/<run_name>/ (empty: a new hub in reports/)',
+    'run_name: str = ""  # folder name in the hub (empty: the scenario name)',
+    'profile: str = ""  # named profile instead of the stable profile, e.g. "full" (sets nepochs/group_limit too)',
+)
+
+
+def knob_parameter_line(knob: Knob) -> str:
+    """``name = None  # type: Optional[T] help (default D)`` for one row of the knob table."""
+    choices = f" [{' | '.join(knob.choices)}]" if knob.choices else ""
+    return (
+        f"{knob.name} = None  # type: Optional[{knob.type_name}] {knob.help}{choices} ({knob.default_text})"
+    )
 
 
 def scenario_run() -> nbformat.NotebookNode:
-    params = "\n".join(
-        [
-            'scenario: str = "gs1_ideal"  # gs1_ideal | gs1_custom | gs2_ideal | gs2_custom',
-            'hub_dir: str = ""  # hub root; writes hub_dir/<scenario>/ (empty: a new hub in reports/)',
-            "nepochs: int = 5  # training epochs",
-            "group_limit: int = 64  # test groups stitched: min(group_count, group_limit)",
-            "seed: int = 42  # training seed (weights, validation draw, shuffling)",
-            'amp_activation: str = "softplus"  # amplitude head: softplus | sigmoid | scaled_sigmoid',
-            "register: bool = False  # sub-pixel registration before the metrics",
-            'run_name: str = ""  # folder name in the hub (empty: the scenario name)',
-            'profile: str = ""  # named profile instead of the stable profile, e.g. "full" (also pass its nepochs)',
-            "object_amp_norm: bool = False  # bias study: scale the object to max amplitude 1",
-            "learning_rate: float = 0.0005  # Adam learning rate (reference: 0.001)",
-            'input_transform: str = "linear"  # network input: linear | log | linear+log',
-            "dense_bottleneck: int = 0  # width of a dense bottleneck layer (0: none, the reference CNN)",
-            "refine_steps: int = 100  # physics refinement of the test patches after the PINN (0: PINN only)",
-            "refine_lr: float = 0.05  # refinement Adam step",
-            'data_path: str = ""  # PtychoPINN-style .npz to use instead of the simulation (empty: simulate)',
-            "custom_probe_path = None  # type: Optional[str] .npz with probeGuess (default: shipped synthetic probe)",
-        ]
-        + [f"{k} = None  # type: {t} {h}" for k, t, h in KNOBS]
-    )
-    overrides = ",\n    ".join(f'"{k}": {k}' for k, _, _ in KNOBS)
+    params = "\n".join(list(RUN_PARAMETERS) + [knob_parameter_line(k) for k in KNOBS])
     cells = [
         new_markdown_cell(
             "# Scenario run\n\n"
@@ -91,25 +70,20 @@ def scenario_run() -> nbformat.NotebookNode:
             "truth on the covered region.\n\n"
             "**Writes** `hub_dir/<scenario>/`: `run_metadata.json`, `train_outputs/` (model bundle, history), "
             "`inference_outputs/` (amplitude/phase `.npy` + `.png`, `stats.json`), `refined_outputs/`, ground-truth and difference "
-            "maps, `comparison_metrics.json`; and `hub_dir/<scenario>_notes.md`. "
-            "Parameters left at `None` take the scenario's stable-profile / default value."
+            "maps, `comparison_metrics.json`; and `hub_dir/<scenario>_notes.md`, `hub_dir/reassembly_<scenario>.json/.md`. "
+            "Parameters left at `None` take the named/stable profile's, the scenario's or the record's default."
         ),
         _params(params),
         _code(
             "from ptycho_helpers import runtime\n\n"
             "runtime.setup_notebook()  # quiet TensorFlow start-up, one plain log line per record\n"
             "from IPython.display import Image, Markdown, display\n\n"
-            "from ptycho_helpers import artifacts, runs, scenario_run"
+            "from ptycho_helpers import knobs\n"
+            "from ptycho_helpers.run import evaluate, outputs, record, stages"
         ),
         _code(
-            "overrides = {\n    " + overrides + ",\n}\n"
-            "hub = hub_dir or str(runs.default_reports_dir() / artifacts.utc_stamp())\n"
-            "ctx = scenario_run.start_scenario(\n"
-            "    scenario, hub, overrides=overrides, nepochs=nepochs, group_limit=group_limit, seed=seed,\n"
-            "    amp_activation=amp_activation, custom_probe_path=custom_probe_path, register=register,\n"
-            "    run_name=run_name or None, profile=profile or None, object_amp_norm=object_amp_norm, learning_rate=learning_rate,\n"
-            "    data_path=data_path or None, input_transform=input_transform, dense_bottleneck=dense_bottleneck,\n"
-            "    refine_steps=refine_steps, refine_lr=refine_lr,\n"
+            "ctx = record.start_scenario(\n"
+            "    scenario, hub_dir, run_name=run_name, profile=profile, knobs=knobs.collect(globals())\n"
             ")"
         ),
         _code(
@@ -119,20 +93,20 @@ def scenario_run() -> nbformat.NotebookNode:
             'print("effective group_count / batch_size:", ctx.resolved.group_count, ctx.resolved.batch_size)',
             check=True,
         ),
-        _code("sim = scenario_run.simulate_scenario(ctx)\ngroups = scenario_run.group_scenario(ctx, sim)"),
-        _code("trained = scenario_run.train_scenario(ctx, groups, sim)"),
+        _code("sim = stages.simulate_scenario(ctx)\ngroups = stages.group_scenario(ctx, sim)"),
+        _code("trained = stages.train_scenario(ctx, groups)"),
         _code(
-            "rec, stitched = scenario_run.reconstruct_scenario(ctx, trained, groups)\n"
-            "refined = scenario_run.refine_scenario(ctx, trained, groups, sim, rec)  # None when refine_steps == 0\n"
-            "comparison = scenario_run.evaluate_scenario(ctx, sim, rec, stitched, trained, groups, refined)\n"
-            "stats = scenario_run.write_scenario_outputs(ctx, sim, stitched, comparison, groups, refined)"
+            "reconstructed = stages.reconstruct_scenario(ctx, trained)\n"
+            "refined = stages.refine_scenario(ctx, reconstructed)  # inactive when refine_steps == 0\n"
+            "evaluation = evaluate.evaluate_scenario(ctx, refined)\n"
+            "stats = outputs.write_scenario_outputs(ctx, evaluation)"
         ),
         _code(
             'display(Markdown((ctx.hub / f"{ctx.name}_notes.md").read_text()))\n'
-            "for png in scenario_run.result_pngs(ctx):\n"
+            "for png in outputs.result_pngs(ctx):\n"
             "    display(Image(str(png)))"
         ),
-        _code('meta = scenario_run.finish_scenario(ctx)\nprint("status:", meta.status)', check=True),
+        _code('meta = record.finish_scenario(ctx)\nprint("status:", meta.status)', check=True),
     ]
     return _nb(cells)
 
@@ -153,7 +127,7 @@ def compare_runs() -> nbformat.NotebookNode:
             "from pathlib import Path\n\n"
             "import matplotlib.pyplot as plt\n"
             "from IPython.display import Markdown, display\n\n"
-            "from ptycho_helpers import viewer"
+            "from ptycho_helpers.hub import viewer"
         ),
         _code(
             "hub_paths = [Path(reports_dir) / h for h in hubs] or viewer.list_hubs(reports_dir)[:1]\n"
@@ -178,7 +152,7 @@ def inspect_run() -> nbformat.NotebookNode:
             "profile (prediction vs truth). Reads hubs; writes nothing. Open in JupyterLab for the widgets."
         ),
         _params('reports_dir: str = "reports"  # folder holding the hubs'),
-        _code("from IPython.display import display\n\nfrom ptycho_helpers import viewer"),
+        _code("from IPython.display import display\n\nfrom ptycho_helpers.hub import viewer"),
         _code("inspector = viewer.RunInspector(reports_dir)\ndisplay(inspector.widget)"),
         _code(
             'print("hubs with runs:", len(inspector.hub.options), "| runs in the selected hub:", len(inspector.run.options))',
@@ -211,7 +185,8 @@ def bias_study() -> nbformat.NotebookNode:
             "from ptycho_helpers import runtime\n\n"
             "runtime.configure_logging()\n"
             "from IPython.display import Markdown, display\n\n"
-            "from ptycho_helpers import studies, viewer"
+            "from ptycho_helpers import studies\n"
+            "from ptycho_helpers.hub import viewer"
         ),
         _code(
             "hub, rows = studies.bias_study(\n"
@@ -226,19 +201,63 @@ def bias_study() -> nbformat.NotebookNode:
     return _nb(cells)
 
 
-def main() -> None:
+NOTEBOOKS = {
+    "scenario_run.ipynb": scenario_run,
+    "compare_runs.ipynb": compare_runs,
+    "inspect_run.ipynb": inspect_run,
+    "bias_study.ipynb": bias_study,
+}
+
+
+def _cells(nb: nbformat.NotebookNode) -> list[tuple[str, str, list[str]]]:
+    return [(c.cell_type, c.source, list(c.metadata.get("tags", []))) for c in nb.cells]
+
+
+def drifted(root: Path = ROOT) -> list[str]:
+    """Templates whose committed cells (type, source, tags) or kernel differ from the generator."""
+    out = []
+    for name, build in NOTEBOOKS.items():
+        path = root / name
+        if not path.is_file():
+            out.append(f"{name} (missing)")
+            continue
+        committed, fresh = nbformat.read(path, as_version=4), build()
+        if (
+            _cells(committed) != _cells(fresh)
+            or committed.metadata.get("kernelspec") != fresh.metadata["kernelspec"]
+        ):
+            out.append(name)
+        elif any(
+            c.get("outputs") or c.get("execution_count") for c in committed.cells if c.cell_type == "code"
+        ):
+            out.append(f"{name} (has outputs)")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--check", action="store_true", help="only check that the committed templates are current"
+    )
+    args = parser.parse_args(argv)
+    if args.check:
+        bad = drifted()
+        if bad:
+            print(
+                f"notebook templates out of date: {', '.join(bad)}; run: .venv/bin/python scripts/make_notebooks.py",
+                file=sys.stderr,
+            )
+            return 1
+        print("notebook templates are current")
+        return 0
     ROOT.mkdir(exist_ok=True)
-    for name, build in (
-        ("scenario_run.ipynb", scenario_run),
-        ("compare_runs.ipynb", compare_runs),
-        ("inspect_run.ipynb", inspect_run),
-        ("bias_study.ipynb", bias_study),
-    ):
+    for name, build in NOTEBOOKS.items():
         nb = build()
         nbformat.validate(nb)
         nbformat.write(nb, ROOT / name)
         print(f"wrote {ROOT / name}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

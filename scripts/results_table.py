@@ -15,22 +15,25 @@ import json
 import statistics
 from pathlib import Path
 
+from ptycho_helpers.hub.results import run_rows
+
 ROOT = Path(__file__).resolve().parents[1]
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 
 
 def collect(hubs: list[Path]) -> list[dict]:
+    """The result rows (``hub.results.run_rows``, one per reconstruction) of every finished
+    run, with the run's profile, model/training variant, seed, epochs and refinement time."""
     rows = []
     for hub in hubs:
         for meta_path in sorted(hub.glob("*/run_metadata.json")):
             meta = json.loads(meta_path.read_text())
-            comp_path = meta_path.parent / "comparison_metrics.json"
-            if meta.get("status") != "complete" or not comp_path.exists():
+            if (
+                meta.get("status") != "complete"
+                or not (meta_path.parent / "comparison_metrics.json").exists()
+            ):
                 continue
-            comp = json.loads(comp_path.read_text())
-            flat = comp["baselines"]["flat"]
-            prof = meta["profile"]
-            st = meta["settings"]
+            prof, st = meta["profile"], meta["settings"]
             variant = f"Adam {st.get('learning_rate')}"
             if st.get("dense_bottleneck"):
                 variant += f", dense {st['dense_bottleneck']}"
@@ -40,32 +43,15 @@ def collect(hubs: list[Path]) -> list[dict]:
                 variant += f", {st['amp_activation']}"
             run = {
                 "variant": variant,
-                "scenario": meta["scenario"],
                 "profile": prof.get("name", "").split(":")[1]
                 if ":" in prof.get("name", "")
                 else ("stable" if prof.get("active") else "none"),
-                "seed": meta["settings"].get("seed"),
+                "seed": st.get("seed"),
                 "epochs": meta["training"].get("epochs_run"),
-                "flat": flat["ssim"],
-                "train_s": meta["timings_s"].get("train"),
-                "hub": f"{hub.name}/{meta_path.parent.name}",
             }
-            stages = [("PINN", comp["amplitude"], None)]
-            if "refined" in comp:
-                ref = comp["refined"]["refinement"]
-                stages.append((f"PINN + {ref['steps']} refinement steps", comp["refined"]["amplitude"], ref))
-            for stage, a, ref in stages:
-                rows.append(
-                    {
-                        **run,
-                        "stage": stage,
-                        "ssim": a["ssim"],
-                        "r": a["pearson_r"],
-                        "mae": a["mae"],
-                        "ls": a["ls_scale"],
-                        "refine_s": ref["wall_s"] if ref else None,
-                    }
-                )
+            refine_s = (meta.get("refinement") or {}).get("wall_s")
+            for r in run_rows(meta_path.parent):
+                rows.append({**r, **run, "refine_s": refine_s if r["stage"] != "PINN" else None})
     return rows
 
 
@@ -86,8 +72,8 @@ def markdown(rows: list[dict]) -> str:
         seeds = ",".join(str(x["seed"]) for x in rs)
         refine_s = _median(rs, "refine_s")
         lines.append(
-            f"| {sc} | {prof} | {variant} | {stage} | {len(rs)} ({seeds}) | {_median(rs, 'ssim'):.3f} | {_median(rs, 'flat'):.3f} | "
-            f"{_median(rs, 'ssim') - _median(rs, 'flat'):+.3f} | {_median(rs, 'r'):.3f} | {_median(rs, 'mae'):.3f} | {_median(rs, 'ls'):.3f} | "
+            f"| {sc} | {prof} | {variant} | {stage} | {len(rs)} ({seeds}) | {_median(rs, 'amp_ssim'):.3f} | {_median(rs, 'flat_ssim'):.3f} | "
+            f"{_median(rs, 'amp_ssim') - _median(rs, 'flat_ssim'):+.3f} | {_median(rs, 'pearson_r'):.3f} | {_median(rs, 'mae'):.3f} | {_median(rs, 'ls_scale'):.3f} | "
             f"{_median(rs, 'epochs'):.0f} | {_median(rs, 'train_s'):.0f} s | "
             + (f"{refine_s:.0f} s |" if refine_s is not None else "— |")
         )
@@ -96,7 +82,7 @@ def markdown(rows: list[dict]) -> str:
         "Train time: wall seconds of `fit` on the 2-core machine; runs from sweep hubs share the cores "
         "(2 Dask workers, 1 TensorFlow thread each), runs from `rerun` hubs have both cores."
     )
-    lines.append("Source hubs: " + ", ".join(sorted({f"`{r['hub'].split('/')[0]}`" for r in rows})))
+    lines.append("Source hubs: " + ", ".join(sorted({f"`{r['hub']}`" for r in rows})))
     return "\n".join(lines)
 
 

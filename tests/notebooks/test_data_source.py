@@ -8,7 +8,7 @@ import numpy as np
 
 import ptycho_helpers as ph
 from ptycho_helpers import runs
-from ptycho_helpers.interchange import export_npz
+from ptycho_helpers.hub.interchange import export_npz
 
 
 def test_exported_npz_reimports_and_reconstructs(tmp_path):
@@ -52,3 +52,26 @@ def test_exported_npz_reimports_and_reconstructs(tmp_path):
     assert (hub2 / "gs1_ideal" / "inference_outputs" / "amplitude.png").is_file()
     assert not (hub2 / "gs1_ideal" / "ground_truth_amplitude.png").exists()
     assert "no ground-truth comparison" in (hub2 / "gs1_ideal_notes.md").read_text()
+
+    # the telemetry in the hub describes the file's positions (the kernel wrote it from the data
+    # it used); it used to describe a simulated 392-px scan instead
+    tel = json.loads((hub / "reassembly_gs1_ideal.json").read_text())
+    test_xy = np.stack([raw.xcoords, raw.ycoords], 1)[np.argsort(raw.ycoords, kind="stable")[32:]]
+    a = tel["offsets"]["absolute"]
+    assert tel["source"] == {"kind": "npz", "path": str(with_truth)}
+    assert test_xy[:, 0].min() <= a["x_min"] <= a["x_max"] <= test_xy[:, 0].max() < 160
+    assert test_xy[:, 1].min() <= a["y_min"] <= a["y_max"] <= test_xy[:, 1].max() < 160
+    # and the reassembly-report command runs the same kernel code on the same file
+    from ptycho_helpers.cli import main
+
+    out = tmp_path / "cli.json"
+    args = [
+        "reassembly-report",
+        "gs1_ideal",
+        "--output-json",
+        str(out),
+        "--output-markdown",
+        str(tmp_path / "t.md"),
+    ]
+    assert main([*args, "--data", str(with_truth), "--group-count", "16", "--group-limit", "4"]) == 0
+    assert json.loads(out.read_text()) == tel

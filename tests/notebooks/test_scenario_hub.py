@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from ptycho_helpers import runs
-from ptycho_helpers.metadata import RunMetadata
+from ptycho_helpers.hub.metadata import RunMetadata
 
 TINY = {"base_total_images": 48, "group_count": 12}
 TINY_SETTINGS = {"nepochs": 2, "group_limit": 6}

@@ -111,7 +111,7 @@ def test_nan_loss_fails_the_scenario_and_the_next_one_runs(tmp_path):
 
 WRITER = r"""
 import sys, numpy as np
-from ptycho_helpers import artifacts
+from ptycho_helpers.hub import artifacts
 out = sys.argv[1]
 big = np.random.default_rng(0).normal(size=(400, 400))
 i = 0

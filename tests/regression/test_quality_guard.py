@@ -14,14 +14,14 @@ import numpy as np
 import pytest
 
 import ptycho_helpers as ph
-from ptycho_helpers import metrics
 from ptycho_helpers.config import ModelConfig, TrainConfig
-from ptycho_helpers.grouping import gather_groups
+from ptycho_helpers.core import metrics
+from ptycho_helpers.core.grouping import gather_groups
 
 pytest.importorskip("tensorflow")
-from ptycho_helpers.infer import predict_patches  # noqa: E402
-from ptycho_helpers.refine import refine_patches  # noqa: E402
-from ptycho_helpers.train import train_pinn  # noqa: E402
+from ptycho_helpers.pinn.infer import predict_patches  # noqa: E402
+from ptycho_helpers.pinn.refine import refine_patches  # noqa: E402
+from ptycho_helpers.pinn.train import train_pinn  # noqa: E402
 
 
 def test_trained_model_beats_flat_baseline(lines_setup):

@@ -12,9 +12,8 @@ import numpy as np
 import pytest
 
 import ptycho_helpers as ph
-from ptycho_helpers import artifacts
-from ptycho_helpers.config import ModelConfig, TrainConfig
-from ptycho_helpers.scenario_run import RunSettings
+from ptycho_helpers.config import ModelConfig, RunSettings, TrainConfig
+from ptycho_helpers.hub import artifacts
 
 
 @pytest.fixture(scope="module")
@@ -165,7 +164,7 @@ def test_matrix_has_at_least_30_cases():
 
 @pytest.mark.parametrize("api, cli, match", CASES, ids=[c[2][:40] for c in CASES])
 def test_bad_input(api, cli, match, probes, tmp_path):
-    from ptycho_helpers.scenario_run import preflight
+    from ptycho_helpers.plan import preflight
 
     with pytest.raises(
         (ValueError, TypeError, FileNotFoundError, FileExistsError, NotADirectoryError)

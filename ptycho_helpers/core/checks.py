@@ -1,0 +1,84 @@
+"""Boundary checks shared by every layer: numbers, choices and names, with messages that
+say what was expected (``group_count=300 is out of range; it must be >= 1``).
+
+A leaf module: it imports nothing of the package, so the config records and every layer
+can use it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+import numpy as np
+
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+def check_int(name: str, value: Any, *, minimum: int | None = None) -> int:
+    """Return ``value`` as a Python int; reject bools, non-integral floats, below ``minimum``."""
+    if isinstance(value, np.integer):
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    if isinstance(value, float):
+        if not math.isfinite(value) or not value.is_integer():
+            raise ValueError(f"{name} must be an integer, got {value!r}")
+        value = int(value)
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name}={value} is out of range; it must be >= {minimum}")
+    return value
+
+
+def check_float(
+    name: str,
+    value: Any,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    exclusive: bool = False,
+) -> float:
+    """Return ``value`` as a finite Python float within the given bounds."""
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be a number, got {value!r}")
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a number, got {value!r}") from None
+    if not math.isfinite(out):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    if exclusive:
+        lo_bad = minimum is not None and out <= minimum
+        hi_bad = maximum is not None and out >= maximum
+        rng = f"in ({minimum}, {maximum})" if maximum is not None else f"> {minimum}"
+    else:
+        lo_bad = minimum is not None and out < minimum
+        hi_bad = maximum is not None and out > maximum
+        rng = f"in [{minimum}, {maximum}]" if maximum is not None else f">= {minimum}"
+    if lo_bad or hi_bad:
+        raise ValueError(f"{name}={out!r} is out of range; it must be {rng}")
+    return out
+
+
+def check_bool(name: str, value: Any) -> bool:
+    """Accept only real booleans (``0``/``"false"`` are rejected to avoid silent surprises)."""
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    raise TypeError(f"{name} must be true or false, got {value!r}")
+
+
+def check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in allowed:
+        raise ValueError(f"{name}={value!r} is not allowed; choose one of {', '.join(allowed)}")
+    return value
+
+
+def check_name(kind: str, value: Any) -> str:
+    """Names used as file/folder names: ``[A-Za-z0-9_.-]+``, not ``.``/``..``."""
+    if not isinstance(value, str) or not NAME_PATTERN.match(value) or set(value) == {"."}:
+        raise ValueError(
+            f"{kind} name {value!r} is not allowed; use letters, digits, '_', '-', '.' "
+            "(no path separators, not '.' or '..')"
+        )
+    return value

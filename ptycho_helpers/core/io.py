@@ -1,0 +1,112 @@
+"""Atomic file writes (temp file in the same folder + ``os.replace``, mode from the umask)
+and safe reads (no pickles).
+
+A crash leaves either the old state or the complete new file, never a truncated one.
+Every layer that writes files (the model bundle in ``pinn``, the hub in ``hub``) uses
+these, so the rule lives in one place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path, suffix: str = "") -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success it is renamed onto ``path``."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix or ".tmp", dir=target.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, target)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating):
+        return float(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, tuple | set):
+        return list(obj)
+    raise TypeError(f"cannot write {type(obj).__name__} to JSON")
+
+
+def _sanitize(obj: Any) -> Any:
+    """Replace non-finite floats by None so the JSON is standard (no NaN literals)."""
+    if isinstance(obj, dict):
+        return {str(k): _sanitize(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_sanitize(v) for v in obj]
+    if isinstance(obj, float | np.floating) and not math.isfinite(float(obj)):
+        return None
+    return obj
+
+
+def write_json(path: str | Path, data: Any) -> Path:
+    """Atomically write ``data`` as indented, standard JSON (NaN/inf become null)."""
+    text = json.dumps(_sanitize(data), indent=2, default=_json_default, allow_nan=False)
+    with atomic_path(path, ".json") as tmp:
+        tmp.write_text(text + "\n")
+    return Path(path)
+
+
+def read_json(path: str | Path) -> Any:
+    return json.loads(Path(path).read_text())
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    with atomic_path(path, ".txt") as tmp:
+        tmp.write_text(text)
+    return Path(path)
+
+
+def write_npy(path: str | Path, array: np.ndarray) -> Path:
+    """Atomically write one array (``np.save``, no pickles)."""
+    with atomic_path(path, ".npy") as tmp:
+        with open(tmp, "wb") as fh:
+            np.save(fh, np.asarray(array), allow_pickle=False)
+    return Path(path)
+
+
+def read_npy(path: str | Path) -> np.ndarray:
+    return np.load(path, allow_pickle=False)
+
+
+def read_npz(path: str | Path, what: str = "file") -> dict[str, np.ndarray]:
+    """All arrays of an ``.npz`` (``allow_pickle=False``), with one clear error for a
+    missing file, a pickled (object) array or a file that is not an npz."""
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"{what} {str(p)!r} does not exist")
+    try:
+        with np.load(p, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+    except ValueError as exc:
+        if "pickle" in str(exc).lower():
+            raise ValueError(
+                f"{str(p)!r} holds pickled (object) arrays; only plain numeric arrays are read"
+            ) from None
+        raise
+    except (OSError, EOFError) as exc:
+        raise ValueError(f"{str(p)!r} is not a readable .npz file: {exc}") from None

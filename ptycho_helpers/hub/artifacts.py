@@ -1,0 +1,65 @@
+"""Report-hub layout and atomic writes (temp file in the same folder + ``os.replace``).
+
+A hub is ``reports/<YYYY-MM-DDTHHMMSSZ>/``; it is created exclusively (never reused) and
+every file in it is written through a temporary file, so a crash leaves either the old
+state or the complete new file — never a truncated one.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import os
+from pathlib import Path
+
+from ..core.checks import check_name
+from ..core.io import (  # noqa: F401 - the hub's file primitives, re-exported for hub writers
+    atomic_path,
+    read_json,
+    read_npy,
+    read_npz,
+    write_json,
+    write_npy,
+    write_text,
+)
+
+logger = logging.getLogger(__name__)
+
+STAMP_FORMAT = "%Y-%m-%dT%H%M%SZ"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def default_reports_dir() -> Path:
+    """``<repository>/reports``: where hubs go unless a caller names another folder."""
+    return REPO_ROOT / "reports"
+
+
+def utc_stamp(now: _dt.datetime | None = None) -> str:
+    """UTC time stamp used as a hub name, e.g. ``2026-11-28T133000Z``."""
+    now = now or _dt.datetime.now(_dt.UTC)
+    return now.astimezone(_dt.UTC).strftime(STAMP_FORMAT)
+
+
+def create_hub(reports_dir: str | Path, stamp: str | None = None) -> Path:
+    """Create a new, empty hub folder ``reports_dir/<stamp>``; never reuses an existing one.
+
+    Raises
+    ------
+    FileExistsError
+        When the hub already exists (hubs are immutable).
+    PermissionError
+        When ``reports_dir`` is not writable.
+    """
+    root = Path(reports_dir)
+    name = check_name("hub", stamp or utc_stamp())
+    root.mkdir(parents=True, exist_ok=True)
+    if not os.access(root, os.W_OK):
+        raise PermissionError(f"reports directory {str(root)!r} is not writable")
+    hub = root / name
+    try:
+        hub.mkdir()
+    except FileExistsError:
+        raise FileExistsError(
+            f"hub {str(hub)!r} already exists; hubs are never overwritten - use a new stamp"
+        ) from None
+    return hub

@@ -1,0 +1,93 @@
+"""PNGs with shared, recorded colour scaling (matplotlib Agg; atomic writes).
+
+Display range rule (the only place it is decided): amplitude ``vmin = 0`` and one
+``vmax`` shared by prediction and ground truth of a scenario — the caller's ``amp_vmax``
+if given, else the larger of the truth maximum and the prediction's 99.5th percentile on
+the covered region; phase ``±π``; differences symmetric about 0.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..core.io import atomic_path
+
+
+def amplitude_range(
+    pred: np.ndarray, truth: np.ndarray, mask: np.ndarray, amp_vmax: float | None = None
+) -> dict[str, Any]:
+    """The shared amplitude display range ``{vmin, vmax, rule}``."""
+    if amp_vmax is not None:
+        if not (math.isfinite(amp_vmax) and amp_vmax > 0):
+            raise ValueError(f"amp_vmax={amp_vmax!r} must be a finite number > 0")
+        return {"vmin": 0.0, "vmax": float(amp_vmax), "rule": "amp_vmax given by the caller"}
+    p = np.abs(pred[mask]) if mask.any() else np.zeros(1)
+    p = p[np.isfinite(p)]
+    t = np.abs(truth[mask]) if mask.any() else np.zeros(1)
+    vmax = max(float(t.max()) if t.size else 0.0, float(np.percentile(p, 99.5)) if p.size else 0.0)
+    return {
+        "vmin": 0.0,
+        "vmax": vmax or 1.0,
+        "rule": "max(truth max, prediction p99.5) on the covered region",
+    }
+
+
+def save_image(
+    path: str | Path,
+    image: np.ndarray,
+    *,
+    vmin: float,
+    vmax: float,
+    title: str,
+    cmap: str = "gray",
+    label: str = "",
+    mask: np.ndarray | None = None,
+) -> dict[str, Any]:
+    """Save one image as a PNG with a colour bar; uncovered pixels (``~mask``/NaN) are shown
+    in a neutral colour.  Returns the range used."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    data = np.asarray(image, dtype=np.float64)
+    if mask is not None:
+        data = np.where(mask, data, np.nan)
+    cm = plt.get_cmap(cmap).with_extremes(bad="#d8c9a8")
+    fig, ax = plt.subplots(figsize=(5, 4.2), dpi=100)
+    im = ax.imshow(data, vmin=vmin, vmax=vmax, cmap=cm, interpolation="nearest")
+    ax.set_title(title, fontsize=9)
+    ax.set_xlabel("x (canvas px)")
+    ax.set_ylabel("y (canvas px)")
+    fig.colorbar(im, ax=ax, label=label)
+    fig.tight_layout()
+    with atomic_path(path, ".png") as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+    return {"vmin": float(vmin), "vmax": float(vmax), "cmap": cmap}
+
+
+def save_history_plot(path: str | Path, history: dict[str, list[float]]) -> None:
+    """Training curves (log y) as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3.5), dpi=100)
+    for key in ("loss", "val_loss"):
+        if key in history and history[key]:
+            v = np.asarray(history[key], dtype=float)
+            ax.plot(np.arange(1, v.size + 1), v, marker="o", label=key)
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("Poisson deviance / 2 per pixel")
+    ax.legend()
+    fig.tight_layout()
+    with atomic_path(path, ".png") as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)

@@ -1,0 +1,207 @@
+"""Markdown written into hubs: per-scenario inspection notes and the hub's summary.md."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from . import results
+
+
+def _f(x: Any, nd: int = 3) -> str:
+    if x is None:
+        return "n/a"
+    if isinstance(x, bool):
+        return str(x)
+    if isinstance(x, int):
+        return str(x)
+    try:
+        return f"{float(x):.{nd}f}"
+    except (TypeError, ValueError):
+        return str(x)
+
+
+def _cell(key: str, value: Any) -> str:
+    if key in ("train_s", "total_s"):
+        return _f(value, 1)
+    return _f(value) if isinstance(value, float) or value is None else str(value)
+
+
+def scenario_notes(name: str, meta: dict[str, Any], stats: dict[str, Any], comparison: dict[str, Any]) -> str:
+    """Inspection notes drafted from the numbers, with an empty reviewer section."""
+    if not comparison.get("ground_truth_available", True):
+        return _notes_without_truth(name, meta, stats, comparison)
+    amp, ph = stats["amplitude"], stats["phase"]
+    c = comparison
+    a = c["amplitude"]
+    flat = c["baselines"]["flat"]
+    blur8 = c["baselines"]["blur_sigma8"]
+    prof = meta["profile"]
+    nf = c.get("noise_floor", {})
+    bias = a["bias"]
+    ref = c.get("refined", {})
+    ra = ref.get("amplitude")
+    rcol, rsep = ("", "")
+    if ra is not None:
+        rcol = f" refined ({ref['refinement']['steps']} physics steps) |"
+        rsep = " --- |"
+
+    def refined_cell(key: str) -> str:  # the extra column when the run refined
+        return f" {_f(ra[key])} |" if ra is not None else ""
+
+    lines = [
+        f"# {name} — inspection notes",
+        "",
+        f"Run started {meta['started_utc']} · profile active: {prof['active']}"
+        + (f" ({prof.get('label')})" if prof.get("active") else ""),
+        f"Counts: {meta['counts']['total']} positions ({meta['counts']['train']} train / {meta['counts']['test']} test), "
+        f"{meta['counts'].get('train_groups')} training groups, {meta['counts'].get('test_groups_stitched')} test groups stitched.",
+        "",
+        "## Ranges (covered region)",
+        f"- amplitude: min {_f(amp['min'])}, max {_f(amp['max'])}, mean {_f(amp['mean'])}, std {_f(amp['std'])}, NaN {amp['nan_count']}",
+        f"- phase: min {_f(ph['min'])}, max {_f(ph['max'])}, mean {_f(ph['mean'])}, NaN {ph['nan_count']}",
+        f"- coverage: {_f(100 * stats['coverage_fraction'], 1)} % of the {stats['padded_size']}² canvas; "
+        f"required canvas {stats['required_canvas']}, fits_canvas {stats['fits_canvas']}",
+        "",
+        "## Against the ground truth (covered region only)",
+        "| quantity | PINN reconstruction | flat image at truth mean | truth blurred σ=8 px |" + rcol,
+        "| --- | --- | --- | --- |" + rsep,
+        f"| amplitude SSIM | {_f(a['ssim'])} | {_f(flat['ssim'])} | {_f(blur8['ssim'])} |"
+        + refined_cell("ssim"),
+        f"| amplitude Pearson r | {_f(a['pearson_r'])} | n/a | {_f(blur8['pearson_r'])} |"
+        + refined_cell("pearson_r"),
+        f"| amplitude MAE | {_f(a['mae'])} | {_f(flat['mae'])} | {_f(blur8['mae'])} |" + refined_cell("mae"),
+        f"| LS amplitude scale | {_f(a['ls_scale'])} | n/a | n/a |" + refined_cell("ls_scale"),
+        "",
+        f"- least-squares amplitude scale (truth ≈ scale × prediction): {_f(a['ls_scale'])} "
+        "(1 = no amplitude bias; the reference's sigmoid head gave ≈ 2.7)",
+        f"- amplitude bias (prediction − truth): mean {_f(bias['mean'])}, median {_f(bias['median'])}, "
+        f"p05 {_f(bias['p05'])}, p95 {_f(bias['p95'])}",
+        f"- phase error after offset/plane removal: MAE {_f(c['phase']['mae'])} rad"
+        + (
+            " (truth phase is constant: phase correlation/SSIM/FRC undefined)"
+            if c["phase"]["truth_constant"]
+            else ""
+        ),
+        f"- noise floor (Poisson deviance/2 per px on the stitched test groups): true object {_f(nf.get('true_object'))}, "
+        f"model {_f(nf.get('model'))}" + (f", refined {_f(nf.get('refined'))}" if "refined" in nf else ""),
+    ]
+    if ra is not None:
+        lines.append(
+            "- refined: the PINN's test patches after "
+            f"{ref['refinement']['steps']} Adam steps (lr {ref['refinement']['learning_rate']}) on their own "
+            "diffraction with the model's physics and loss — no ground truth used; same positions, region and baselines"
+        )
+    if "twin_image_fraction" in c:
+        lines.append(
+            f"- twin-image diagnostic: {_f(100 * c['twin_image_fraction'], 1)} % of test patches correlate better "
+            "with the 180°-rotated conjugate of the truth (gridsize 1 cannot tell them apart)"
+        )
+    lines += [
+        "",
+        "## Pictures",
+        f"- `{name}/inference_outputs/amplitude.png` — stitched amplitude, grey scale 0…vmax shared with the truth",
+        f"- `{name}/ground_truth_amplitude.png` — the truth on the same canvas and scale",
+        *(
+            [
+                f"- `{name}/refined_outputs/amplitude.png`, `amplitude_diff.png` — the refined reconstruction, same scale"
+            ]
+            if ra is not None
+            else []
+        ),
+        f"- `{name}/amplitude_diff.png` — prediction − truth (red: too bright, blue: too dark)",
+        f"- `{name}/inference_outputs/phase.png`, `{name}/ground_truth_phase.png`, `{name}/phase_diff.png` — phase, ±π",
+        f"- `{name}/train_outputs/history.png` — training curves",
+        "- beige pixels are not covered by any stitched patch (no data, not zero)",
+        "",
+        "## Reviewer commentary",
+        "",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _notes_without_truth(
+    name: str, meta: dict[str, Any], stats: dict[str, Any], comparison: dict[str, Any]
+) -> str:
+    amp = stats["amplitude"]
+    nf = comparison.get("noise_floor", {})
+    return "\n".join(
+        [
+            f"# {name} — inspection notes",
+            "",
+            f"Run started {meta['started_utc']} on imported data ({meta['settings'].get('data_path')}); "
+            "the file has no objectGuess, so there is no ground-truth comparison.",
+            f"- amplitude: min {_f(amp['min'])}, max {_f(amp['max'])}, mean {_f(amp['mean'])}, NaN {amp['nan_count']}",
+            f"- coverage: {_f(100 * stats['coverage_fraction'], 1)} % of the {stats['padded_size']}² canvas",
+            f"- model Poisson deviance/2 per px on the stitched groups: {_f(nf.get('model'))}",
+            "",
+            "## Reviewer commentary",
+            "",
+            "",
+        ]
+    )
+
+
+SUMMARY_COLUMNS = (
+    "scenario",
+    "status",
+    "stage",
+    "amp_ssim",
+    "flat_ssim",
+    "blur8_ssim",
+    "pearson_r",
+    "mae",
+    "ls_scale",
+    "coverage",
+    "train_s",
+    "total_s",
+)
+
+
+def hub_summary(
+    hub_name: str, rows: list[dict[str, Any]], extra: list[str] | None = None, *, hub: Path | None = None
+) -> str:
+    """summary.md: what ran, the status of each scenario, key numbers (each reconstruction
+    beside the flat and blur baselines, from :func:`results.result_rows`), pictures, links.
+
+    ``rows`` are status rows ``{scenario, status, error}`` (the parent's final word on each
+    run); the numbers are read from the run folders of ``hub`` when it is given."""
+    headers = dict(results.COLUMNS)
+    lines = [f"# Report hub {hub_name}", ""]
+    lines += ["| " + " | ".join(headers[k] for k in SUMMARY_COLUMNS) + " |"]
+    lines += ["| " + " | ".join("---" for _ in SUMMARY_COLUMNS) + " |"]
+    for r in rows:
+        name = r["scenario"]
+        found = (
+            results.run_rows(hub / name) if hub is not None else results.result_rows({"scenario": name}, None)
+        )
+        for row in found:
+            row = {**row, "scenario": f"[{name}]({name}/)", "status": f"**{r['status']}**"}
+            lines.append("| " + " | ".join(_cell(k, row[k]) for k in SUMMARY_COLUMNS) + " |")
+    lines.append("")
+    for r in rows:
+        s = r["scenario"]
+        lines += [f"## {s}", ""]
+        if r["status"] == "complete":
+            lines += [
+                f"![{s} amplitude]({s}/inference_outputs/amplitude.png) "
+                + (
+                    f"![{s} refined]({s}/refined_outputs/amplitude.png) "
+                    if hub is not None and (hub / s / "refined_outputs" / "amplitude.png").is_file()
+                    else ""
+                )
+                + f"![{s} truth]({s}/ground_truth_amplitude.png)",
+                "",
+                f"Notes: [{s}_notes.md]({s}_notes.md) · log: [{s}_runner.log]({s}_runner.log) · "
+                f"notebook: [{s}/scenario_run.ipynb]({s}/scenario_run.ipynb) · metrics: [{s}/comparison_metrics.json]({s}/comparison_metrics.json)",
+            ]
+        else:
+            lines += [
+                f"Status **{r['status']}**: {r.get('error') or 'see the log'}. "
+                f"Look at [blocker.log](blocker.log), [{s}_runner.log]({s}_runner.log) and the executed notebook "
+                f"[{s}/scenario_run.ipynb]({s}/scenario_run.ipynb) (papermill marks the failing cell).",
+            ]
+        lines.append("")
+    lines += extra or []
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,321 @@
+"""Reading hubs back, cross-run comparison figures, and the interactive run inspector.
+
+The widget logic lives here so it is tested with pytest without a browser; the
+notebooks (``inspect_run.ipynb``, ``compare_runs.ipynb``) only call these functions.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..core.io import read_json, read_npy
+from .results import result_rows
+
+VIEWS = (
+    "amplitude",
+    "phase",
+    "amplitude difference",
+    "phase difference",
+    "ground-truth amplitude",
+    "coverage",
+    "refined amplitude",
+    "refined amplitude difference",
+)
+
+
+@dataclass(frozen=True)
+class RunView:
+    """The arrays and numbers of one finished run in a hub (read-only)."""
+
+    hub: Path
+    name: str
+    amplitude: np.ndarray
+    phase: np.ndarray
+    coverage: np.ndarray
+    truth_amplitude: np.ndarray | None  # None: imported data without a ground truth
+    truth_phase: np.ndarray | None
+    metadata: dict[str, Any]
+    comparison: dict[str, Any]
+    stats: dict[str, Any]
+    refined_amplitude: np.ndarray | None = None  # physics-refined reconstruction, when the run refined
+
+    @property
+    def covered(self) -> np.ndarray:
+        return self.coverage > 0
+
+    @property
+    def has_truth(self) -> bool:
+        return self.truth_amplitude is not None
+
+    def image(self, view: str) -> np.ndarray:
+        if ("difference" in view or view.startswith("ground-truth")) and not self.has_truth:
+            raise ValueError(
+                f"view {view!r}: run {self.name!r} has no ground truth (imported data without one)"
+            )
+        if view == "amplitude":
+            return self.amplitude
+        if view == "phase":
+            return self.phase
+        if view == "amplitude difference":
+            return np.where(self.covered, self.amplitude - self.truth_amplitude, np.nan)
+        if view == "phase difference":
+            return np.where(self.covered, np.angle(np.exp(1j * (self.phase - self.truth_phase))), np.nan)
+        if view == "ground-truth amplitude":
+            return np.where(self.covered, self.truth_amplitude, np.nan)
+        if view == "coverage":
+            return self.coverage
+        if view.startswith("refined"):
+            if self.refined_amplitude is None:
+                raise ValueError(
+                    f"view {view!r}: run {self.name!r} has no refined reconstruction (refine_steps=0)"
+                )
+            if view == "refined amplitude":
+                return self.refined_amplitude
+            if view == "refined amplitude difference":
+                return np.where(self.covered, self.refined_amplitude - self.truth_amplitude, np.nan)
+        raise ValueError(f"unknown view {view!r}; choose one of {', '.join(VIEWS)}")
+
+
+def list_hubs(reports_dir: str | Path) -> list[Path]:
+    """Hub folders under ``reports_dir``, newest first."""
+    root = Path(reports_dir)
+    if not root.is_dir():
+        return []
+    return sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")), reverse=True)
+
+
+def list_runs(hub: str | Path) -> list[str]:
+    """Names of the completed runs in a hub (folders with comparison_metrics.json)."""
+    h = Path(hub)
+    return sorted(p.parent.name for p in h.glob("*/comparison_metrics.json"))
+
+
+def _optional(path: Path) -> np.ndarray | None:
+    return read_npy(path) if path.is_file() else None
+
+
+def load_run(hub: str | Path, name: str) -> RunView:
+    """Load one run of a hub; a clear error when it is missing or incomplete."""
+    folder = Path(hub) / name
+    needed = ["inference_outputs/amplitude.npy", "comparison_metrics.json", "run_metadata.json"]
+    missing = [n for n in needed if not (folder / n).is_file()]
+    if missing:
+        raise FileNotFoundError(f"run {str(folder)!r} is incomplete or missing: no {', '.join(missing)}")
+    return RunView(
+        hub=Path(hub),
+        name=name,
+        amplitude=read_npy(folder / "inference_outputs" / "amplitude.npy"),
+        phase=read_npy(folder / "inference_outputs" / "phase.npy"),
+        coverage=read_npy(folder / "inference_outputs" / "coverage.npy"),
+        truth_amplitude=_optional(folder / "ground_truth_amplitude.npy"),
+        truth_phase=_optional(folder / "ground_truth_phase.npy"),
+        metadata=read_json(folder / "run_metadata.json"),
+        comparison=read_json(folder / "comparison_metrics.json"),
+        stats=read_json(folder / "inference_outputs" / "stats.json"),
+        refined_amplitude=_optional(folder / "refined_outputs" / "amplitude.npy"),
+    )
+
+
+def comparison_table(runs: list[RunView]) -> list[dict[str, Any]]:
+    """One row per reconstruction of each run (:func:`results.result_rows`): SSIM beside its
+    flat and blur baselines, r, MAE, LS scale, coverage, times.  Runs without ground truth
+    get rows with empty scores."""
+    return [row for r in runs for row in result_rows(r.metadata, r.comparison, hub=r.hub.name, run=r.name)]
+
+
+def table_markdown(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return "(no runs)"
+    keys = list(rows[0])
+
+    def fmt(v: Any) -> str:
+        if isinstance(v, float):
+            return f"{v:.3f}"
+        return "n/a" if v is None else str(v)
+
+    lines = ["| " + " | ".join(keys) + " |", "| " + " | ".join("---" for _ in keys) + " |"]
+    lines += ["| " + " | ".join(fmt(r[k]) for k in keys) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def shared_vmax(runs: list[RunView]) -> float:
+    """One amplitude display maximum for several runs (max of truth max / prediction p99.5)."""
+    vals = [1e-9]
+    for r in runs:
+        m = r.covered
+        if m.any():
+            if r.has_truth:
+                vals.append(float(np.nanmax(r.truth_amplitude[m])))
+            vals.append(float(np.nanpercentile(r.amplitude[m], 99.5)))
+    return max(vals)
+
+
+def side_by_side_figure(runs: list[RunView]):
+    """Prediction and truth amplitude of every run at one shared colour scale."""
+    import matplotlib.pyplot as plt
+
+    vmax = shared_vmax(runs)
+    fig, axes = plt.subplots(len(runs), 2, figsize=(8, 3.6 * len(runs)), squeeze=False)
+    for row, r in zip(axes, runs, strict=True):
+        for ax, view in zip(row, ("amplitude", "ground-truth amplitude"), strict=True):
+            if view != "amplitude" and not r.has_truth:
+                ax.text(0.5, 0.5, "no ground truth", ha="center", va="center", transform=ax.transAxes)
+                ax.set_axis_off()
+                continue
+            ax.imshow(np.where(r.covered, r.image(view), np.nan), vmin=0, vmax=vmax, cmap="gray")
+            ax.set_title(f"{r.hub.name}/{r.name}: {view}", fontsize=8)
+            ax.set_axis_off()
+    fig.suptitle(f"amplitude, shared scale 0…{vmax:.2f}", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def histogram_figure(runs: list[RunView], bins: int = 60):
+    """Amplitude histograms, prediction vs truth, on the covered pixels of each run."""
+    import matplotlib.pyplot as plt
+
+    vmax = shared_vmax(runs)
+    fig, axes = plt.subplots(1, len(runs), figsize=(4 * len(runs), 3), squeeze=False)
+    for ax, r in zip(axes[0], runs, strict=True):
+        m = r.covered
+        edges = np.linspace(0, vmax, bins + 1)
+        if r.has_truth:
+            ax.hist(r.truth_amplitude[m], bins=edges, alpha=0.6, label="truth")
+        ax.hist(r.amplitude[m][np.isfinite(r.amplitude[m])], bins=edges, alpha=0.6, label="prediction")
+        ax.set_title(f"{r.name}", fontsize=8)
+        ax.set_xlabel("amplitude")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def bias_maps_figure(runs: list[RunView]):
+    """Prediction − truth amplitude maps at one symmetric scale."""
+    import matplotlib.pyplot as plt
+
+    runs = [r for r in runs if r.has_truth]
+    if not runs:
+        fig, ax = plt.subplots(figsize=(4, 1))
+        ax.text(0.5, 0.5, "no run with a ground truth", ha="center", va="center")
+        ax.set_axis_off()
+        return fig
+    diffs = [r.image("amplitude difference") for r in runs]
+    lim = max([float(np.nanmax(np.abs(d))) for d in diffs if np.isfinite(d).any()] + [1e-9])
+    fig, axes = plt.subplots(1, len(runs), figsize=(4 * len(runs), 3.4), squeeze=False)
+    for ax, r, d in zip(axes[0], runs, diffs, strict=True):
+        im = ax.imshow(d, vmin=-lim, vmax=lim, cmap="RdBu_r")
+        ax.set_title(f"{r.name}: prediction − truth", fontsize=8)
+        ax.set_axis_off()
+        fig.colorbar(im, ax=ax, fraction=0.046)
+    fig.tight_layout()
+    return fig
+
+
+def line_profile(run: RunView, view: str, row: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """Values of ``view`` along canvas row ``row`` and, for amplitude views, the truth."""
+    img = run.image(view)
+    if not 0 <= row < img.shape[0]:
+        raise ValueError(f"row={row} is outside the canvas (0…{img.shape[0] - 1})")
+    truth = None
+    if not run.has_truth:
+        pass
+    elif view in ("amplitude", "refined amplitude"):
+        truth = np.where(run.covered[row], run.truth_amplitude[row], np.nan)
+    elif view == "phase":
+        truth = np.where(run.covered[row], run.truth_phase[row], np.nan)
+    vals = np.where(run.covered[row], img[row], np.nan) if view != "coverage" else img[row]
+    return vals, truth
+
+
+class RunInspector:
+    """ipywidgets inspector: hub and run selectors, view, vmax slider, line profile.
+
+    ``RunInspector(reports_dir).widget`` is what the notebook displays; ``render()``
+    returns the matplotlib figure for the current state (used by the tests).
+    """
+
+    def __init__(self, reports_dir: str | Path):
+        import ipywidgets as w
+
+        self.reports_dir = Path(reports_dir)
+        hubs = [h.name for h in list_hubs(self.reports_dir) if list_runs(h)]
+        self.hub = w.Dropdown(options=hubs, description="hub")
+        self.run = w.Dropdown(options=[], description="run")
+        self.view = w.Dropdown(options=VIEWS, value="amplitude", description="view")
+        self.vmax = w.FloatSlider(value=1.0, min=0.01, max=10.0, step=0.01, description="vmax")
+        self.row = w.IntSlider(value=0, min=0, max=1, description="profile row")
+        self.output = w.Output()
+        self.current: RunView | None = None
+        self.hub.observe(self._on_hub, names="value")
+        self.run.observe(self._on_run, names="value")
+        for ctl in (self.view, self.vmax, self.row):
+            ctl.observe(lambda _change: self.refresh(), names="value")
+        self.widget = w.VBox(
+            [w.HBox([self.hub, self.run, self.view]), w.HBox([self.vmax, self.row]), self.output]
+        )
+        self._on_hub(None)
+
+    def _on_hub(self, _change) -> None:
+        self.run.options = list_runs(self.reports_dir / self.hub.value) if self.hub.value else []
+        if self.run.options:
+            self.run.value = self.run.options[0]
+        self._on_run(None)
+
+    def _on_run(self, _change) -> None:
+        if not (self.hub.value and self.run.value):
+            self.current = None
+            return
+        self.current = load_run(self.reports_dir / self.hub.value, self.run.value)
+        side = self.current.amplitude.shape[0]
+        self.row.max = side - 1
+        self.row.value = side // 2
+        self.vmax.value = min(self.vmax.max, float(self.current.stats["display_ranges"]["amplitude"]["vmax"]))
+        self.refresh()
+
+    def _range(self) -> tuple[float, float, str]:
+        view = self.view.value
+        if view in ("amplitude", "ground-truth amplitude", "refined amplitude"):
+            return 0.0, float(self.vmax.value), "gray"
+        if view in ("phase", "phase difference"):
+            return -math.pi, math.pi, "twilight" if view == "phase" else "RdBu_r"
+        if view in ("amplitude difference", "refined amplitude difference"):
+            return -float(self.vmax.value) / 2, float(self.vmax.value) / 2, "RdBu_r"
+        return 0.0, float(np.nanmax(self.current.coverage)) if self.current else 1.0, "viridis"
+
+    def render(self):
+        """The figure for the current selection (image + line profile), or None."""
+        import matplotlib.pyplot as plt
+
+        if self.current is None:
+            return None
+        vmin, vmax, cmap = self._range()
+        img = self.current.image(self.view.value)
+        fig, (ax, axp) = plt.subplots(1, 2, figsize=(10, 4))
+        ax.imshow(img, vmin=vmin, vmax=vmax, cmap=cmap)
+        ax.axhline(self.row.value, color="tab:orange", lw=0.8)
+        ax.set_title(f"{self.hub.value}/{self.run.value}: {self.view.value}", fontsize=9)
+        vals, truth = line_profile(self.current, self.view.value, self.row.value)
+        axp.plot(vals, label=self.view.value)
+        if truth is not None:
+            axp.plot(truth, label="truth", alpha=0.7)
+        axp.set_xlabel("canvas x (px)")
+        axp.set_title(f"row {self.row.value}", fontsize=9)
+        axp.legend(fontsize=7)
+        fig.tight_layout()
+        return fig
+
+    def refresh(self) -> None:
+        import matplotlib.pyplot as plt
+        from IPython.display import display
+
+        fig = self.render()
+        self.output.clear_output(wait=True)
+        if fig is not None:
+            with self.output:
+                display(fig)
+            plt.close(fig)

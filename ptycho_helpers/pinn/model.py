@@ -1,0 +1,345 @@
+"""The PINN in Keras 3: encoder, amplitude/phase decoders and the physics layers.
+
+``build_model(config, probe)`` returns a :class:`PINN` holding two functional models
+that share every layer:
+
+* ``autoencoder``: ``[diffraction (b,N,N,C), geometry (b,C,4)] -> intensity (b,N,N,C)``,
+  the model that is trained (Poisson likelihood on intensities);
+* ``diffraction_to_obj``: ``diffraction -> [amp, phase]`` (b,N,N,C), used for inference.
+
+Physics (TensorFlow twin of :func:`ptycho_helpers.core.physics.model_intensity`): the object
+patch of each member lives on the integer grid at ``floor(position)``; for gridsize > 1
+the members are placed at their integer offsets on a ``N + 2·pad`` canvas, averaged
+where they overlap and re-extracted with the same placement (so the round trip is the
+identity for consistent patches — no interpolation blur); then each patch is shifted
+bilinearly by its fractional position, multiplied by the probe (× the disk r < N/4 when
+``probe_mask``) and propagated: ``I = |fftshift(fft2(P·O))|² / N²`` computed as
+``re² + im²``.
+
+Complex arithmetic stays inside Layer subclasses (Keras 3 forbids raw ``tf.*`` on
+symbolic tensors).  Nothing happens at import; every call to ``build_model`` creates new
+layers and variables.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import layers
+
+from ..config import ModelConfig
+from ..core.physics import disk_mask, support_mask
+
+PACKAGE = "ptycho_helpers"
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class ScaledSigmoid(layers.Layer):
+    """``k · sigmoid(x)``: a bounded amplitude head (k = ``amp_scale``)."""
+
+    def __init__(self, k: float = 1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.k = float(k)
+
+    def call(self, x):
+        return self.k * tf.sigmoid(x)
+
+    def get_config(self):
+        return {**super().get_config(), "k": self.k}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class PiTanh(layers.Layer):
+    """Phase head ``π · tanh(x)``."""
+
+    def call(self, x):
+        return math.pi * tf.tanh(x)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class LogCounts(layers.Layer):
+    """Input transform ``log1p(scale · X) / 10`` (scale = s/α turns X back into √counts),
+    so the weak high-angle diffraction that carries the fine structure is visible to the
+    network next to the bright centre."""
+
+    def __init__(self, scale: float = 1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.scale = float(scale)
+
+    def call(self, x):
+        return tf.math.log1p(self.scale * tf.nn.relu(x)) / 10.0
+
+    def get_config(self):
+        return {**super().get_config(), "scale": self.scale}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class BorderFill(layers.Layer):
+    """``probe_big``: keep the central ``N/2`` of the main head, fill the border from a branch."""
+
+    def __init__(self, N: int, **kwargs):
+        super().__init__(**kwargs)
+        self.N = int(N)
+
+    def build(self, input_shape):
+        self._border = tf.constant(1.0 - support_mask(self.N, False), dtype=tf.float32)[None, :, :, None]
+
+    def call(self, inputs):
+        centre, branch = inputs
+        return centre + self._border * branch
+
+    def get_config(self):
+        return {**super().get_config(), "N": self.N}
+
+
+def _shift_matrices(offsets, N: int, pad: int):
+    """One-hot placement matrices ``A[b, c, k, u] = 1`` iff ``u = k + pad + offset``."""
+    S = N + 2 * pad
+    idx = tf.range(N)[None, None, :] + pad + tf.cast(tf.round(offsets), tf.int32)[..., None]
+    return tf.one_hot(idx, S, dtype=tf.float32)  # (b, C, N, S)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class DiffractionPhysics(layers.Layer):
+    """Object patches (amp, phase) + geometry -> far-field intensity (object units).
+
+    Inputs ``[amp (b,N,N,C), phase (b,N,N,C), geometry (b,C,4)]``; output ``(b,N,N,C)``.
+    The probe is a non-trainable weight saved with the model.
+    """
+
+    def __init__(self, N: int, channels: int, pad: int, probe_mask: bool, probe_big: bool, **kwargs):
+        super().__init__(**kwargs)
+        self.N = int(N)
+        self.channels = int(channels)
+        self.pad = int(pad)
+        self.probe_mask = bool(probe_mask)
+        self.probe_big = bool(probe_big)
+
+    def build(self, input_shape):
+        N = self.N
+        self.probe_re = self.add_weight(shape=(N, N), initializer="zeros", trainable=False, name="probe_re")
+        self.probe_im = self.add_weight(shape=(N, N), initializer="zeros", trainable=False, name="probe_im")
+        self._support = tf.constant(support_mask(N, self.probe_big), dtype=tf.float32)
+        self._disk = tf.constant(
+            disk_mask(N).astype(np.float32) if self.probe_mask else np.ones((N, N), np.float32)
+        )
+
+    def set_probe(self, probe: np.ndarray) -> None:
+        p = np.asarray(probe, dtype=np.complex64)
+        if p.shape != (self.N, self.N):
+            raise ValueError(f"probe must have shape ({self.N}, {self.N}), got {p.shape}")
+        self.probe_re.assign(p.real)
+        self.probe_im.assign(p.imag)
+
+    def _combine_extract(self, re, im, offsets):
+        A_x = _shift_matrices(offsets[..., 0], self.N, self.pad)
+        A_y = _shift_matrices(offsets[..., 1], self.N, self.pad)
+
+        def place(t):  # (b,C,N,N) -> (b,S,S), summed over members
+            t = tf.einsum("bcku,bckl->bcul", A_y, t)
+            return tf.einsum("bcul,bclv->buv", t, A_x)
+
+        def cut(t):  # (b,S,S) -> (b,C,N,N)
+            t = tf.einsum("bcku,buv->bckv", A_y, t)
+            return tf.einsum("bckv,bclv->bckl", t, A_x)
+
+        w = place(tf.broadcast_to(self._support, tf.shape(re)))
+        w = tf.maximum(w, 1.0)
+        return cut(place(re) / w), cut(place(im) / w)
+
+    def call(self, inputs):
+        amp, phase, geometry = inputs
+        amp = tf.transpose(amp, (0, 3, 1, 2))  # (b, C, N, N)
+        phase = tf.transpose(phase, (0, 3, 1, 2))
+        re = amp * tf.cos(phase) * self._support
+        im = amp * tf.sin(phase) * self._support
+        if self.channels > 1:
+            re, im = self._combine_extract(re, im, geometry[..., :2])
+        fx = geometry[..., 2][..., None, None]
+        fy = geometry[..., 3][..., None, None]
+
+        def shift(t):
+            nx = tf.pad(t[..., :, 1:], [[0, 0], [0, 0], [0, 0], [0, 1]])
+            t = t * (1.0 - fx) + nx * fx
+            ny = tf.pad(t[..., 1:, :], [[0, 0], [0, 0], [0, 1], [0, 0]])
+            return t * (1.0 - fy) + ny * fy
+
+        re, im = shift(re), shift(im)
+        pr = self.probe_re * self._disk
+        pi = self.probe_im * self._disk
+        ex_re = re * pr - im * pi
+        ex_im = re * pi + im * pr
+        f = tf.signal.fft2d(tf.complex(ex_re, ex_im))
+        f = tf.roll(f, shift=[self.N // 2, self.N // 2], axis=[2, 3])  # fftshift (N even)
+        intensity = (tf.math.real(f) ** 2 + tf.math.imag(f) ** 2) / float(self.N * self.N)
+        return tf.transpose(intensity, (0, 2, 3, 1))
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "N": self.N,
+            "channels": self.channels,
+            "pad": self.pad,
+            "probe_mask": self.probe_mask,
+            "probe_big": self.probe_big,
+        }
+
+
+@dataclass
+class PINN:
+    """The trained/trainable model pair and its configuration."""
+
+    config: ModelConfig
+    autoencoder: keras.Model
+    diffraction_to_obj: keras.Model
+
+    @property
+    def physics(self) -> DiffractionPhysics:
+        return self.autoencoder.get_layer("physics")
+
+
+def _amp_head(config: ModelConfig, name: str):
+    if config.amp_activation == "softplus":
+        return layers.Activation("softplus", name=name)
+    if config.amp_activation == "sigmoid":
+        return layers.Activation("sigmoid", name=name)
+    return ScaledSigmoid(config.amp_scale, name=name)
+
+
+def _conv(h, filters: int, name: str, batch_norm: bool):
+    """3×3 conv + relu (with BatchNormalization before the relu when asked)."""
+    if not batch_norm:
+        return layers.Conv2D(filters, 3, padding="same", activation="relu", name=name)(h)
+    h = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=name)(h)
+    h = layers.BatchNormalization(name=f"{name}_bn")(h)
+    return layers.Activation("relu", name=f"{name}_relu")(h)
+
+
+def _decoder(h, widths, prefix: str, batch_norm: bool = False, fullres: int = 0):
+    for i, f in enumerate(widths):
+        h = _conv(h, f, f"{prefix}_conv{i}a", batch_norm)
+        h = _conv(h, f, f"{prefix}_conv{i}b", batch_norm)
+        h = layers.UpSampling2D(2, name=f"{prefix}_up{i}")(h)
+    if fullres:  # non-linear layers at the output resolution (the reference has none there)
+        h = _conv(h, fullres, f"{prefix}_fullres_a", batch_norm)
+        h = _conv(h, fullres, f"{prefix}_fullres_b", batch_norm)
+    return h
+
+
+def build_model(config: ModelConfig, probe: np.ndarray) -> PINN:
+    """Build a fresh PINN (new layers and variables on every call).
+
+    Parameters
+    ----------
+    config : ModelConfig
+    probe : (N, N) complex, the normalised probe (stored as a non-trainable weight)
+
+    Returns
+    -------
+    PINN
+    """
+    if not isinstance(config, ModelConfig):
+        raise TypeError(f"config must be a ModelConfig, got {type(config).__name__}")
+    p = np.asarray(probe)
+    N, C = config.N, config.channels
+    if p.shape != (N, N):
+        raise ValueError(f"probe must have shape ({N}, {N}) for N={N}, got {p.shape}")
+    if not np.all(np.isfinite(p)):
+        raise ValueError("probe contains NaN or inf")
+    f1, f2, f3 = config.encoder_filters
+
+    x_in = keras.Input((N, N, C), name="diffraction")
+    geo_in = keras.Input((C, 4), name="geometry")
+    h = x_in
+    if config.input_transform == "log":
+        h = LogCounts(config.input_counts_scale, name="log_counts")(h)
+    elif config.input_transform == "linear+log":  # bright-centre cue and high-angle detail side by side
+        h = layers.Concatenate(name="input_concat")(
+            [h, LogCounts(config.input_counts_scale, name="log_counts")(h)]
+        )
+    bn = config.batch_norm
+    for i, f in enumerate((f1, f2, f3)):
+        h = _conv(h, f, f"enc{i}a", bn)
+        h = _conv(h, f, f"enc{i}b", bn)
+        h = layers.MaxPooling2D(2, name=f"pool{i}")(h)
+    if config.dense_bottleneck:  # global mixing: far field -> real space is non-local
+        side = N // 8
+        g = layers.Flatten(name="bottleneck_flat")(h)
+        g = layers.Dense(config.dense_bottleneck, activation="relu", name="bottleneck_dense")(g)
+        g = layers.Dense(side * side * f3 // 4, activation="relu", name="bottleneck_expand")(g)
+        g = layers.Reshape((side, side, f3 // 4), name="bottleneck_reshape")(g)
+        h = layers.Concatenate(name="bottleneck_concat")([h, g])
+
+    fr = config.fullres_filters
+    da = _decoder(h, (f2, f1), "dec_amp", bn, fr)
+    amp = layers.Conv2D(C, 3, padding="same", name="amp_logits")(da)
+    amp = _amp_head(config, "amp_centre")(amp)
+    amp = layers.ZeroPadding2D(N // 4, name="amp_pad")(amp)
+
+    dp = _decoder(h, (f2, f1), "dec_phase", bn, fr)
+    phase = layers.Conv2D(C, 3, padding="same", name="phase_logits")(dp)
+    phase = PiTanh(name="phase_centre")(phase)
+    phase = layers.ZeroPadding2D(N // 4, name="phase_pad")(phase)
+
+    if config.probe_big:
+        ba = layers.UpSampling2D(2, name="big_amp_up")(da)
+        ba = layers.Conv2D(C, 3, padding="same", name="big_amp_logits")(ba)
+        ba = _amp_head(config, "big_amp_act")(ba)
+        amp = BorderFill(N, name="amp")([amp, ba])
+        bp = layers.UpSampling2D(2, name="big_phase_up")(dp)
+        bp = layers.Conv2D(C, 3, padding="same", name="big_phase_logits")(bp)
+        bp = PiTanh(name="big_phase_act")(bp)
+        phase = BorderFill(N, name="phase")([phase, bp])
+    else:
+        amp = layers.Identity(name="amp")(amp)
+        phase = layers.Identity(name="phase")(phase)
+
+    physics = DiffractionPhysics(
+        N, C, config.combine_pad, config.probe_mask, config.probe_big, name="physics"
+    )
+    intensity = physics([amp, phase, geo_in])
+    autoencoder = keras.Model([x_in, geo_in], intensity, name="pinn")
+    physics.set_probe(p)
+    diffraction_to_obj = keras.Model(x_in, [amp, phase], name="diffraction_to_obj")
+    return PINN(config, autoencoder, diffraction_to_obj)
+
+
+def inference_model(autoencoder: keras.Model) -> keras.Model:
+    """Rebuild ``diffraction -> [amp, phase]`` from a (loaded) autoencoder by layer name."""
+    return keras.Model(
+        autoencoder.get_layer("diffraction").output,
+        [autoencoder.get_layer("amp").output, autoencoder.get_layer("phase").output],
+        name="diffraction_to_obj",
+    )
+
+
+def physics_intensity(
+    patches: np.ndarray,
+    geometry: np.ndarray,
+    probe: np.ndarray,
+    *,
+    probe_mask: bool,
+    probe_big: bool,
+    pad: int,
+) -> np.ndarray:
+    """Run complex patches ``(g, C, N, N)`` through the TF physics layer (float32).
+
+    Returns ``(g, C, N, N)`` intensity; the twin of :func:`physics.model_intensity`.
+    """
+    p = np.asarray(patches)
+    g, C, N, _ = p.shape
+    layer = DiffractionPhysics(N, C, pad, probe_mask, probe_big)
+    amp = np.transpose(np.abs(p), (0, 2, 3, 1)).astype(np.float32)
+    phase = np.transpose(np.angle(p), (0, 2, 3, 1)).astype(np.float32)
+    geo = np.asarray(geometry, dtype=np.float32)
+    layer.build([amp.shape, phase.shape, geo.shape])
+    layer.set_probe(probe)
+    out = layer([tf.constant(amp), tf.constant(phase), tf.constant(geo)])
+    return np.transpose(np.asarray(out), (0, 3, 1, 2))

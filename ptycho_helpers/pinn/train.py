@@ -1,0 +1,297 @@
+"""Training: scales, the fit loop with plain logging, history (loss: :mod:`.loss`; bundles:
+:mod:`.bundle`).
+
+Loss (DESIGN §4): Poisson negative log-likelihood of the measured counts
+``k = s²·d²`` under the rate ``λ = s²·I_model``; it is reported as the deviance / 2 per
+pixel, ``λ - k - k·log(λ/k)`` (the NLL minus its saturated value, same gradient), so a
+model at the noise floor logs ≈ 0.5 instead of -1e8.  Computed in float64 (counts reach
+1e8 at 1e9 photons, where float32 cancellation would swamp the 0.5).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..config import ModelConfig, TrainConfig
+from ..core.grouping import GroupedData
+from ..core.physics import input_gain, loss_photon_scale
+from .loss import make_loss
+
+logger = logging.getLogger(__name__)
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN/inf; carries the epoch (1-based) and the history so far."""
+
+    def __init__(self, epoch: int, history: dict[str, list[float]]):
+        super().__init__(
+            f"training diverged: non-finite loss at epoch {epoch}; "
+            "lower the learning rate or check the input data"
+        )
+        self.epoch = epoch
+        self.history = history
+
+
+@dataclass(frozen=True)
+class Scales:
+    """The two data normalisations of a model (saved with the bundle).
+
+    ``input_gain`` α scales the network input; ``photon_scale`` s converts object-unit
+    intensities to counts; ``photon_scale_closed_form`` = sqrt(nphotons)/(N/2) is recorded
+    beside it for comparison with PtychoPINN.
+    """
+
+    input_gain: float
+    photon_scale: float
+    photon_scale_closed_form: float
+    nphotons: float
+
+
+def compute_scales(diffraction: np.ndarray, nphotons: float) -> Scales:
+    """α and s of DESIGN §4 from training diffraction ``(g, N, N, C)`` (per pattern)."""
+    s, s_closed = loss_photon_scale(diffraction, nphotons)
+    return Scales(input_gain(diffraction), s, s_closed, float(nphotons))
+
+
+def mean_object_amplitude(diffraction: np.ndarray, probe: np.ndarray, probe_mask: bool) -> float:
+    """Object amplitude a that explains the mean diffracted energy if the object were flat:
+    by Parseval ``E Σ d² = a² Σ |P|²`` (probe × disk mask when the model masks it)."""
+    from ..core.physics import disk_mask, mean_pattern_energy
+
+    p = np.asarray(probe)
+    if probe_mask:
+        p = p * disk_mask(p.shape[0])
+    energy, _ = mean_pattern_energy(diffraction)
+    return math.sqrt(energy / float(np.sum(np.abs(p) ** 2)))
+
+
+def init_amplitude_head(pinn, amplitude: float) -> None:
+    """Set the amplitude head's bias so that an untrained model outputs ``amplitude``."""
+    cfg = pinn.config
+    a = float(amplitude)
+    if cfg.amp_activation == "softplus":
+        b = a + math.log(-math.expm1(-a))  # softplus^-1
+    else:
+        cap = 1.0 if cfg.amp_activation == "sigmoid" else cfg.amp_scale
+        q = min(max(a / cap, 1e-3), 1 - 1e-3)
+        b = math.log(q / (1 - q))
+    names = ["amp_logits"] + (["big_amp_logits"] if cfg.probe_big else [])
+    for name in names:
+        layer = pinn.autoencoder.get_layer(name)
+        kernel, bias = layer.get_weights()
+        layer.set_weights([kernel, np.full_like(bias, b)])
+
+
+def _validate_data(data: GroupedData, config: ModelConfig) -> None:
+    if not isinstance(data, GroupedData):
+        raise TypeError(f"data must be GroupedData, got {type(data).__name__}")
+    d = data.diffraction
+    if d.shape[0] == 0:
+        raise ValueError("the training set is empty (0 groups)")
+    expect = (config.N, config.N, config.channels)
+    if d.ndim != 4 or d.shape[1:] != expect:
+        raise ValueError(
+            f"diffraction must have shape (g, {expect[0]}, {expect[1]}, {expect[2]}), got {d.shape}"
+        )
+    if not np.issubdtype(d.dtype, np.floating):
+        raise TypeError(f"diffraction must be a float array, got {d.dtype}")
+    if not (np.all(np.isfinite(d)) and np.all(np.isfinite(data.geometry))):
+        raise ValueError("training data contain NaN or inf")
+    if np.any(d < 0):
+        raise ValueError("diffraction amplitudes must be >= 0")
+    if config.channels > 1 and data.max_offset > config.combine_pad:
+        raise ValueError(
+            f"a group member lies {data.max_offset} px from its anchor, beyond the model's "
+            f"combine_pad={config.combine_pad}; build the model with combine_pad >= {data.max_offset}"
+        )
+
+
+def summarize_history(history: dict[str, list[float]]) -> dict[str, dict[str, Any]]:
+    """Per metric: count, first, last, min, max, has_nan, first_nan_epoch (1-based)."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, values in history.items():
+        v = np.asarray(values, dtype=np.float64)
+        finite = np.isfinite(v)
+        bad = np.flatnonzero(~finite)
+        out[name] = {
+            "count": int(v.size),
+            "first": float(v[0]) if v.size else None,
+            "last": float(v[-1]) if v.size else None,
+            "min": float(v[finite].min()) if finite.any() else None,
+            "max": float(v[finite].max()) if finite.any() else None,
+            "has_nan": bool(bad.size),
+            "first_nan_epoch": int(bad[0]) + 1 if bad.size else None,
+        }
+    return out
+
+
+@dataclass
+class TrainResult:
+    """Outcome of :func:`train_pinn`."""
+
+    pinn: Any
+    scales: Scales
+    history: dict[str, list[float]]
+    train_config: TrainConfig
+    n_train: int
+    n_val: int
+    epochs_run: int
+    wall_s: float
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+def _epoch_logger(nepochs: int, log: logging.Logger):
+    import keras
+
+    class EpochLog(keras.callbacks.Callback):
+        """One plain log line per epoch; stops at the first non-finite batch loss."""
+
+        def __init__(self):
+            super().__init__()
+            self.t0 = time.perf_counter()
+            self.diverged_epoch: int | None = None
+            self.epoch = 0
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch + 1
+            self.t0 = time.perf_counter()
+
+        def on_train_batch_end(self, batch, logs=None):
+            loss = (logs or {}).get("loss")
+            if loss is not None and not math.isfinite(float(loss)):
+                self.diverged_epoch = self.epoch
+                self.model.stop_training = True
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = logs or {}
+            lr = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+            parts = [f"{k}={float(v):.6g}" for k, v in sorted(logs.items()) if k != "learning_rate"]
+            log.info(
+                "epoch %d/%d %s lr=%.3g time=%.1fs",
+                epoch + 1,
+                nepochs,
+                " ".join(parts),
+                lr,
+                time.perf_counter() - self.t0,
+            )
+            if any(not math.isfinite(float(v)) for v in logs.values()):
+                self.diverged_epoch = self.diverged_epoch or epoch + 1
+                self.model.stop_training = True
+
+    return EpochLog()
+
+
+def train_pinn(
+    data: GroupedData,
+    *,
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    probe: np.ndarray,
+    nphotons: float,
+    log: logging.Logger | None = None,
+) -> TrainResult:
+    """Train a fresh PINN on grouped data.
+
+    Seeds Python, numpy and TensorFlow once (``keras.utils.set_random_seed``), draws a
+    random validation share with that seed (the split-by-y data arrive sorted), trains
+    with Adam + ReduceLROnPlateau + EarlyStopping on the training loss.
+
+    Raises
+    ------
+    TrainingDiverged
+        On a NaN/inf loss, with the epoch and the history so far.
+    """
+    import keras
+
+    from .model import build_model
+
+    log = log or logger
+    if not isinstance(train_config, TrainConfig):
+        raise TypeError(f"train_config must be a TrainConfig, got {type(train_config).__name__}")
+    _validate_data(data, model_config)
+    keras.utils.set_random_seed(train_config.seed)
+    scales = compute_scales(data.diffraction, nphotons)
+    X = (scales.input_gain * data.diffraction).astype(np.float32)
+    Y = np.square(data.diffraction, dtype=np.float32)
+    G = data.geometry.astype(np.float32)
+    g = X.shape[0]
+    n_val = int(round(train_config.validation_fraction * g))
+    n_val = min(n_val, g - 1)
+    order = np.random.default_rng(train_config.seed).permutation(g)
+    val_idx, tr_idx = np.sort(order[:n_val]), np.sort(order[n_val:])
+
+    if model_config.input_transform != "linear":  # the log transform needs the data's scales
+        model_config = dataclasses.replace(
+            model_config, input_counts_scale=scales.photon_scale / scales.input_gain
+        )
+    pinn = build_model(model_config, probe)
+    if model_config.amp_init == "data":
+        init_amplitude_head(pinn, mean_object_amplitude(data.diffraction, probe, model_config.probe_mask))
+    pinn.autoencoder.compile(
+        optimizer=keras.optimizers.Adam(train_config.learning_rate),
+        loss=make_loss(scales.photon_scale, train_config.nll_weight, train_config.mae_weight),
+    )
+    epoch_log = _epoch_logger(train_config.nepochs, log)
+    callbacks = [
+        epoch_log,
+        keras.callbacks.ReduceLROnPlateau(
+            monitor="loss",
+            factor=train_config.lr_factor,
+            patience=train_config.lr_patience,
+            min_lr=train_config.lr_min,
+            verbose=0,
+        ),
+        keras.callbacks.EarlyStopping(monitor="loss", patience=train_config.early_stop_patience, verbose=0),
+    ]
+    log.info(
+        "training %d groups (%d validation), C=%d, N=%d, batch %d, %d epochs; alpha=%.6g s=%.6g "
+        "(closed form %.6g)",
+        len(tr_idx),
+        n_val,
+        model_config.channels,
+        model_config.N,
+        train_config.batch_size,
+        train_config.nepochs,
+        scales.input_gain,
+        scales.photon_scale,
+        scales.photon_scale_closed_form,
+    )
+    t0 = time.perf_counter()
+    fit = pinn.autoencoder.fit(
+        [X[tr_idx], G[tr_idx]],
+        Y[tr_idx],
+        validation_data=([X[val_idx], G[val_idx]], Y[val_idx]) if n_val else None,
+        batch_size=train_config.batch_size,
+        epochs=train_config.nepochs,
+        shuffle=True,
+        verbose=0,
+        callbacks=callbacks,
+    )
+    wall = time.perf_counter() - t0
+    history = {k: [float(v) for v in vals] for k, vals in fit.history.items()}
+    if epoch_log.diverged_epoch is not None or any(
+        not math.isfinite(v) for vals in history.values() for v in vals
+    ):
+        raise TrainingDiverged(epoch_log.diverged_epoch or len(history.get("loss", [])), history)
+    result = TrainResult(
+        pinn=pinn,
+        scales=scales,
+        history=history,
+        train_config=train_config,
+        n_train=int(len(tr_idx)),
+        n_val=n_val,
+        epochs_run=len(history.get("loss", [])),
+        wall_s=wall,
+    )
+    result.summary = summarize_history(history)
+    return result
+
+
+# --------------------------------------------------------------------------- bundle

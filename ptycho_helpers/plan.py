@@ -1,0 +1,93 @@
+"""Planning a run before anything is written: the run settings a named profile implies,
+the imported data's size, the custom probe file and the memory estimate.
+
+The parent (``runs``, ``sweep``) calls these to validate before a hub exists; the kernel
+(``run.record.start_scenario``) calls the same functions on the same values, so a run
+started by papermill directly resolves exactly like one started by the CLI.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .config import RunParams, RunSettings
+from .core.simulate import make_probe
+from .hub import interchange
+from .scenarios import ResolvedRun, profile_settings, resolve_run
+
+
+def estimate_memory_bytes(resolved: ResolvedRun) -> int:
+    """Rough peak memory of a run: simulation buffers, the object canvas and training arrays."""
+    p, C = resolved.params, resolved.spec.channels
+    n = resolved.counts[0]
+    sim = n * p.N * p.N * 48  # exit waves, FFT, rates, counts, amplitudes
+    obj = (2 * p.object_size) ** 2 * 8 * 4  # line canvas and three blurs
+    train = resolved.n_train_groups * C * p.N * p.N * 4 * 4  # inputs, targets, copies
+    return int(sim + obj + train)
+
+
+def available_memory_bytes() -> int:
+    """Memory the OS can give us now (MemAvailable), or a large number when unknown."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 1 << 60
+
+
+def preflight(resolved: ResolvedRun, settings: RunSettings) -> None:
+    """Checks that need no computation: the custom probe file and the memory estimate.
+
+    Raises ``ValueError``/``FileNotFoundError`` before anything is allocated or written.
+    """
+    if resolved.spec.probe_mode == "custom" and settings.data_path is None:
+        if resolved.params.N != 64 and settings.custom_probe_path is None:
+            raise ValueError("the shipped synthetic probe is 64x64; give custom_probe_path for N != 64")
+        make_probe(resolved.params.N, "custom", settings.custom_probe_path)
+    need, have = estimate_memory_bytes(resolved), available_memory_bytes()
+    if need > 0.8 * have:
+        raise ValueError(
+            f"this run needs about {need / 2**30:.1f} GiB but only {have / 2**30:.1f} GiB are available; "
+            "lower base_total_images, group_count or object_size"
+        )
+
+
+def resolve_for(
+    scenario: str, overrides: dict[str, Any] | None, settings: RunSettings, *, profile: str | None = None
+) -> ResolvedRun:
+    """``resolve_run`` for simulated data, or sized by an imported NPZ (``data_path``)."""
+    if settings.data_path is None:
+        return resolve_run(scenario, overrides, profile=profile)
+    data = interchange.import_npz(settings.data_path)
+    return resolve_run(scenario, overrides, params=RunParams(N=data.N), n_total=data.n, profile=profile)
+
+
+def settings_for(
+    scenario: str, given: Mapping[str, Any] | None, *, profile: str | None = None
+) -> RunSettings:
+    """Run settings of a scenario: the named profile's settings (nepochs, group_limit),
+    then the caller's values (``None`` = not given), over the :class:`RunSettings` defaults."""
+    values = {k: v for k, v in (given or {}).items() if v is not None}
+    return RunSettings(**{**profile_settings(profile, scenario), **values})
+
+
+def plan_run(
+    scenario: str, values: Mapping[str, Any] | None, *, profile: str | None = None
+) -> tuple[ResolvedRun, RunSettings, dict[str, Any]]:
+    """Resolve and check a scenario run from knob values (any mix of profile knobs and run
+    settings, ``None`` = not given) without writing anything.
+
+    Returns ``(resolved, settings, overrides)``; raises ``ValueError``/``TypeError``/
+    ``FileNotFoundError`` with a one-line message naming the bad value.
+    """
+    from .knobs import split_values
+
+    overrides, given = split_values(values)
+    settings = settings_for(scenario, given, profile=profile)
+    resolved = resolve_for(scenario, overrides, settings, profile=profile)
+    preflight(resolved, settings)
+    return resolved, settings, overrides

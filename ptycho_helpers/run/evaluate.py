@@ -1,0 +1,100 @@
+"""Evaluation stage: comparison with the truth on the covered region, the Poisson noise
+floor of the stitched test groups, ``comparison_metrics.json``."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..core import metrics, physics
+from ..hub import artifacts, results
+from .record import ScenarioContext
+from .stages import RefinedReconstruction, TrainedModel
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The comparison record of a run (``comparison_metrics.json``) and what it scored."""
+
+    refined: RefinedReconstruction
+    comparison: dict[str, Any]
+
+    @property
+    def reconstructed(self):
+        return self.refined.reconstructed
+
+
+def noise_floor(ctx: ScenarioContext, trained: TrainedModel) -> dict[str, Any]:
+    """Poisson deviance/2 per pixel on the stitched test groups: true object vs trained model."""
+    groups, sim = trained.groups, trained.groups.sim
+    data = groups.test
+    N, C = ctx.resolved.params.N, ctx.resolved.spec.channels
+    s = trained.scales.photon_scale
+    counts = (s * np.moveaxis(data.diffraction, -1, 1).astype(np.float64)) ** 2
+    x = (trained.scales.input_gain * data.diffraction).astype(np.float32)
+    model_i = np.moveaxis(
+        np.asarray(trained.pinn.autoencoder.predict([x, data.geometry], verbose=0, batch_size=32)), -1, 1
+    )
+    model_dev = float(np.mean(physics.poisson_deviance_half(s * s * model_i.astype(np.float64), counts)))
+    if sim.obj is None:
+        return {"metric": "Poisson deviance / 2 per pixel", "true_object": None, "model": model_dev}
+    true_patches = physics.extract_patches(sim.obj, np.floor(data.positions).reshape(-1, 2), N).reshape(
+        -1, C, N, N
+    )
+    spec = ctx.resolved.spec
+    true_i = physics.model_intensity(
+        true_patches,
+        data.geometry,
+        sim.probe,
+        probe_mask=spec.probe_mask,
+        probe_big=spec.probe_big,
+        pad=groups.combine_pad,
+    )
+    return {
+        "metric": "Poisson deviance / 2 per pixel on the stitched test groups (0.5 = noise floor for large counts)",
+        "true_object": float(np.mean(physics.poisson_deviance_half(s * s * true_i, counts))),
+        "model": model_dev,
+    }
+
+
+def evaluate_scenario(ctx: ScenarioContext, refined: RefinedReconstruction) -> Evaluation:
+    """Compare with the truth on the covered region; write ``comparison_metrics.json``.
+
+    The PINN's reconstruction is the main block; a refined one (same positions, same
+    covered region, same baselines) goes under ``"refined"``."""
+    t = time.perf_counter()
+    recon = refined.reconstructed
+    trained, stitched, rec = recon.trained, recon.stitched, recon.rec
+    sim = trained.groups.sim
+    if sim.obj is None:  # imported data without objectGuess: nothing to compare with
+        comp = {"ground_truth_available": False, "coverage_fraction": stitched.coverage_fraction}
+    else:
+        comp = metrics.compare_to_truth(stitched, sim.obj, register=ctx.settings.register)
+        comp["ground_truth_available"] = True
+    comp["noise_floor"] = noise_floor(ctx, trained)
+    if refined.active:
+        block: dict[str, Any] = {"refinement": refined.summary}
+        comp["noise_floor"]["refined"] = refined.refined.loss_end
+        if sim.obj is not None:
+            full = metrics.compare_to_truth(refined.stitched, sim.obj, register=ctx.settings.register)
+            block.update({k: full[k] for k in ("alignment", "amplitude", "amplitude_scaled", "phase")})
+        comp["refined"] = block
+    if ctx.resolved.spec.gridsize == 1 and sim.obj is not None:
+        true_patches = physics.extract_patches(sim.obj, rec.positions, ctx.resolved.params.N)
+        comp["twin_image_fraction"] = metrics.twin_image_fraction(
+            rec.patches, true_patches, M=ctx.resolved.params.reassemble_M
+        )
+    comp["scenario"] = ctx.name
+    artifacts.write_json(ctx.folder / "comparison_metrics.json", results.checked(results.Comparison, comp))
+    ctx.update(
+        headline=(
+            metrics.headline(comp)
+            if sim.obj is not None
+            else {"coverage_fraction": comp["coverage_fraction"]}
+        )
+    )
+    ctx.timed("evaluate", t)
+    return Evaluation(refined, comp)

@@ -1,0 +1,299 @@
+"""The stages of one scenario run, in the pipeline's order (``notebooks/scenario_run.ipynb``
+calls them one per cell; :func:`run_scenario` calls them in-process).
+
+start → simulate → group → train → reconstruct → refine → evaluate → write outputs → finish.
+Each stage is ``stage(ctx, upstream record) -> new record``; a record keeps a reference
+to its upstream record, so nothing travels through mutable state.  Each stage reports
+its wall time (and its metadata section) through the run record, which rewrites
+``run_metadata.json`` atomically: a run that dies leaves a metadata file whose status
+still reads ``running``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..config import ModelConfig, TrainConfig
+from ..core import physics
+from ..core.grouping import GroupedData, gather_groups, group_positions
+from ..core.reassemble import Stitched, even_ceil, reassemble_patches
+from ..core.simulate import (
+    RawData,
+    make_lines_object,
+    make_probe,
+    simulate_nongrid_raw_data,
+    split_raw_data_by_axis,
+)
+from ..hub import artifacts, interchange, plotting
+from . import telemetry
+from .record import ScenarioContext
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SimulatedDataset:
+    """Object (``None`` for imported data without one), normalised probe, all patterns and
+    the y-split."""
+
+    obj: np.ndarray | None
+    probe: np.ndarray
+    raw: RawData
+    train: RawData
+    test: RawData
+
+
+@dataclass(frozen=True)
+class ScenarioGroups:
+    """Training groups, the test groups that get stitched, the model's combine pad and the
+    reassembly telemetry of the stitched groups."""
+
+    sim: SimulatedDataset
+    train: GroupedData
+    test: GroupedData
+    combine_pad: int
+    telemetry: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    """The trained PINN (``pinn.train.TrainResult``) and the groups it was trained on."""
+
+    groups: ScenarioGroups
+    result: Any
+
+    @property
+    def pinn(self):
+        return self.result.pinn
+
+    @property
+    def scales(self):
+        return self.result.scales
+
+
+@dataclass(frozen=True)
+class Reconstructed:
+    """The PINN's predicted test patches and their stitched image."""
+
+    trained: TrainedModel
+    rec: Any  # pinn.infer.Reconstruction
+    stitched: Stitched
+
+
+@dataclass(frozen=True)
+class RefinedReconstruction:
+    """The physics refinement of the predicted patches (``refined``/``stitched`` are ``None``
+    when ``refine_steps == 0``: the PINN alone)."""
+
+    reconstructed: Reconstructed
+    refined: Any = None  # pinn.refine.Refined
+    stitched: Stitched | None = None
+    summary: dict[str, Any] | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.refined is not None
+
+
+def simulate_scenario(ctx: ScenarioContext) -> SimulatedDataset:
+    """Lines object, normalised probe, non-grid Poisson scan (or the imported NPZ), split by y."""
+    t = time.perf_counter()
+    p, spec = ctx.resolved.params, ctx.resolved.spec
+    if ctx.settings.data_path is not None:  # a user's NPZ instead of the simulation
+        raw = interchange.import_npz(ctx.settings.data_path)
+        obj, probe = raw.objectGuess, raw.probeGuess
+        logger.info("%s: imported %d patterns (N=%d) from %s", ctx.name, raw.n, raw.N, ctx.settings.data_path)
+    else:
+        obj = make_lines_object(p.object_size, p.object_seed)
+        if ctx.settings.object_amp_norm:  # bias study: object amplitude scaled to max 1
+            obj = (obj / np.abs(obj).max()).astype(np.complex64)
+        path = ctx.settings.custom_probe_path if spec.probe_mode == "custom" else None
+        probe = physics.normalize_probe_guess(make_probe(p.N, spec.probe_mode, path), spec.probe_scale)
+        raw = simulate_nongrid_raw_data(
+            obj, probe, n_images=ctx.resolved.counts[0], nphotons=p.nphotons, seed=p.sim_seed, buffer=p.buffer
+        )
+    train, test = split_raw_data_by_axis(raw, p.split_fraction, "y")
+    ctx.meta.scales["simulation_photon_scale"] = raw.photon_scale
+    ctx.timed("simulate", t)
+    logger.info(
+        "%s: simulated %d patterns (train %d, test %d), s_sim=%.6g",
+        ctx.name,
+        raw.n,
+        train.n,
+        test.n,
+        raw.photon_scale,
+    )
+    return SimulatedDataset(obj, probe, raw, train, test)
+
+
+def group_scenario(ctx: ScenarioContext, sim: SimulatedDataset) -> ScenarioGroups:
+    """Training groups (group_count) and the test groups that get stitched
+    (min(group_count, group_limit)); the model's combine pad covers both.  Writes the
+    reassembly telemetry of the groups actually stitched into the hub."""
+    t = time.perf_counter()
+    r = ctx.resolved
+    C = r.spec.gridsize
+    n_train = r.n_train_groups
+    gtr = group_positions(
+        sim.train.positions,
+        gridsize=C,
+        n_groups=n_train,
+        neighbor_count=r.params.neighbor_count,
+        rng=r.params.sim_seed,
+    )
+    gte = telemetry.test_groups(r, sim.test.positions, ctx.settings.group_limit)
+    n_test = gte.n_groups
+    train = gather_groups(sim.train.diffraction, sim.train.positions, gtr)
+    test = gather_groups(sim.test.diffraction, sim.test.positions, gte)
+    pad = even_ceil(max(train.max_offset, test.max_offset)) if C > 1 else 0
+    tel = telemetry.telemetry_of(
+        ctx.name, r, ctx.settings.group_limit, gte, sim.test.positions, data_path=ctx.settings.data_path
+    )
+    telemetry.write_telemetry(ctx.hub, tel)
+    c = ctx.meta.counts
+    c.train_groups, c.test_groups_available, c.test_groups_stitched = (
+        n_train,
+        int(min(r.group_count, sim.test.n)),
+        n_test,
+    )
+    c.patches_stitched = int(n_test * C * C)
+    ctx.timed("group", t)
+    return ScenarioGroups(sim, train, test, pad, tel)
+
+
+def model_config_of(ctx: ScenarioContext, groups: ScenarioGroups) -> ModelConfig:
+    r, s = ctx.resolved, ctx.settings
+    return ModelConfig(
+        N=r.params.N,
+        gridsize=r.spec.gridsize,
+        amp_activation=s.amp_activation,
+        probe_big=r.spec.probe_big,
+        probe_mask=r.spec.probe_mask,
+        combine_pad=groups.combine_pad,
+        input_transform=s.input_transform,
+        dense_bottleneck=s.dense_bottleneck,
+    )
+
+
+def train_scenario(ctx: ScenarioContext, groups: ScenarioGroups) -> TrainedModel:
+    """Train the PINN, save the bundle and history into ``train_outputs/``."""
+    from ..pinn.bundle import save_bundle
+    from ..pinn.train import TrainingDiverged, summarize_history, train_pinn
+
+    t = time.perf_counter()
+    r, s = ctx.resolved, ctx.settings
+    mc = model_config_of(ctx, groups)
+    tc = TrainConfig(nepochs=s.nepochs, batch_size=r.batch_size, seed=s.seed, learning_rate=s.learning_rate)
+    ctx.update(model=mc.to_dict(), training={"config": tc.to_dict()})
+    out = ctx.folder / "train_outputs"
+    try:
+        result = train_pinn(
+            groups.train, model_config=mc, train_config=tc, probe=groups.sim.probe, nphotons=r.params.nphotons
+        )
+    except TrainingDiverged as exc:
+        artifacts.write_json(out / "history.json", exc.history)
+        artifacts.write_json(out / "history_summary.json", summarize_history(exc.history))
+        ctx.update(training={**ctx.meta.training, "diverged_epoch": exc.epoch})
+        raise
+    save_bundle(result, out, extra={"scenario": ctx.name})
+    plotting.save_history_plot(out / "history.png", result.history)
+    ctx.meta.scales.update(
+        input_gain=result.scales.input_gain,
+        photon_scale=result.scales.photon_scale,
+        photon_scale_closed_form=result.scales.photon_scale_closed_form,
+    )
+    ctx.meta.training.update(
+        epochs_run=result.epochs_run,
+        n_train=result.n_train,
+        n_val=result.n_val,
+        wall_s=round(result.wall_s, 3),
+        final_loss=result.history["loss"][-1],
+        final_val_loss=(result.history.get("val_loss") or [None])[-1],
+    )
+    ctx.timed("train", t)
+    return TrainedModel(groups, result)
+
+
+def reconstruct_scenario(ctx: ScenarioContext, trained: TrainedModel) -> Reconstructed:
+    """Batched inference on the test groups, then stitching.
+
+    For gridsize > 1 the stitched patches are the members' cuts of the combined group object
+    (what the physics saw, :func:`pinn.infer.combined_patches`), not the raw member outputs."""
+    from ..pinn.infer import combined_patches, predict_patches
+
+    t = time.perf_counter()
+    test = trained.groups.test
+    rec = predict_patches(
+        trained.pinn.diffraction_to_obj, test, input_gain=trained.scales.input_gain, batch_size=32
+    )
+    rec = dataclasses.replace(rec, patches=combined_patches(rec.patches, test, trained.pinn.config))
+    ctx.timed("inference", t)
+    t = time.perf_counter()
+    stitched = reassemble_patches(rec.patches, rec.positions, ctx.resolved.params.reassemble_M)
+    ctx.timed("stitch", t)
+    return Reconstructed(trained, rec, stitched)
+
+
+def refine_scenario(ctx: ScenarioContext, reconstructed: Reconstructed) -> RefinedReconstruction:
+    """Physics refinement of the predicted test patches on their own diffraction (no truth),
+    stitched like the PINN output; inactive when ``refine_steps == 0`` (PINN only)."""
+    s = ctx.settings
+    if s.refine_steps == 0:
+        return RefinedReconstruction(reconstructed)
+    from ..pinn.infer import combined_patches
+    from ..pinn.refine import refine_patches
+
+    t = time.perf_counter()
+    trained = reconstructed.trained
+    test = trained.groups.test
+    refined = refine_patches(
+        reconstructed.rec.patches,
+        test,
+        probe=trained.groups.sim.probe,
+        model_config=trained.pinn.config,
+        photon_scale=trained.scales.photon_scale,
+        steps=s.refine_steps,
+        learning_rate=s.refine_lr,
+    )
+    # the members drift apart on their overlaps during refinement too: stitch what the physics saw
+    refined = dataclasses.replace(
+        refined, patches=combined_patches(refined.patches, test, trained.pinn.config)
+    )
+    stitched = reassemble_patches(
+        refined.patches, reconstructed.rec.positions, ctx.resolved.params.reassemble_M
+    )
+    summary = {
+        "steps": refined.steps,
+        "learning_rate": s.refine_lr,
+        "loss_start": refined.loss_start,
+        "loss_end": refined.loss_end,
+        "wall_s": round(refined.wall_s, 3),
+    }
+    ctx.update(refinement=summary)
+    ctx.timed("refine", t)
+    return RefinedReconstruction(reconstructed, refined, stitched, summary)
+
+
+def run_scenario(scenario: str, hub_dir: str | None = None, **kwargs: Any):
+    """All stages in this process (tests, benchmarks, Python users): the same calls the
+    scenario notebook makes.  Returns ``(ctx, evaluation, stats)``."""
+    from .evaluate import evaluate_scenario
+    from .outputs import write_scenario_outputs
+    from .record import finish_scenario, start_scenario
+
+    ctx = start_scenario(scenario, hub_dir, **kwargs)
+    sim = simulate_scenario(ctx)
+    groups = group_scenario(ctx, sim)
+    trained = train_scenario(ctx, groups)
+    reconstructed = reconstruct_scenario(ctx, trained)
+    refined = refine_scenario(ctx, reconstructed)
+    evaluation = evaluate_scenario(ctx, refined)
+    stats = write_scenario_outputs(ctx, evaluation)
+    finish_scenario(ctx)
+    return ctx, evaluation, stats

@@ -1,0 +1,119 @@
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+from ptycho_helpers import far_field_intensity, make_probe, normalize_probe_guess
+from ptycho_helpers.core.physics import (
+    disk_mask,
+    extract_patches,
+    fourier_shift,
+    input_gain,
+    loss_photon_scale,
+    poisson_deviance_half,
+)
+
+
+def test_parseval(rng):
+    psi = rng.normal(size=(3, 32, 32)) + 1j * rng.normal(size=(3, 32, 32))
+    intensity = far_field_intensity(psi)
+    assert_allclose(intensity.sum(axis=(1, 2)), (np.abs(psi) ** 2).sum(axis=(1, 2)), rtol=1e-10)
+
+
+def test_dc_at_centre_and_plane_wave():
+    N = 16
+    psi = np.full((N, N), 2.0 + 0j)
+    intensity = far_field_intensity(psi)
+    # analytic: all energy N^2*|2|^2 in the DC pixel at (N/2, N/2)
+    assert intensity[N // 2, N // 2] == pytest.approx(4 * N * N)
+    assert np.count_nonzero(intensity > 1e-9) == 1
+
+
+def test_tilted_plane_wave_lands_on_its_frequency():
+    N = 32
+    x = np.arange(N)
+    psi = np.exp(2j * np.pi * 3 * x / N)[None, :] * np.ones((N, 1))
+    intensity = far_field_intensity(psi)
+    assert np.unravel_index(np.argmax(intensity), intensity.shape) == (N // 2, N // 2 + 3)
+
+
+def test_far_field_rejects_bad_input():
+    with pytest.raises(ValueError, match="N, N"):
+        far_field_intensity(np.zeros((4, 5)))
+    with pytest.raises(ValueError, match="NaN"):
+        far_field_intensity(np.full((4, 4), np.nan))
+
+
+def test_probe_normalisation_identity():
+    for mode in ("idealized", "custom"):
+        p = make_probe(64, mode)
+        for scale in (4.0, 10.0):
+            q = normalize_probe_guess(p, scale)
+            assert q.dtype == np.complex64
+            assert np.mean(np.abs(disk_mask(64) * q)) == pytest.approx(1 / scale, rel=1e-5)
+    with pytest.raises(ValueError, match="probe_scale"):
+        normalize_probe_guess(make_probe(64), 0)
+
+
+def test_idealized_probe_disk_radius():
+    p = make_probe(64)
+    area = np.count_nonzero(np.abs(p) > 0.5)
+    assert np.sqrt(area / np.pi) == pytest.approx(10.9, abs=0.3)
+    assert p.dtype == np.complex64 and p.shape == (64, 64)
+
+
+def test_disk_mask_radius():
+    m = disk_mask(64)
+    assert m[32, 32] and not m[32, 48] and m[32, 47]
+
+
+def test_extract_patches_integer_positions_geometry(rng):
+    obj = (rng.normal(size=(50, 60)) + 1j * rng.normal(size=(50, 60))).astype(np.complex64)
+    N = 8
+    patch = extract_patches(obj, np.array([[20.0, 30.0]]), N)[0]
+    # pixel k at p - N/2 + k: pixel (N/2, N/2) is obj[y=30, x=20]
+    assert patch[N // 2, N // 2] == obj[30, 20]
+    assert_allclose(patch, obj[30 - N // 2 : 30 + N // 2, 20 - N // 2 : 20 + N // 2])
+
+
+def test_extract_patches_subpixel_is_bilinear():
+    yy, xx = np.mgrid[0:40, 0:40]
+    obj = (2.0 * xx + 3.0 * yy).astype(np.complex64)  # bilinear interpolation exact on planes
+    patch = extract_patches(obj, np.array([[20.25, 18.5]]), 8)[0]
+    assert_allclose(patch[4, 4].real, 2 * 20.25 + 3 * 18.5, rtol=1e-6)
+    assert_allclose(patch[0, 0].real, 2 * (20.25 - 4) + 3 * (18.5 - 4), rtol=1e-6)
+
+
+def test_extract_outside_is_zero():
+    obj = np.ones((20, 20), dtype=np.complex64)
+    patch = extract_patches(obj, np.array([[0.0, 0.0]]), 8)[0]
+    assert patch[0, 0] == 0 and patch[4, 4] == 1
+
+
+def test_fourier_shift_inverts_exactly(rng):
+    a = rng.normal(size=(2, 16, 16)) + 1j * rng.normal(size=(2, 16, 16))
+    d = np.array([[1.3, -2.7], [0.5, 0.25]])
+    back = fourier_shift(fourier_shift(a, d), -d)
+    assert_allclose(back, a, atol=1e-12)
+    # integer shift is a roll: out(r) = in(r - d)
+    rolled = fourier_shift(a[:1], np.array([[2.0, 1.0]]))
+    assert_allclose(rolled[0], np.roll(a[0], (1, 2), axis=(0, 1)), atol=1e-12)
+
+
+def test_scales():
+    d = np.ones((5, 8, 8))
+    # sum d^2 = 64 per pattern -> alpha = sqrt(16/64) = 0.5
+    assert input_gain(d) == pytest.approx(0.5)
+    s, s_closed = loss_photon_scale(d, 1e9)
+    assert s == pytest.approx(np.sqrt(1e9 / 64))
+    assert loss_photon_scale(np.ones((2, 64, 64)), 1e9)[1] == pytest.approx(988.2117688)
+    # per pattern, not summed over channels
+    grouped = np.ones((5, 8, 8, 4))
+    assert loss_photon_scale(grouped, 1e9)[0] == pytest.approx(s)
+    assert input_gain(grouped) == pytest.approx(0.5)
+
+
+def test_poisson_deviance_half_floor(rng):
+    lam = np.full(200_000, 5e4)
+    k = rng.poisson(lam)
+    assert np.mean(poisson_deviance_half(lam, k)) == pytest.approx(0.5, abs=0.02)
+    assert poisson_deviance_half(np.array([3.0]), np.array([3.0]))[0] == pytest.approx(0.0)

@@ -1,0 +1,153 @@
+"""Run inspector and comparison helpers, tested without a browser on a synthetic hub."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ptycho_helpers.hub import artifacts, viewer
+
+
+def _fake_run(hub, name, scale=1.0):
+    folder = hub / name
+    S = 40
+    yy, xx = np.mgrid[0:S, 0:S]
+    truth = 2 + np.sin(xx / 4.0)
+    cov = np.zeros((S, S))
+    cov[5:35, 8:30] = 1
+    amp = np.where(cov > 0, truth * scale, np.nan)
+    artifacts.write_npy(folder / "inference_outputs" / "amplitude.npy", amp.astype(np.float32))
+    artifacts.write_npy(folder / "inference_outputs" / "phase.npy", np.zeros((S, S), np.float32))
+    artifacts.write_npy(folder / "inference_outputs" / "coverage.npy", cov)
+    artifacts.write_npy(folder / "ground_truth_amplitude.npy", truth.astype(np.float32))
+    artifacts.write_npy(folder / "ground_truth_phase.npy", np.zeros((S, S), np.float32))
+    base = {"ssim": 0.3, "pearson_r": None, "mae": 0.5}
+    artifacts.write_json(
+        folder / "comparison_metrics.json",
+        {
+            "amplitude": {"ssim": 0.9, "pearson_r": 0.99, "mae": 0.1, "ls_scale": 1 / scale},
+            "baselines": {"flat": base, "blur_sigma8": base},
+            "coverage_fraction": float(cov.mean()),
+            "scenario": name,
+            "ground_truth_available": True,
+            "noise_floor": {"metric": "dev/2", "model": 1.0},
+        },
+    )
+    artifacts.write_json(folder / "run_metadata.json", {"scenario": "gs1_ideal", "timings_s": {"train": 1.0}})
+    artifacts.write_json(
+        folder / "inference_outputs" / "stats.json",
+        {"display_ranges": {"amplitude": {"vmin": 0, "vmax": 3.0}}},
+    )
+
+
+@pytest.fixture
+def reports(tmp_path):
+    _fake_run(tmp_path / "2026-01-01T000000Z", "gs1_ideal")
+    _fake_run(tmp_path / "2026-01-02T000000Z", "gs1_ideal", scale=0.5)
+    _fake_run(tmp_path / "2026-01-02T000000Z", "gs2_ideal")
+    (tmp_path / "2026-01-03T000000Z").mkdir()  # a hub with no finished run
+    return tmp_path
+
+
+def test_list_and_load(reports):
+    hubs = viewer.list_hubs(reports)
+    assert [h.name for h in hubs][0] == "2026-01-03T000000Z"
+    assert viewer.list_runs(hubs[1]) == ["gs1_ideal", "gs2_ideal"]
+    run = viewer.load_run(hubs[1], "gs1_ideal")
+    assert run.covered.sum() == 30 * 22
+    with pytest.raises(FileNotFoundError, match="incomplete or missing"):
+        viewer.load_run(hubs[0], "gs1_ideal")
+    with pytest.raises(ValueError, match="unknown view"):
+        run.image("nope")
+
+
+def test_comparison_table_and_figures(reports):
+    hub = viewer.list_hubs(reports)[1]
+    runs = [viewer.load_run(hub, n) for n in viewer.list_runs(hub)]
+    rows = viewer.comparison_table(runs)
+    assert rows[0]["ls_scale"] == pytest.approx(2.0) and rows[0]["flat_ssim"] == 0.3
+    assert "| hub | run |" in viewer.table_markdown(rows)
+    expected = max(float(r.truth_amplitude[r.covered].max()) for r in runs)
+    assert viewer.shared_vmax(runs) == pytest.approx(expected, rel=1e-6)
+    for make in (viewer.side_by_side_figure, viewer.histogram_figure, viewer.bias_maps_figure):
+        fig = make(runs)
+        assert fig.axes
+    diff = runs[0].image("amplitude difference")
+    assert np.isnan(diff[0, 0]) and diff[10, 10] == pytest.approx(
+        -0.5 * runs[0].truth_amplitude[10, 10], rel=1e-5
+    )
+
+
+def test_inspector_state_changes_render(reports):
+    ins = viewer.RunInspector(reports)
+    assert ins.hub.options == ("2026-01-02T000000Z", "2026-01-01T000000Z")  # hubs without runs are hidden
+    assert ins.run.value == "gs1_ideal" and ins.vmax.value == 3.0 and ins.row.value == 20
+    fig = ins.render()
+    img = fig.axes[0].images[0]
+    assert img.get_clim() == (0.0, 3.0)
+    ins.vmax.value = 1.5
+    ins.view.value = "phase"
+    assert ins.render().axes[0].images[0].get_clim() == pytest.approx((-np.pi, np.pi))
+    ins.view.value = "amplitude"
+    ins.row.value = 10
+    lines = ins.render().axes[1].lines
+    assert len(lines) == 2  # prediction and truth profiles
+    np.testing.assert_allclose(lines[0].get_ydata()[8:30], ins.current.amplitude[10, 8:30])
+    ins.run.value = "gs2_ideal"
+    assert ins.current.name == "gs2_ideal"
+    with pytest.raises(ValueError, match="outside the canvas"):
+        viewer.line_profile(ins.current, "amplitude", 99)
+
+
+def test_refined_views_and_columns(reports):
+    hub = viewer.list_hubs(reports)[1]
+    plain = viewer.load_run(hub, "gs2_ideal")
+    assert plain.refined_amplitude is None and [r["stage"] for r in viewer.comparison_table([plain])] == [
+        "PINN"
+    ]
+    with pytest.raises(ValueError, match="no refined reconstruction"):
+        plain.image("refined amplitude")
+    folder = hub / "gs1_ideal"
+    refined = np.where(plain.covered, plain.truth_amplitude, np.nan).astype(np.float32)
+    artifacts.write_npy(folder / "refined_outputs" / "amplitude.npy", refined)
+    comp = artifacts.read_json(folder / "comparison_metrics.json")
+    comp["refined"] = {
+        "refinement": {"steps": 7},
+        "amplitude": {"ssim": 0.95, "pearson_r": 0.999, "mae": 0.01, "ls_scale": 1.0},
+    }
+    artifacts.write_json(folder / "comparison_metrics.json", comp)
+    run = viewer.load_run(hub, "gs1_ideal")
+    pinn, row = viewer.comparison_table([run])
+    assert row["stage"] == "PINN + 7 refinement steps" and row["amp_ssim"] == 0.95 and row["ls_scale"] == 1.0
+    assert row["flat_ssim"] == pinn["flat_ssim"] == 0.3
+    np.testing.assert_array_equal(run.image("refined amplitude"), refined)
+    assert np.nanmax(np.abs(run.image("refined amplitude difference"))) < 1e-6
+    vals, truth = viewer.line_profile(run, "refined amplitude", 10)
+    np.testing.assert_allclose(vals[8:30], truth[8:30], rtol=1e-6)
+
+
+def test_run_without_ground_truth_loads_tabulates_and_draws(tmp_path):
+    """Imported data without objectGuess: the viewer used to crash on the missing truth files."""
+    hub = tmp_path / "2026-01-04T000000Z"
+    _fake_run(hub, "gs1_ideal")
+    for f in ("ground_truth_amplitude.npy", "ground_truth_phase.npy"):
+        (hub / "gs1_ideal" / f).unlink()
+    artifacts.write_json(
+        hub / "gs1_ideal" / "comparison_metrics.json",
+        {
+            "scenario": "gs1_ideal",
+            "ground_truth_available": False,
+            "coverage_fraction": 0.4,
+            "noise_floor": {"metric": "dev/2", "model": 2.0},
+        },
+    )
+    run = viewer.load_run(hub, "gs1_ideal")
+    assert not run.has_truth
+    rows = viewer.comparison_table([run])
+    assert len(rows) == 1 and rows[0]["amp_ssim"] is None and rows[0]["coverage"] == 0.4
+    with pytest.raises(ValueError, match="no ground truth"):
+        run.image("amplitude difference")
+    for make in (viewer.side_by_side_figure, viewer.histogram_figure, viewer.bias_maps_figure):
+        assert make([run]).axes
+    vals, truth = viewer.line_profile(run, "amplitude", 10)
+    assert truth is None and np.isfinite(vals).any()

@@ -1,0 +1,119 @@
+"""The TF physics layer against its numpy twin, noise floors, gradients, model building."""
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+import ptycho_helpers as ph
+from ptycho_helpers.config import ModelConfig
+from ptycho_helpers.core import physics
+from ptycho_helpers.core.grouping import gather_groups
+
+tf = pytest.importorskip("tensorflow")
+from ptycho_helpers.pinn.model import build_model, physics_intensity  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    "gridsize, probe_mask, probe_big", [(1, True, False), (2, True, False), (2, False, True)]
+)
+def test_tf_physics_equals_numpy_twin(rng, gridsize, probe_mask, probe_big):
+    N, C, g = 32, gridsize**2, 3
+    probe = physics.normalize_probe_guess(ph.make_probe(N), 10.0)
+    patches = rng.uniform(1, 3, (g, C, N, N)) * np.exp(1j * rng.uniform(-1, 1, (g, C, N, N)))
+    geo = physics.split_positions(rng.uniform(40, 60, (g, C, 2)))
+    pad = 12
+    want = physics.model_intensity(patches, geo, probe, probe_mask=probe_mask, probe_big=probe_big, pad=pad)
+    got = physics_intensity(patches, geo, probe, probe_mask=probe_mask, probe_big=probe_big, pad=pad)
+    assert_allclose(got, want, rtol=1e-5, atol=1e-5 * want.max())
+
+
+def test_combine_extract_is_identity_for_consistent_patches(rng):
+    obj = rng.normal(size=(80, 80)) + 1j * rng.normal(size=(80, 80))
+    pos = np.floor(rng.uniform(30, 50, (2, 4, 2)))
+    geo = physics.split_positions(pos)
+    N = 16
+    patches = physics.extract_patches(obj, pos.reshape(-1, 2), N).reshape(2, 4, N, N)
+    support = np.ones((N, N))
+    out = physics.combine_extract(patches, geo[..., :2], support, pad=12)
+    assert_allclose(out, patches, atol=1e-6)
+
+
+def _noise_floor(gridsize):
+    N = 64
+    obj = ph.make_lines_object(160, 3)
+    probe = physics.normalize_probe_guess(ph.make_probe(N), 10.0)
+    raw = ph.simulate_nongrid_raw_data(obj, probe, n_images=120, nphotons=1e9, seed=1, buffer=8)
+    groups = ph.group_positions(raw.positions, gridsize=gridsize, n_groups=24, neighbor_count=6, rng=0)
+    data = gather_groups(raw.diffraction, raw.positions, groups)
+    C = gridsize**2
+    true_patches = physics.extract_patches(obj, np.floor(data.positions).reshape(-1, 2), N).reshape(
+        24, C, N, N
+    )
+    intensity = physics_intensity(
+        true_patches, data.geometry, probe, probe_mask=True, probe_big=False, pad=data.max_offset
+    )
+    s, _ = physics.loss_photon_scale(data.diffraction, 1e9)
+    counts = (s * np.moveaxis(data.diffraction, -1, 1).astype(np.float64)) ** 2
+    return float(np.mean(physics.poisson_deviance_half(s * s * intensity, counts)))
+
+
+def test_noise_floor_gridsize1_and_2():
+    floor1 = _noise_floor(1)
+    floor2 = _noise_floor(2)
+    # the true object through the model's physics reaches the Poisson floor (~0.5/px for
+    # large counts; dark pixels pull the mean a little below)
+    assert 0.25 < floor1 < 0.7
+    # the combine -> re-extract round trip must not blur: within 2x of gridsize 1
+    assert floor2 < 2 * floor1
+
+
+def test_gradient_wrt_object_under_probe_is_nonzero():
+    N = 32
+    probe = physics.normalize_probe_guess(ph.make_probe(N), 10.0)
+    from ptycho_helpers.pinn.model import DiffractionPhysics
+
+    layer = DiffractionPhysics(N, 1, 0, True, False)
+    amp = tf.Variable(np.full((1, N, N, 1), 2.0, np.float32))
+    phase = tf.zeros((1, N, N, 1))
+    geo = tf.constant(np.array([[[0, 0, 0.3, 0.6]]], np.float32))
+    layer.build([amp.shape, phase.shape, geo.shape])
+    layer.set_probe(probe)
+    target = tf.constant(np.random.default_rng(0).uniform(0, 1, (1, N, N, 1)).astype(np.float32))
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum((layer([amp, phase, geo]) - target) ** 2)
+    grad = tape.gradient(loss, amp).numpy()[0, :, :, 0]
+    assert np.all(np.isfinite(grad))
+    assert np.abs(grad[N // 2, N // 2]) > 0
+    assert np.abs(grad[0, 0]) == 0  # outside the object support and the probe
+
+
+def test_models_share_no_variables():
+    probe = physics.normalize_probe_guess(ph.make_probe(32), 10.0)
+    a = build_model(ModelConfig(N=32), probe)
+    b = build_model(ModelConfig(N=32), probe)
+    ids_a = {id(v) for v in a.autoencoder.weights}
+    assert not ids_a & {id(v) for v in b.autoencoder.weights}
+
+
+def test_build_model_shapes_and_heads():
+    probe = physics.normalize_probe_guess(ph.make_probe(32), 10.0)
+    m = build_model(ModelConfig(N=32, gridsize=2, combine_pad=8, probe_big=True, probe_mask=False), probe)
+    x = np.random.default_rng(0).uniform(0, 1, (2, 32, 32, 4)).astype(np.float32)
+    geo = np.zeros((2, 4, 4), np.float32)
+    assert m.autoencoder([x, geo]).shape == (2, 32, 32, 4)
+    amp, phase = m.diffraction_to_obj(x)
+    assert amp.shape == (2, 32, 32, 4)
+    assert np.all(np.abs(np.asarray(phase)) <= np.pi + 1e-6)
+    assert np.asarray(amp)[:, 0, 0, :].any()  # probe_big: the border is filled
+    m1 = build_model(ModelConfig(N=32), probe)
+    amp1, _ = m1.diffraction_to_obj(x[..., :1])
+    assert not np.asarray(amp1)[:, 0, 0, :].any()  # object support = central N/2
+
+
+def test_build_model_rejects_bad_input():
+    with pytest.raises(ValueError, match="shape"):
+        build_model(ModelConfig(N=32), np.ones((16, 16), np.complex64))
+    with pytest.raises(ValueError, match="NaN"):
+        build_model(ModelConfig(N=32), np.full((32, 32), np.nan, np.complex64))
+    with pytest.raises(ValueError, match="divisible by 8"):
+        ModelConfig(N=36)

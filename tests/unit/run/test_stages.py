@@ -1,0 +1,123 @@
+"""Each stage of the run layer on a tiny in-process run: records chain, metadata sections,
+files written; and the in-process ``run_scenario`` equals the stage-by-stage calls."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("keras")
+
+from ptycho_helpers.run import evaluate, outputs, record, stages  # noqa: E402
+
+TINY = {
+    "base_total_images": 48,
+    "group_count": 16,
+    "batch_size": 8,
+    "nepochs": 1,
+    "group_limit": 6,
+    "refine_steps": 2,
+}
+
+
+@pytest.fixture(scope="module")
+def staged(tmp_path_factory):
+    hub = tmp_path_factory.mktemp("hub")
+    ctx = record.start_scenario("gs1_ideal", hub, knobs=TINY)
+    sim = stages.simulate_scenario(ctx)
+    groups = stages.group_scenario(ctx, sim)
+    trained = stages.train_scenario(ctx, groups)
+    recon = stages.reconstruct_scenario(ctx, trained)
+    refined = stages.refine_scenario(ctx, recon)
+    ev = evaluate.evaluate_scenario(ctx, refined)
+    stats = outputs.write_scenario_outputs(ctx, ev)
+    meta = record.finish_scenario(ctx)
+    return ctx, sim, groups, trained, recon, refined, ev, stats, meta
+
+
+def test_start_validates_before_writing(tmp_path):
+    with pytest.raises(ValueError, match="group_count=500 exceeds"):
+        record.start_scenario("gs1_ideal", tmp_path / "h", knobs={**TINY, "group_count": 500})
+    assert not (tmp_path / "h").exists()
+
+
+def test_start_refuses_a_folder_that_holds_a_run(staged):
+    ctx = staged[0]
+    with pytest.raises(FileExistsError, match="already holds a run"):
+        record.start_scenario("gs1_ideal", ctx.hub, knobs=TINY)
+
+
+def test_named_profile_resolves_settings_in_the_kernel(tmp_path):
+    ctx = record.start_scenario("gs1_ideal", tmp_path, profile="full")
+    assert ctx.settings.nepochs == 30 and ctx.settings.group_limit == 1000
+    ctx2 = record.start_scenario("gs1_ideal", tmp_path, run_name="b", profile="full", knobs={"nepochs": 2})
+    assert ctx2.settings.nepochs == 2 and ctx2.settings.group_limit == 1000
+
+
+def test_empty_hub_dir_creates_a_new_hub_exclusively(tmp_path):
+    ctx = record.start_scenario("gs1_ideal", "", knobs=TINY, reports_dir=tmp_path)
+    assert ctx.hub.parent == tmp_path and (ctx.folder / "run_metadata.json").is_file()
+
+
+def test_records_chain_in_pipeline_order(staged):
+    ctx, sim, groups, trained, recon, refined, ev, stats, meta = staged
+    assert groups.sim is sim and trained.groups is groups and recon.trained is trained
+    assert refined.reconstructed is recon and ev.refined is refined
+    assert sim.train.n + sim.test.n == 48
+    assert groups.test.n_groups == 6 and recon.rec.patches.shape == (6, 64, 64)
+    assert refined.active and refined.stitched.image.shape == recon.stitched.image.shape
+
+
+def test_each_stage_reports_through_the_record(staged):
+    ctx, *_, meta = staged
+    on_disk = json.loads((ctx.folder / "run_metadata.json").read_text())
+    assert on_disk["status"] == "complete" == meta.status
+    assert set(on_disk["timings_s"]) >= {
+        "simulate",
+        "group",
+        "train",
+        "inference",
+        "stitch",
+        "refine",
+        "evaluate",
+        "write",
+        "total",
+    }
+    assert on_disk["refinement"]["steps"] == 2 and on_disk["model"]["gridsize"] == 1
+    assert on_disk["counts"]["test_groups_stitched"] == 6 and on_disk["headline"]["amp_ssim"] is not None
+
+
+def test_outputs_and_kernel_telemetry(staged):
+    ctx, sim, groups, *_ = staged
+    for rel in (
+        "inference_outputs/amplitude.npy",
+        "refined_outputs/amplitude.npy",
+        "comparison_metrics.json",
+    ):
+        assert (ctx.folder / rel).is_file(), rel
+    tel = json.loads((ctx.hub / "reassembly_gs1_ideal.json").read_text())
+    assert tel == groups.telemetry and tel["source"]["kind"] == "simulated" and tel["n_groups"] == 6
+    comp = json.loads((ctx.folder / "comparison_metrics.json").read_text())
+    assert (
+        comp["refined"]["refinement"]
+        == json.loads((ctx.folder / "run_metadata.json").read_text())["refinement"]
+    )
+
+
+def test_reassembly_report_equals_the_kernel_telemetry(staged):
+    """The parent-free report draws the same positions and groups as the run did."""
+    from ptycho_helpers.run.telemetry import reassembly_report, scan_test_positions
+
+    ctx, sim, groups, *_ = staged
+    np.testing.assert_array_equal(scan_test_positions(ctx.resolved, ctx.settings), sim.test.positions)
+    assert reassembly_report("gs1_ideal", TINY) == groups.telemetry
+
+
+def test_refine_off_gives_inactive_record_and_no_refined_block(tmp_path):
+    ctx, ev, _ = stages.run_scenario(
+        "gs1_ideal", tmp_path, knobs={**TINY, "refine_steps": 0, "group_limit": 2}
+    )
+    assert not ev.refined.active and "refined" not in ev.comparison
+    assert not (ctx.folder / "refined_outputs").exists()

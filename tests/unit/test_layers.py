@@ -1,0 +1,127 @@
+"""The package's layering (DESIGN §2): each layer imports only downward.
+
+Static: every ``import``/``from`` of every module is read with ``ast`` (function-level
+imports included) and checked against the table below.  Dynamic: importing the package
+and the parent-side modules loads neither TensorFlow nor Keras.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PKG = Path(__file__).resolve().parents[2] / "ptycho_helpers"
+TOP_CONFIG = {"config", "knobs", "scenarios"}
+PARENT = {"plan", "runs", "sweep", "studies", "cli", "runtime", "__main__", "__init__"}
+LAYERS = {"core", "pinn", "run", "hub"}
+#: layer -> the layers / top-level modules it may import ("top-config" = config, knobs, scenarios)
+ALLOWED = {
+    "core": {"core"},
+    "config": {"core", "top-config"},
+    "pinn": {"core", "pinn", "top-config"},
+    "hub": {"core", "hub", "top-config"},
+    "run": {"core", "pinn", "hub", "run", "top-config", "plan"},
+    "parent": {"core", "hub", "top-config", "parent", "plan", "run.telemetry"},
+}
+THIRD_PARTY_FORBIDDEN = {"core": {"tensorflow", "keras", "torch", "jax"}, "hub": {"tensorflow", "keras"}}
+
+
+def _layer_of(rel: Path) -> str:
+    if len(rel.parts) > 1:
+        return rel.parts[0]
+    name = rel.stem
+    return "config" if name in TOP_CONFIG else "parent"
+
+
+def _target(module: str) -> str | None:
+    """Classify ``ptycho_helpers.x.y`` by the table's vocabulary."""
+    parts = module.split(".")
+    if parts[0] != "ptycho_helpers":
+        return None
+    if len(parts) == 1:
+        return "parent"  # the package __init__
+    head = parts[1]
+    if head in LAYERS:
+        return "run.telemetry" if parts[1:3] == ["run", "telemetry"] else head
+    if head in TOP_CONFIG:
+        return "top-config"
+    return "plan" if head == "plan" else "parent"
+
+
+def _imports(path: Path, root: Path) -> list[tuple[int, str]]:
+    rel = path.relative_to(root)
+    pkg_parts = ["ptycho_helpers", *rel.parts[:-1]]
+    out = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            out += [(node.lineno, a.name) for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = pkg_parts[: len(pkg_parts) - node.level + 1]
+                mod = ".".join(base + ([node.module] if node.module else []))
+                if node.module is None:  # from . import a, b
+                    out += [(node.lineno, f"{mod}.{a.name}") for a in node.names]
+                    continue
+            else:
+                mod = node.module or ""
+            out.append((node.lineno, mod))
+    return out
+
+
+def violations(root: Path = PKG) -> list[str]:
+    bad = []
+    for path in sorted(root.rglob("*.py")):
+        rel = path.relative_to(root)
+        layer = _layer_of(rel)
+        for line, mod in _imports(path, root):
+            top = mod.split(".")[0]
+            if top in THIRD_PARTY_FORBIDDEN.get(layer, set()):
+                bad.append(f"{rel}:{line} imports {mod} (layer {layer} is numpy-only)")
+            target = _target(mod)
+            if target is None:
+                continue
+            allowed = ALLOWED[layer] | ({"run.telemetry"} if "run" in ALLOWED[layer] else set())
+            if target not in allowed:
+                bad.append(f"{rel}:{line} imports {mod} ({layer} may import only {sorted(ALLOWED[layer])})")
+    return bad
+
+
+def test_every_import_goes_downward():
+    assert violations() == []
+
+
+def test_planted_violation_is_caught(tmp_path):
+    """The rule checker itself: a core module importing the run layer or TensorFlow fails."""
+    import shutil
+
+    shutil.copytree(PKG, tmp_path / "ptycho_helpers")
+    planted = tmp_path / "ptycho_helpers" / "core" / "physics.py"
+    planted.write_text(
+        planted.read_text() + "\n\ndef _x():\n    from ..run import stages\n    import keras\n"
+    )
+    bad = violations(tmp_path / "ptycho_helpers")
+    assert any("core/physics.py" in b and "imports ptycho_helpers.run" in b for b in bad), bad
+    assert any("core/physics.py" in b and "keras" in b for b in bad), bad
+
+
+@pytest.mark.parametrize(
+    "module", ["ptycho_helpers", "ptycho_helpers.cli", "ptycho_helpers.runs", "ptycho_helpers.sweep"]
+)
+def test_parent_side_imports_no_tensorflow(module):
+    code = (
+        f"import sys, {module}\n"
+        "bad = sorted(m for m in ('tensorflow', 'keras') if m in sys.modules)\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_no_module_over_400_lines():
+    long = {
+        str(p.relative_to(PKG)): n for p in PKG.rglob("*.py") if (n := len(p.read_text().splitlines())) > 400
+    }
+    assert long == {}
