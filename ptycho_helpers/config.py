@@ -15,6 +15,13 @@ from typing import Any
 from .core.checks import check_bool, check_choice, check_float, check_int, check_name
 
 PROBE_MODES = ("idealized", "custom")
+#: Protocol settings of a scenario (REFERENCE_PROTOCOLS.md): the non-grid value first.
+SCANS = ("random", "grid")
+OBJECT_SETS = ("halves", "separate")
+PREDICTIONS = ("member", "group")
+OBJECT_UNITS = ("as_is", "patch_max")
+LOSSES = ("poisson", "mae")
+LR_SCHEDULES = ("plateau", "constant")
 AMP_ACTIVATIONS = ("softplus", "sigmoid", "scaled_sigmoid")
 #: "reference": PtychoPINN's CNN (the default; options such as ``dense_bottleneck`` extend it).
 ARCHITECTURES = ("reference",)
@@ -122,10 +129,29 @@ class ScenarioSpec(_Record):
     probe_mask: bool = True
     image_multiplier: int = 1
     group_multiplier: int = 1
+    # protocol settings (REFERENCE_PROTOCOLS.md): each difference of the legacy grid
+    # protocol from the non-grid one is a named, recorded value, not a code path
+    scan: str = "random"  # random positions in [buffer, size-buffer] | regular grid
+    train_stride: int = 4  # grid step of the training scan (px)
+    test_stride: int = 10  # grid step of the test scan (px); also the seamless tile side
+    group_offset: int = 4  # member spacing of a fixed 2x2 grid group (±2 px)
+    object_set: str = "halves"  # train/test = y-halves of one object | separate objects
+    n_objects: int = 2  # training objects for object_set=separate
+    prediction: str = "member"  # one patch per member | one object per group
+    object_units: str = "as_is"  # as simulated | divided by the mean of the per-patch maxima
+    loss: str = "poisson"  # Poisson NLL | amplitude MAE
 
     def __post_init__(self) -> None:
         s = object.__setattr__
         check_name("scenario", self.name)
+        check_choice("scan", self.scan, SCANS)
+        check_choice("object_set", self.object_set, OBJECT_SETS)
+        check_choice("prediction", self.prediction, PREDICTIONS)
+        check_choice("object_units", self.object_units, OBJECT_UNITS)
+        check_choice("loss", self.loss, LOSSES)
+        for k in ("train_stride", "test_stride", "n_objects"):
+            s(self, k, check_int(k, getattr(self, k), minimum=1))
+        s(self, "group_offset", check_int("group_offset", self.group_offset, minimum=0))
         g = check_int("gridsize", self.gridsize, minimum=1)
         if g > 4:
             raise ValueError(f"gridsize={g} is out of range; it must be 1, 2, 3 or 4")
@@ -166,6 +192,7 @@ class ModelConfig(_Record):
     dense_bottleneck: int = 0  # >0: a fully connected layer of this width at the bottleneck
     fullres_filters: int = 0  # >0: two convolutions of this width at the output resolution
     input_counts_scale: float = 1.0  # log transform: log1p(scale * X) / 10, scale = s / alpha
+    prediction: str = "member"  # member: one patch per member; group: one object per group
 
     def __post_init__(self) -> None:
         s = object.__setattr__
@@ -186,6 +213,7 @@ class ModelConfig(_Record):
         s(self, "probe_mask", check_bool("probe_mask", self.probe_mask))
         check_choice("input_transform", self.input_transform, INPUT_TRANSFORMS)
         check_choice("amp_init", self.amp_init, ("zero", "data"))
+        check_choice("prediction", self.prediction, PREDICTIONS)
         s(self, "batch_norm", check_bool("batch_norm", self.batch_norm))
         s(self, "dense_bottleneck", check_int("dense_bottleneck", self.dense_bottleneck, minimum=0))
         s(self, "fullres_filters", check_int("fullres_filters", self.fullres_filters, minimum=0))
@@ -207,6 +235,11 @@ class ModelConfig(_Record):
     @property
     def channels(self) -> int:
         return self.gridsize**2
+
+    @property
+    def out_channels(self) -> int:
+        """Channels the decoder predicts: one per member, or one object per group."""
+        return 1 if self.prediction == "group" else self.channels
 
     @property
     def encoder_filters(self) -> tuple[int, int, int]:
@@ -240,6 +273,9 @@ class TrainConfig(_Record):
     lr_factor: float = 0.5
     lr_min: float = 1e-4
     early_stop_patience: int = 3
+    steps: int = 0  # > 0: an optimiser-step budget (training stops at exactly this step)
+    lr_schedule: str = "plateau"  # plateau: ReduceLROnPlateau; constant: the reference's fixed rate
+    curve_every: int = 0  # > 0: call the training monitor every this many steps
 
     def __post_init__(self) -> None:
         s = object.__setattr__
@@ -268,6 +304,9 @@ class TrainConfig(_Record):
         )
         s(self, "lr_min", check_float("lr_min", self.lr_min, minimum=0.0))
         s(self, "early_stop_patience", check_int("early_stop_patience", self.early_stop_patience, minimum=1))
+        s(self, "steps", check_int("steps", self.steps, minimum=0))
+        check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
+        s(self, "curve_every", check_int("curve_every", self.curve_every, minimum=0))
 
 
 @dataclass(frozen=True)
@@ -291,10 +330,22 @@ class RunSettings(_Record):
     dense_bottleneck: int = 0
     refine_steps: int = 100
     refine_lr: float = 0.05
+    steps: int = TrainConfig.steps
+    lr_schedule: str = TrainConfig.lr_schedule
+    validation_fraction: float = TrainConfig.validation_fraction
+    curve_every: int = 0  # learning-curve SSIM every this many steps (0: ~20 points per run)
 
     def __post_init__(self) -> None:
         s = object.__setattr__
         s(self, "refine_steps", check_int("refine_steps", self.refine_steps, minimum=0))
+        s(self, "steps", check_int("steps", self.steps, minimum=0))
+        check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
+        s(
+            self,
+            "validation_fraction",
+            check_float("validation_fraction", self.validation_fraction, minimum=0.0, maximum=0.5),
+        )
+        s(self, "curve_every", check_int("curve_every", self.curve_every, minimum=0))
         s(self, "refine_lr", check_float("refine_lr", self.refine_lr, minimum=0.0, exclusive=True))
         s(self, "nepochs", check_int("nepochs", self.nepochs, minimum=1))
         s(self, "group_limit", check_int("group_limit", self.group_limit, minimum=1))

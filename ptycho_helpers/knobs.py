@@ -18,7 +18,20 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from .config import AMP_ACTIVATIONS, INPUT_TRANSFORMS, PROBE_MODES, RunParams, RunSettings, TrainConfig
+from .config import (
+    AMP_ACTIVATIONS,
+    INPUT_TRANSFORMS,
+    LOSSES,
+    LR_SCHEDULES,
+    OBJECT_SETS,
+    OBJECT_UNITS,
+    PREDICTIONS,
+    PROBE_MODES,
+    SCANS,
+    RunParams,
+    RunSettings,
+    TrainConfig,
+)
 
 #: Where a knob's value lands.  ``params``/``scenario``/``batch`` knobs are the profile
 #: knobs (a profile may set them; DESIGN §4); ``settings`` knobs are run settings.
@@ -94,6 +107,18 @@ KNOBS: tuple[Knob, ...] = (
     _k("split_fraction", float, "params", "test share (largest y)"),
     _k("image_multiplier", int, "scenario", "extra factor on the number of positions"),
     _k("group_multiplier", int, "scenario", "extra factor on the number of groups"),
+    _k("object_size", int, "params", "side of the lines object in px"),
+    _k("reassemble_M", int, "params", "central crop side kept from each patch when stitching"),
+    # protocol settings (REFERENCE_PROTOCOLS.md): grid vs non-grid, one named value each
+    _k("scan", str, "scenario", "scan positions", choices=SCANS),
+    _k("train_stride", int, "scenario", "grid step of the training scan in px"),
+    _k("test_stride", int, "scenario", "grid step of the test scan in px (seamless tile side)"),
+    _k("group_offset", int, "scenario", "member spacing of a fixed 2x2 grid group in px"),
+    _k("object_set", str, "scenario", "train/test objects", choices=OBJECT_SETS),
+    _k("n_objects", int, "scenario", "training objects when the object set is separate"),
+    _k("prediction", str, "scenario", "network output for gridsize 2", choices=PREDICTIONS),
+    _k("object_units", str, "scenario", "object amplitude units", choices=OBJECT_UNITS),
+    _k("loss", str, "scenario", "training loss", choices=LOSSES),
     # run settings
     _k("nepochs", int, "settings", "training epochs"),
     _k("group_limit", int, "settings", "test groups stitched: min(group_count, group_limit)"),
@@ -104,6 +129,10 @@ KNOBS: tuple[Knob, ...] = (
     _k("dense_bottleneck", int, "settings", "width of a dense bottleneck layer (0: none, the reference CNN)"),
     _k("refine_steps", int, "settings", "physics refinement steps on the test diffraction (0: PINN only)"),
     _k("refine_lr", float, "settings", "refinement Adam step"),
+    _k("steps", int, "settings", "optimiser-step budget (0: the epoch budget)"),
+    _k("lr_schedule", str, "settings", "learning-rate schedule", choices=LR_SCHEDULES),
+    _k("validation_fraction", float, "settings", "random validation share of the training groups"),
+    _k("curve_every", int, "settings", "learning-curve SSIM every this many steps (0: about 20 points)"),
     _k("register", bool, "settings", "sub-pixel registration before the metrics"),
     _k("object_amp_norm", bool, "settings", "bias study: scale the object to max amplitude 1"),
     _k("amp_vmax", float, "settings", "amplitude colour-scale maximum (stats-based if None)"),

@@ -18,10 +18,33 @@ from typing import Any
 
 from .config import RunParams, ScenarioSpec, TrainConfig
 from .core.checks import check_int, check_name
+from .core.grid import grid_group_counts
 from .core.simulate import n_test_of
 from .knobs import PARAM_KNOBS, PROFILE_KNOBS, SCENARIO_KNOBS, flag_name
+from .profiles import (  # noqa: F401 - re-exported: the public names live here too
+    NAMED_PROFILES,
+    PROFILE_SETTINGS,
+    STABLE_PROFILES,
+    named_profile,
+    profile_settings,
+)
 
 logger = logging.getLogger(__name__)
+
+#: What the grid scenarios share: regular 4-px / 10-px grids, fixed 2x2 ±2 px groups,
+#: separate train/test objects, patch-max object units.
+GRID_PROTOCOL: Mapping[str, Any] = MappingProxyType(
+    {
+        "scan": "grid",
+        "train_stride": 4,
+        "test_stride": 10,
+        "group_offset": 4,
+        "object_set": "separate",
+        "n_objects": 2,
+        "object_units": "patch_max",
+    }
+)
+
 
 SCENARIOS: Mapping[str, ScenarioSpec] = MappingProxyType(
     {
@@ -29,90 +52,21 @@ SCENARIOS: Mapping[str, ScenarioSpec] = MappingProxyType(
         "gs1_custom": ScenarioSpec("gs1_custom", 1, "custom", 4.0, True, False),
         "gs2_ideal": ScenarioSpec("gs2_ideal", 2, "idealized", 10.0, False, True),
         "gs2_custom": ScenarioSpec("gs2_custom", 2, "custom", 4.0, True, False),
-    }
-)
-
-STABLE_PROFILES: Mapping[str, Mapping[str, Any]] = MappingProxyType(
-    {
-        "gs1_ideal": MappingProxyType(
-            {
-                "label": "gs1_ideal stable profile (reduced load: 512 images, 256 groups, batch 8)",
-                "base_total_images": 512,
-                "group_count": 256,
-                "batch_size": 8,
-            }
+        # the legacy grid protocol (REFERENCE_PROTOCOLS.md §A) as ordinary scenarios
+        "gs1_grid": ScenarioSpec(
+            "gs1_grid", 1, "idealized", 4.0, True, False, **GRID_PROTOCOL, prediction="member", loss="mae"
         ),
-        "gs2_ideal": MappingProxyType(
-            {
-                "label": "gs2_ideal stable profile (reduced load: 256 images, 128 groups, batch 4, K=4)",
-                "base_total_images": 256,
-                "group_count": 128,
-                "batch_size": 4,
-                "neighbor_count": 4,
-            }
+        "gs2_grid": ScenarioSpec(
+            "gs2_grid", 2, "idealized", 4.0, True, False, **GRID_PROTOCOL, prediction="group", loss="poisson"
         ),
     }
 )
 
-#: Named profiles (not stable-profile replacements): chosen explicitly with ``profile=``.
-#: Workload knobs as in the stable profiles, plus run settings (``nepochs``, ``group_limit``)
-#: that the CLI / ``runs`` apply when the caller did not give them.
-NAMED_PROFILES: Mapping[str, Mapping[str, Mapping[str, Any]]] = MappingProxyType(
-    {
-        "full": MappingProxyType(
-            {
-                "gs1_ideal": MappingProxyType(
-                    {
-                        "label": "gs1_ideal full profile (2000 images, 1000 groups, batch 16, 30 epochs, "
-                        "all test groups stitched)",
-                        "base_total_images": 2000,
-                        "group_count": 1000,
-                        "batch_size": 16,
-                        "nepochs": 30,
-                        "group_limit": 1000,
-                    }
-                ),
-                "gs2_ideal": MappingProxyType(
-                    {
-                        "label": "gs2_ideal full profile (2000 images, 1000 groups, batch 16, K=4, 30 epochs, "
-                        "all test groups stitched)",
-                        "base_total_images": 2000,
-                        "group_count": 1000,
-                        "batch_size": 16,
-                        "neighbor_count": 4,
-                        "nepochs": 30,
-                        "group_limit": 1000,
-                    }
-                ),
-            }
-        ),
-    }
-)
-PROFILE_SETTINGS = ("nepochs", "group_limit")
 
 #: Profile knobs a caller may override (derived from the knob table, :mod:`.knobs`).
 RUN_PARAM_KNOBS = PARAM_KNOBS
 OVERRIDE_KNOBS = PROFILE_KNOBS
 DEFAULT_BATCH_SIZE = TrainConfig.batch_size
-
-
-def named_profile(name: str, scenario: str) -> Mapping[str, Any]:
-    """The named profile's block for a scenario; clear errors for unknown names/scenarios."""
-    if name not in NAMED_PROFILES:
-        raise ValueError(f"unknown profile {name!r}; named profiles: {', '.join(NAMED_PROFILES)}")
-    if scenario not in NAMED_PROFILES[name]:
-        raise ValueError(
-            f"profile {name!r} has no settings for {scenario!r}; it covers {', '.join(NAMED_PROFILES[name])}"
-        )
-    return NAMED_PROFILES[name][scenario]
-
-
-def profile_settings(name: str | None, scenario: str) -> dict[str, Any]:
-    """Run-setting defaults (nepochs, group_limit) of a named profile; {} without one."""
-    if not name:
-        return {}
-    block = named_profile(name, scenario)
-    return {k: block[k] for k in PROFILE_SETTINGS if k in block}
 
 
 def get_scenario(name: str) -> ScenarioSpec:
@@ -240,6 +194,10 @@ def resolve_profile(
     return new_params, new_params.group_count, batch_size, record
 
 
+#: (scan, object_set) pairs the workbook runs: the non-grid and the grid protocol.
+SUPPORTED_PROTOCOLS = (("random", "halves"), ("grid", "separate"))
+
+
 @dataclass(frozen=True)
 class ResolvedRun:
     """Everything a scenario run needs, resolved from scenario + profile + overrides."""
@@ -253,7 +211,8 @@ class ResolvedRun:
 
     @property
     def n_train_groups(self) -> int:
-        return min(self.group_count * self.spec.group_multiplier, self.counts[1])
+        per_group = self.spec.channels if self.spec.scan == "grid" else 1
+        return min(self.group_count * self.spec.group_multiplier, self.counts[1] // per_group)
 
     def to_dict(self) -> dict[str, Any]:
         total, train, test = self.counts
@@ -292,6 +251,15 @@ def resolve_run(
     p, group_count, batch_size, record = resolve_profile(
         spec.name, params or RunParams(), overrides, profile=profile
     )
+    if (spec.scan, spec.object_set) not in SUPPORTED_PROTOCOLS:
+        raise ValueError(
+            f"scan={spec.scan!r} with object_set={spec.object_set!r} is not supported; "
+            "use scan=random with object_set=halves (non-grid) or scan=grid with object_set=separate (grid)"
+        )
+    if spec.scan == "grid":
+        if n_total is not None:
+            raise ValueError("imported data (--data) carry their own positions; use a non-grid scenario")
+        return _resolve_grid(spec, p, group_count, batch_size, record)
     if n_total is None:
         counts = derive_counts(p, spec.gridsize, spec.image_multiplier)
     else:
@@ -317,4 +285,25 @@ def resolve_run(
                 f"group_count={want} exceeds the {n} {split} positions; lower group_count "
                 "or raise base_total_images"
             )
+    return ResolvedRun(p, spec, group_count, batch_size, record, counts)
+
+
+def _resolve_grid(
+    spec: ScenarioSpec, p: RunParams, group_count: int, batch_size: int, record: dict
+) -> ResolvedRun:
+    """Counts of the grid protocol: ``n_objects`` training objects scanned at
+    ``train_stride``, the first test object at ``test_stride``; ``group_count`` caps the
+    training groups used (a seeded subset), every test tile is available."""
+    train_g, test_g = grid_group_counts(
+        p.object_size, p.N, spec.train_stride, spec.test_stride, spec.gridsize, spec.group_offset
+    )
+    C = spec.channels
+    available = spec.n_objects * train_g
+    want = group_count * spec.group_multiplier
+    if want > available:
+        raise ValueError(
+            f"group_count={want} exceeds the {available} training groups of the grid "
+            f"({spec.n_objects} objects × {train_g}); lower group_count or train_stride"
+        )
+    counts = (available * C + test_g * C, available * C, test_g * C)
     return ResolvedRun(p, spec, group_count, batch_size, record, counts)

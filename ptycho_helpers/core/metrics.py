@@ -75,6 +75,15 @@ def _ssim_masked(pred: np.ndarray, truth: np.ndarray, mask: np.ndarray, data_ran
     return float(smap[mask].mean())
 
 
+def masked_amp_ssim(stitched: Stitched, obj: np.ndarray) -> float:
+    """Amplitude SSIM on the covered pixels only (the score of :func:`compare_to_truth`,
+    without its other metrics: cheap enough for a learning curve)."""
+    mask = stitched.covered
+    t = np.abs(truth_on_canvas(obj, stitched)).astype(np.float64)
+    p = np.nan_to_num(np.abs(stitched.image).astype(np.float64))
+    return _ssim_masked(p, t, mask, float(t[mask].max() - t[mask].min()) or 1.0)
+
+
 def _downsample(a: np.ndarray) -> np.ndarray:
     h, w = (a.shape[0] // 2) * 2, (a.shape[1] // 2) * 2
     return a[:h, :w].reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3))
@@ -282,4 +291,67 @@ def headline(comparison: dict[str, Any]) -> dict[str, Any]:
         "phase_mae": comparison["phase"]["mae"],
         "coverage_fraction": comparison["coverage_fraction"],
         **extra,
+    }
+
+
+# --------------------------------------------------------------------------- reference metric
+REFERENCE_TRIM = 2
+
+
+def reference_scores(
+    pred_amp: np.ndarray, truth_amp: np.ndarray, *, trim: int = REFERENCE_TRIM
+) -> dict[str, Any]:
+    """The legacy grid protocol's evaluation (REFERENCE_PROTOCOLS.md §A): trim ``trim`` px
+    on every side, scale the prediction to the truth mean, skimage SSIM with a 7×7 window
+    and ``data_range`` = the truth's range, over the whole image; MAE and Pearson r of the
+    same scaled image beside it.
+
+    Parameters
+    ----------
+    pred_amp, truth_amp : (H, W) float, the same grid; NaN in ``pred_amp`` (uncovered) is
+        an error here — see :func:`reference_comparison` for canvases with holes.
+    """
+    p = np.asarray(pred_amp, dtype=np.float64)
+    t = np.asarray(truth_amp, dtype=np.float64)
+    if p.shape != t.shape:
+        raise ValueError(f"prediction {p.shape} and truth {t.shape} must have the same shape")
+    if trim:
+        p, t = p[trim:-trim, trim:-trim], t[trim:-trim, trim:-trim]
+    if min(p.shape) < 7:
+        raise ValueError(f"the trimmed image {p.shape} is smaller than the 7x7 SSIM window")
+    if not np.all(np.isfinite(p)):
+        raise ValueError("the prediction has NaN/inf pixels; the reference metric needs a full image")
+    mean_p = float(p.mean())
+    scale = float(t.mean()) / mean_p if mean_p != 0 else 1.0
+    ps = p * scale
+    data_range = float(t.max() - t.min()) or 1.0
+    r = float(np.corrcoef(ps.ravel(), t.ravel())[0, 1]) if ps.std() > 0 and t.std() > 0 else 0.0
+    return {
+        "ssim": float(structural_similarity(t, ps, data_range=data_range, win_size=7)),
+        "mae": float(np.mean(np.abs(ps - t))),
+        "pearson_r": r,
+        "mean_scale": scale,
+        "trim": int(trim),
+        "pixels": int(p.size),
+    }
+
+
+def reference_comparison(stitched: Stitched, obj: np.ndarray) -> dict[str, Any]:
+    """:func:`reference_scores` of a stitched canvas and its flat baseline.
+
+    The whole canvas is scored (the grid protocol's seamless tiles cover all of it); on a
+    canvas with uncovered pixels (non-grid scans) those pixels are set to the prediction's
+    covered mean, so holes count as flat — ``filled_fraction`` says how many there were.
+    """
+    mask = stitched.covered
+    t = np.abs(truth_on_canvas(obj, stitched)).astype(np.float64)
+    p = np.abs(stitched.image).astype(np.float64)
+    fill = float(np.nanmean(np.where(mask, p, np.nan))) if mask.any() else 0.0
+    p = np.where(mask, np.nan_to_num(p), fill)
+    flat = np.full_like(t, float(t.mean()))
+    return {
+        "metric": "reference: trim 2 px, prediction scaled to the truth mean, SSIM 7x7 over the whole image",
+        "filled_fraction": float(1.0 - mask.mean()),
+        "amplitude": reference_scores(p, t),
+        "flat_baseline": reference_scores(flat, t),
     }

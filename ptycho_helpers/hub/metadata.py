@@ -71,7 +71,9 @@ class RunMetadata(BaseModel):
     overrides: dict[str, Any] = Field(description="knobs the caller gave (None = not given)")
     profile: ProfileBlock
     counts: Counts
-    seeds: dict[str, int]
+    seeds: dict[str, int | list[int]] = Field(
+        description="object, simulation and training seeds (grid: per object)"
+    )
     scales: dict[str, float] = Field(default_factory=dict)
     model: dict[str, Any] = Field(default_factory=dict)
     training: dict[str, Any] = Field(default_factory=dict)

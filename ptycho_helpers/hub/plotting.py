@@ -71,22 +71,41 @@ def save_image(
     return {"vmin": float(vmin), "vmax": float(vmax), "cmap": cmap}
 
 
-def save_history_plot(path: str | Path, history: dict[str, list[float]]) -> None:
-    """Training curves (log y) as a PNG."""
+def save_history_plot(
+    path: str | Path, history: dict[str, list[float]], *, curve: dict[str, list[float]] | None = None
+) -> None:
+    """Training curves as a PNG: the loss against optimiser steps (log y) and, when the run
+    has a learning curve with scores, SSIM against steps beside it (epoch losses without a
+    curve)."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(5, 3.5), dpi=100)
-    for key in ("loss", "val_loss"):
-        if key in history and history[key]:
-            v = np.asarray(history[key], dtype=float)
-            ax.plot(np.arange(1, v.size + 1), v, marker="o", label=key)
+    scores = [k for k in (curve or {}) if k not in ("step", "loss")]
+    fig, axes = plt.subplots(
+        1, 2 if scores else 1, figsize=(10 if scores else 5, 3.5), dpi=100, squeeze=False
+    )
+    ax = axes[0, 0]
+    if curve and curve.get("step"):
+        ax.plot(curve["step"], curve["loss"], marker=".", label="loss (epoch running mean)")
+        ax.set_xlabel("optimiser step")
+    else:
+        for key in ("loss", "val_loss"):
+            if key in history and history[key]:
+                v = np.asarray(history[key], dtype=float)
+                ax.plot(np.arange(1, v.size + 1), v, marker="o", label=key)
+        ax.set_xlabel("epoch")
     ax.set_yscale("log")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("Poisson deviance / 2 per pixel")
-    ax.legend()
+    ax.set_ylabel("training loss")
+    ax.legend(fontsize=7)
+    if scores:
+        ax2 = axes[0, 1]
+        for key in scores:
+            ax2.plot(curve["step"], curve[key], marker=".", label=key)
+        ax2.set_xlabel("optimiser step")
+        ax2.set_ylabel("amplitude SSIM (first test groups)")
+        ax2.legend(fontsize=7)
     fig.tight_layout()
     with atomic_path(path, ".png") as tmp:
         fig.savefig(tmp, format="png")

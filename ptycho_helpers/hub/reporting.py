@@ -150,6 +150,8 @@ SUMMARY_COLUMNS = (
     "amp_ssim",
     "flat_ssim",
     "blur8_ssim",
+    "ref_ssim",
+    "ref_flat_ssim",
     "pearson_r",
     "mae",
     "ls_scale",

@@ -44,6 +44,7 @@ class RefinedBlock(BaseModel):
     amplitude: ImageScores | None = None
     amplitude_scaled: ImageScores | None = None
     phase: dict[str, Any] | None = None
+    reference: dict[str, Any] | None = None
 
 
 class Comparison(BaseModel):
@@ -65,6 +66,9 @@ class Comparison(BaseModel):
     noise_floor: NoiseFloor
     refined: RefinedBlock | None = None
     twin_image_fraction: float | None = None
+    reference: dict[str, Any] | None = Field(
+        default=None, description="the grid protocol's whole-image, mean-scaled SSIM of the same canvas"
+    )
 
 
 class ValueStats(BaseModel):
@@ -149,6 +153,8 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("stage", "reconstruction"),
     ("amp_ssim", "amp SSIM"),
     ("flat_ssim", "flat baseline"),
+    ("ref_ssim", "reference-metric SSIM"),
+    ("ref_flat_ssim", "reference flat"),
     ("blur8_ssim", "blur σ8 baseline"),
     ("pearson_r", "Pearson r"),
     ("mae", "MAE"),
@@ -183,12 +189,14 @@ def result_rows(
     }
     b = comp.baselines if comp and comp.baselines else {}
     flat, blur = b.get("flat"), b.get("blur_sigma8")
-    stages: list[tuple[str, ImageScores | None]] = [("PINN", comp.amplitude if comp else None)]
+    stages: list[tuple[str, ImageScores | None, dict | None]] = [
+        ("PINN", comp.amplitude if comp else None, comp.reference if comp else None)
+    ]
     if comp and comp.refined is not None:
         steps = comp.refined.refinement.get("steps")
-        stages.append((f"PINN + {steps} refinement steps", comp.refined.amplitude))
+        stages.append((f"PINN + {steps} refinement steps", comp.refined.amplitude, comp.refined.reference))
     rows = []
-    for stage, a in stages:
+    for stage, a, ref in stages:
         rows.append(
             {
                 **base,
@@ -196,6 +204,8 @@ def result_rows(
                 "amp_ssim": a.ssim if a else None,
                 "flat_ssim": flat.ssim if flat else None,
                 "blur8_ssim": blur.ssim if blur else None,
+                "ref_ssim": (ref or {}).get("amplitude", {}).get("ssim"),
+                "ref_flat_ssim": (ref or {}).get("flat_baseline", {}).get("ssim"),
                 "pearson_r": a.pearson_r if a else None,
                 "mae": a.mae if a else None,
                 "ls_scale": a.ls_scale if a else None,

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..config import ModelConfig
+from ..core.geometry import combine_extract
 from ..core.grouping import GroupedData
-from ..core.physics import combine_extract, support_mask
+from ..core.physics import support_mask
 
 logger = logging.getLogger(__name__)
 
@@ -54,13 +55,17 @@ def predict_patches(model, data: GroupedData, *, input_gain: float, batch_size: 
     if batch_size < 1:
         raise ValueError(f"batch_size={batch_size} must be >= 1")
     g, N, _, C = d.shape
-    out = np.empty((g, C, N, N), dtype=np.complex64)
+    K = int(model.outputs[0].shape[-1])  # C member patches, or 1 object per group
+    out = np.empty((g, K, N, N), dtype=np.complex64)
     for start in range(0, g, batch_size):
         x = (input_gain * d[start : start + batch_size]).astype(np.float32)
         amp, phase = model(x, training=False)
         amp = np.transpose(np.asarray(amp), (0, 3, 1, 2))
         phase = np.transpose(np.asarray(phase), (0, 3, 1, 2))
         out[start : start + batch_size] = amp * np.exp(1j * phase)
+    if K == 1 and C > 1:  # one object per group: its pixel N/2 lies on the group anchor
+        centroid = data.positions.mean(axis=1)
+        return Reconstruction(out.reshape(g, N, N), np.floor(centroid), centroid)
     pos = data.positions.reshape(g * C, 2)
     return Reconstruction(out.reshape(g * C, N, N), np.floor(pos), pos.copy())
 
@@ -88,9 +93,11 @@ def combined_patches(patches: np.ndarray, data: GroupedData, model_config: Model
     g = data.n_groups
     C = data.diffraction.shape[-1]
     N = p.shape[-1]
+    if model_config.prediction == "group":
+        C = 1
     if p.shape != (g * C, N, N):
         raise ValueError(f"patches must have shape ({g * C}, N, N) for {g} groups of {C}, got {p.shape}")
-    if C == 1:
+    if C == 1 or model_config.prediction == "group":  # group objects are stitched as they are
         return p.astype(np.complex64)
     offsets = np.rint(data.geometry[..., :2]).astype(np.int64)
     support = support_mask(N, model_config.probe_big)

@@ -7,7 +7,7 @@ that share every layer:
   the model that is trained (Poisson likelihood on intensities);
 * ``diffraction_to_obj``: ``diffraction -> [amp, phase]`` (b,N,N,C), used for inference.
 
-Physics (TensorFlow twin of :func:`ptycho_helpers.core.physics.model_intensity`): the object
+Physics (TensorFlow twin of :func:`ptycho_helpers.core.geometry.model_intensity`): the object
 patch of each member lives on the integer grid at ``floor(position)``; for gridsize > 1
 the members are placed at their integer offsets on a ``N + 2·pad`` canvas, averaged
 where they overlap and re-extracted with the same placement (so the round trip is the
@@ -111,8 +111,18 @@ class DiffractionPhysics(layers.Layer):
     The probe is a non-trainable weight saved with the model.
     """
 
-    def __init__(self, N: int, channels: int, pad: int, probe_mask: bool, probe_big: bool, **kwargs):
+    def __init__(
+        self,
+        N: int,
+        channels: int,
+        pad: int,
+        probe_mask: bool,
+        probe_big: bool,
+        prediction: str = "member",
+        **kwargs,
+    ):
         super().__init__(**kwargs)
+        self.prediction = str(prediction)
         self.N = int(N)
         self.channels = int(channels)
         self.pad = int(pad)
@@ -151,13 +161,24 @@ class DiffractionPhysics(layers.Layer):
         w = tf.maximum(w, 1.0)
         return cut(place(re) / w), cut(place(im) / w)
 
+    def _cut_members(self, t, offsets):
+        """(b,1,N,N) object at the anchor -> (b,C,N,N) member cuts (twin of geometry.cut_members)."""
+        p = self.pad
+        canvas = tf.pad(t[:, 0], [[0, 0], [p, p], [p, p]])  # (b, S, S)
+        A_x = _shift_matrices(offsets[..., 0], self.N, p)
+        A_y = _shift_matrices(offsets[..., 1], self.N, p)
+        t = tf.einsum("bcku,buv->bckv", A_y, canvas)
+        return tf.einsum("bckv,bclv->bckl", t, A_x)
+
     def call(self, inputs):
         amp, phase, geometry = inputs
         amp = tf.transpose(amp, (0, 3, 1, 2))  # (b, C, N, N)
         phase = tf.transpose(phase, (0, 3, 1, 2))
         re = amp * tf.cos(phase) * self._support
         im = amp * tf.sin(phase) * self._support
-        if self.channels > 1:
+        if self.prediction == "group":  # one object per group: each member sees its cut
+            re, im = self._cut_members(re, geometry[..., :2]), self._cut_members(im, geometry[..., :2])
+        elif self.channels > 1:
             re, im = self._combine_extract(re, im, geometry[..., :2])
         fx = geometry[..., 2][..., None, None]
         fy = geometry[..., 3][..., None, None]
@@ -179,7 +200,7 @@ class DiffractionPhysics(layers.Layer):
         return tf.transpose(intensity, (0, 2, 3, 1))
 
     def compute_output_shape(self, input_shape):
-        return input_shape[0]
+        return (*input_shape[0][:-1], self.channels)
 
     def get_config(self):
         return {
@@ -189,6 +210,7 @@ class DiffractionPhysics(layers.Layer):
             "pad": self.pad,
             "probe_mask": self.probe_mask,
             "probe_big": self.probe_big,
+            "prediction": self.prediction,
         }
 
 
@@ -279,22 +301,22 @@ def build_model(config: ModelConfig, probe: np.ndarray) -> PINN:
 
     fr = config.fullres_filters
     da = _decoder(h, (f2, f1), "dec_amp", bn, fr)
-    amp = layers.Conv2D(C, 3, padding="same", name="amp_logits")(da)
+    amp = layers.Conv2D(config.out_channels, 3, padding="same", name="amp_logits")(da)
     amp = _amp_head(config, "amp_centre")(amp)
     amp = layers.ZeroPadding2D(N // 4, name="amp_pad")(amp)
 
     dp = _decoder(h, (f2, f1), "dec_phase", bn, fr)
-    phase = layers.Conv2D(C, 3, padding="same", name="phase_logits")(dp)
+    phase = layers.Conv2D(config.out_channels, 3, padding="same", name="phase_logits")(dp)
     phase = PiTanh(name="phase_centre")(phase)
     phase = layers.ZeroPadding2D(N // 4, name="phase_pad")(phase)
 
     if config.probe_big:
         ba = layers.UpSampling2D(2, name="big_amp_up")(da)
-        ba = layers.Conv2D(C, 3, padding="same", name="big_amp_logits")(ba)
+        ba = layers.Conv2D(config.out_channels, 3, padding="same", name="big_amp_logits")(ba)
         ba = _amp_head(config, "big_amp_act")(ba)
         amp = BorderFill(N, name="amp")([amp, ba])
         bp = layers.UpSampling2D(2, name="big_phase_up")(dp)
-        bp = layers.Conv2D(C, 3, padding="same", name="big_phase_logits")(bp)
+        bp = layers.Conv2D(config.out_channels, 3, padding="same", name="big_phase_logits")(bp)
         bp = PiTanh(name="big_phase_act")(bp)
         phase = BorderFill(N, name="phase")([phase, bp])
     else:
@@ -302,7 +324,7 @@ def build_model(config: ModelConfig, probe: np.ndarray) -> PINN:
         phase = layers.Identity(name="phase")(phase)
 
     physics = DiffractionPhysics(
-        N, C, config.combine_pad, config.probe_mask, config.probe_big, name="physics"
+        N, C, config.combine_pad, config.probe_mask, config.probe_big, config.prediction, name="physics"
     )
     intensity = physics([amp, phase, geo_in])
     autoencoder = keras.Model([x_in, geo_in], intensity, name="pinn")
@@ -328,14 +350,17 @@ def physics_intensity(
     probe_mask: bool,
     probe_big: bool,
     pad: int,
+    prediction: str = "member",
 ) -> np.ndarray:
-    """Run complex patches ``(g, C, N, N)`` through the TF physics layer (float32).
+    """Run complex patches ``(g, C, N, N)`` (``(g, 1, N, N)`` group objects with
+    ``prediction="group"``) through the TF physics layer (float32).
 
-    Returns ``(g, C, N, N)`` intensity; the twin of :func:`physics.model_intensity`.
+    Returns ``(g, C, N, N)`` intensity; the twin of :func:`core.geometry.model_intensity`.
     """
     p = np.asarray(patches)
-    g, C, N, _ = p.shape
-    layer = DiffractionPhysics(N, C, pad, probe_mask, probe_big)
+    g, _, N, _ = p.shape
+    C = np.asarray(geometry).shape[1]
+    layer = DiffractionPhysics(N, C, pad, probe_mask, probe_big, prediction)
     amp = np.transpose(np.abs(p), (0, 2, 3, 1)).astype(np.float32)
     phase = np.transpose(np.angle(p), (0, 2, 3, 1)).astype(np.float32)
     geo = np.asarray(geometry, dtype=np.float32)

@@ -15,6 +15,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -145,6 +146,8 @@ class TrainResult:
     epochs_run: int
     wall_s: float
     summary: dict[str, Any] = field(default_factory=dict)
+    steps_run: int = 0
+    curve: dict[str, list[float]] = field(default_factory=dict)  # step, loss, monitor values
 
 
 def _epoch_logger(nepochs: int, log: logging.Logger):
@@ -188,6 +191,41 @@ def _epoch_logger(nepochs: int, log: logging.Logger):
     return EpochLog()
 
 
+def _step_callback(train_config: TrainConfig, monitor, log: logging.Logger):
+    """Counts optimiser steps: stops at the step budget, records the learning curve."""
+    import keras
+
+    class Steps(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.step = 0
+            self.curve: dict[str, list[float]] = {"step": [], "loss": []}
+
+        def _record(self, loss):
+            self.curve["step"].append(self.step)
+            self.curve["loss"].append(float(loss) if loss is not None else float("nan"))
+            for k, v in (monitor(self.step) if monitor else {}).items():
+                self.curve.setdefault(k, []).append(float(v))
+            log.info(
+                "step %d: %s", self.step, {k: round(v[-1], 5) for k, v in self.curve.items() if k != "step"}
+            )
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.step += 1
+            loss = (logs or {}).get("loss")
+            every = train_config.curve_every
+            if every and self.step % every == 0:
+                self._record(loss)
+            if train_config.steps and self.step >= train_config.steps:
+                self.model.stop_training = True
+
+        def on_train_end(self, logs=None):
+            if not self.curve["step"] or self.curve["step"][-1] != self.step:
+                self._record((logs or {}).get("loss"))
+
+    return Steps()
+
+
 def train_pinn(
     data: GroupedData,
     *,
@@ -196,12 +234,18 @@ def train_pinn(
     probe: np.ndarray,
     nphotons: float,
     log: logging.Logger | None = None,
+    monitor=None,
 ) -> TrainResult:
     """Train a fresh PINN on grouped data.
 
     Seeds Python, numpy and TensorFlow once (``keras.utils.set_random_seed``), draws a
     random validation share with that seed (the split-by-y data arrive sorted), trains
-    with Adam + ReduceLROnPlateau + EarlyStopping on the training loss.
+    with Adam + ReduceLROnPlateau (``lr_schedule="plateau"``; ``"constant"``: the fixed rate)
+    + EarlyStopping on the training loss.  ``train_config.steps > 0`` is an optimiser-step
+    budget (training stops after exactly that step).  ``monitor(step, live) -> {name: value}``
+    (``live.diffraction_to_obj``, ``live.input_gain``: the model being trained) is
+    called every ``train_config.curve_every`` steps and at the end (the learning curve in
+    ``TrainResult.curve``); it must not feed back into training.
 
     Raises
     ------
@@ -238,18 +282,27 @@ def train_pinn(
         optimizer=keras.optimizers.Adam(train_config.learning_rate),
         loss=make_loss(scales.photon_scale, train_config.nll_weight, train_config.mae_weight),
     )
-    epoch_log = _epoch_logger(train_config.nepochs, log)
-    callbacks = [
-        epoch_log,
-        keras.callbacks.ReduceLROnPlateau(
-            monitor="loss",
-            factor=train_config.lr_factor,
-            patience=train_config.lr_patience,
-            min_lr=train_config.lr_min,
-            verbose=0,
-        ),
-        keras.callbacks.EarlyStopping(monitor="loss", patience=train_config.early_stop_patience, verbose=0),
-    ]
+    nepochs = train_config.nepochs
+    if train_config.steps:  # a step budget: enough epochs, stopped at the exact step
+        per_epoch = math.ceil(len(tr_idx) / train_config.batch_size)
+        nepochs = math.ceil(train_config.steps / per_epoch)
+    epoch_log = _epoch_logger(nepochs, log)
+    live = SimpleNamespace(diffraction_to_obj=pinn.diffraction_to_obj, input_gain=scales.input_gain)
+    steps_cb = _step_callback(train_config, (lambda step: monitor(step, live)) if monitor else None, log)
+    callbacks = [epoch_log, steps_cb]
+    if train_config.lr_schedule == "plateau":
+        callbacks.append(
+            keras.callbacks.ReduceLROnPlateau(
+                monitor="loss",
+                factor=train_config.lr_factor,
+                patience=train_config.lr_patience,
+                min_lr=train_config.lr_min,
+                verbose=0,
+            )
+        )
+    callbacks.append(
+        keras.callbacks.EarlyStopping(monitor="loss", patience=train_config.early_stop_patience, verbose=0)
+    )
     log.info(
         "training %d groups (%d validation), C=%d, N=%d, batch %d, %d epochs; alpha=%.6g s=%.6g "
         "(closed form %.6g)",
@@ -258,7 +311,7 @@ def train_pinn(
         model_config.channels,
         model_config.N,
         train_config.batch_size,
-        train_config.nepochs,
+        nepochs,
         scales.input_gain,
         scales.photon_scale,
         scales.photon_scale_closed_form,
@@ -269,7 +322,7 @@ def train_pinn(
         Y[tr_idx],
         validation_data=([X[val_idx], G[val_idx]], Y[val_idx]) if n_val else None,
         batch_size=train_config.batch_size,
-        epochs=train_config.nepochs,
+        epochs=nepochs,
         shuffle=True,
         verbose=0,
         callbacks=callbacks,
@@ -289,6 +342,8 @@ def train_pinn(
         n_val=n_val,
         epochs_run=len(history.get("loss", [])),
         wall_s=wall,
+        steps_run=steps_cb.step,
+        curve=steps_cb.curve,
     )
     result.summary = summarize_history(history)
     return result

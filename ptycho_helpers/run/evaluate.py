@@ -9,10 +9,10 @@ from typing import Any
 
 import numpy as np
 
-from ..core import metrics, physics
+from ..core import geometry, metrics, physics
 from ..hub import artifacts, results
 from .record import ScenarioContext
-from .stages import RefinedReconstruction, TrainedModel
+from .records import RefinedReconstruction, TrainedModel
 
 
 @dataclass(frozen=True)
@@ -41,11 +41,12 @@ def noise_floor(ctx: ScenarioContext, trained: TrainedModel) -> dict[str, Any]:
     model_dev = float(np.mean(physics.poisson_deviance_half(s * s * model_i.astype(np.float64), counts)))
     if sim.obj is None:
         return {"metric": "Poisson deviance / 2 per pixel", "true_object": None, "model": model_dev}
-    true_patches = physics.extract_patches(sim.obj, np.floor(data.positions).reshape(-1, 2), N).reshape(
+    obj = sim.obj_in_data_units
+    true_patches = physics.extract_patches(obj, np.floor(data.positions).reshape(-1, 2), N).reshape(
         -1, C, N, N
     )
     spec = ctx.resolved.spec
-    true_i = physics.model_intensity(
+    true_i = geometry.model_intensity(
         true_patches,
         data.geometry,
         sim.probe,
@@ -74,6 +75,7 @@ def evaluate_scenario(ctx: ScenarioContext, refined: RefinedReconstruction) -> E
     else:
         comp = metrics.compare_to_truth(stitched, sim.obj, register=ctx.settings.register)
         comp["ground_truth_available"] = True
+        comp["reference"] = metrics.reference_comparison(stitched, sim.obj)
     comp["noise_floor"] = noise_floor(ctx, trained)
     if refined.active:
         block: dict[str, Any] = {"refinement": refined.summary}
@@ -81,6 +83,7 @@ def evaluate_scenario(ctx: ScenarioContext, refined: RefinedReconstruction) -> E
         if sim.obj is not None:
             full = metrics.compare_to_truth(refined.stitched, sim.obj, register=ctx.settings.register)
             block.update({k: full[k] for k in ("alignment", "amplitude", "amplitude_scaled", "phase")})
+            block["reference"] = metrics.reference_comparison(refined.stitched, sim.obj)
         comp["refined"] = block
     if ctx.resolved.spec.gridsize == 1 and sim.obj is not None:
         true_patches = physics.extract_patches(sim.obj, rec.positions, ctx.resolved.params.N)

@@ -14,97 +14,40 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ..config import ModelConfig, TrainConfig
 from ..core import physics
-from ..core.grouping import GroupedData, gather_groups, group_positions
-from ..core.reassemble import Stitched, even_ceil, reassemble_patches
+from ..core.grouping import gather_groups, group_positions
+from ..core.reassemble import even_ceil, reassemble_patches
 from ..core.simulate import (
-    RawData,
     make_lines_object,
     make_probe,
     simulate_nongrid_raw_data,
     split_raw_data_by_axis,
 )
 from ..hub import artifacts, interchange, plotting
-from . import telemetry
+from . import grid_protocol, telemetry
 from .record import ScenarioContext
+from .records import (  # noqa: F401 - the stage records, importable from here too
+    Reconstructed,
+    RefinedReconstruction,
+    ScenarioGroups,
+    SimulatedDataset,
+    TrainedModel,
+)
+from .training import curve_monitor, model_config_of, train_config_of
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class SimulatedDataset:
-    """Object (``None`` for imported data without one), normalised probe, all patterns and
-    the y-split."""
-
-    obj: np.ndarray | None
-    probe: np.ndarray
-    raw: RawData
-    train: RawData
-    test: RawData
-
-
-@dataclass(frozen=True)
-class ScenarioGroups:
-    """Training groups, the test groups that get stitched, the model's combine pad and the
-    reassembly telemetry of the stitched groups."""
-
-    sim: SimulatedDataset
-    train: GroupedData
-    test: GroupedData
-    combine_pad: int
-    telemetry: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class TrainedModel:
-    """The trained PINN (``pinn.train.TrainResult``) and the groups it was trained on."""
-
-    groups: ScenarioGroups
-    result: Any
-
-    @property
-    def pinn(self):
-        return self.result.pinn
-
-    @property
-    def scales(self):
-        return self.result.scales
-
-
-@dataclass(frozen=True)
-class Reconstructed:
-    """The PINN's predicted test patches and their stitched image."""
-
-    trained: TrainedModel
-    rec: Any  # pinn.infer.Reconstruction
-    stitched: Stitched
-
-
-@dataclass(frozen=True)
-class RefinedReconstruction:
-    """The physics refinement of the predicted patches (``refined``/``stitched`` are ``None``
-    when ``refine_steps == 0``: the PINN alone)."""
-
-    reconstructed: Reconstructed
-    refined: Any = None  # pinn.refine.Refined
-    stitched: Stitched | None = None
-    summary: dict[str, Any] | None = None
-
-    @property
-    def active(self) -> bool:
-        return self.refined is not None
 
 
 def simulate_scenario(ctx: ScenarioContext) -> SimulatedDataset:
     """Lines object, normalised probe, non-grid Poisson scan (or the imported NPZ), split by y."""
     t = time.perf_counter()
     p, spec = ctx.resolved.params, ctx.resolved.spec
+    if spec.scan == "grid":
+        return grid_protocol.simulate_grid_scenario(ctx, t)
     if ctx.settings.data_path is not None:  # a user's NPZ instead of the simulation
         raw = interchange.import_npz(ctx.settings.data_path)
         obj, probe = raw.objectGuess, raw.probeGuess
@@ -140,16 +83,19 @@ def group_scenario(ctx: ScenarioContext, sim: SimulatedDataset) -> ScenarioGroup
     r = ctx.resolved
     C = r.spec.gridsize
     n_train = r.n_train_groups
-    gtr = group_positions(
-        sim.train.positions,
-        gridsize=C,
-        n_groups=n_train,
-        neighbor_count=r.params.neighbor_count,
-        rng=r.params.sim_seed,
-    )
-    gte = telemetry.test_groups(r, sim.test.positions, ctx.settings.group_limit)
+    if sim.train_groups is not None:  # grid protocol: fixed groups
+        train, gte = grid_protocol.grid_groups_of(ctx, sim)
+    else:
+        gtr = group_positions(
+            sim.train.positions,
+            gridsize=C,
+            n_groups=n_train,
+            neighbor_count=r.params.neighbor_count,
+            rng=r.params.sim_seed,
+        )
+        gte = telemetry.test_groups(r, sim.test.positions, ctx.settings.group_limit)
+        train = gather_groups(sim.train.diffraction, sim.train.positions, gtr)
     n_test = gte.n_groups
-    train = gather_groups(sim.train.diffraction, sim.train.positions, gtr)
     test = gather_groups(sim.test.diffraction, sim.test.positions, gte)
     pad = even_ceil(max(train.max_offset, test.max_offset)) if C > 1 else 0
     tel = telemetry.telemetry_of(
@@ -159,26 +105,12 @@ def group_scenario(ctx: ScenarioContext, sim: SimulatedDataset) -> ScenarioGroup
     c = ctx.meta.counts
     c.train_groups, c.test_groups_available, c.test_groups_stitched = (
         n_train,
-        int(min(r.group_count, sim.test.n)),
+        sim.test_groups.n_groups if sim.test_groups is not None else int(min(r.group_count, sim.test.n)),
         n_test,
     )
     c.patches_stitched = int(n_test * C * C)
     ctx.timed("group", t)
     return ScenarioGroups(sim, train, test, pad, tel)
-
-
-def model_config_of(ctx: ScenarioContext, groups: ScenarioGroups) -> ModelConfig:
-    r, s = ctx.resolved, ctx.settings
-    return ModelConfig(
-        N=r.params.N,
-        gridsize=r.spec.gridsize,
-        amp_activation=s.amp_activation,
-        probe_big=r.spec.probe_big,
-        probe_mask=r.spec.probe_mask,
-        combine_pad=groups.combine_pad,
-        input_transform=s.input_transform,
-        dense_bottleneck=s.dense_bottleneck,
-    )
 
 
 def train_scenario(ctx: ScenarioContext, groups: ScenarioGroups) -> TrainedModel:
@@ -187,14 +119,19 @@ def train_scenario(ctx: ScenarioContext, groups: ScenarioGroups) -> TrainedModel
     from ..pinn.train import TrainingDiverged, summarize_history, train_pinn
 
     t = time.perf_counter()
-    r, s = ctx.resolved, ctx.settings
+    r = ctx.resolved
     mc = model_config_of(ctx, groups)
-    tc = TrainConfig(nepochs=s.nepochs, batch_size=r.batch_size, seed=s.seed, learning_rate=s.learning_rate)
+    tc = train_config_of(ctx, groups)
     ctx.update(model=mc.to_dict(), training={"config": tc.to_dict()})
     out = ctx.folder / "train_outputs"
     try:
         result = train_pinn(
-            groups.train, model_config=mc, train_config=tc, probe=groups.sim.probe, nphotons=r.params.nphotons
+            groups.train,
+            model_config=mc,
+            train_config=tc,
+            probe=groups.sim.probe,
+            nphotons=r.params.nphotons,
+            monitor=curve_monitor(ctx, groups, mc),
         )
     except TrainingDiverged as exc:
         artifacts.write_json(out / "history.json", exc.history)
@@ -202,7 +139,8 @@ def train_scenario(ctx: ScenarioContext, groups: ScenarioGroups) -> TrainedModel
         ctx.update(training={**ctx.meta.training, "diverged_epoch": exc.epoch})
         raise
     save_bundle(result, out, extra={"scenario": ctx.name})
-    plotting.save_history_plot(out / "history.png", result.history)
+    artifacts.write_json(out / "learning_curve.json", result.curve)
+    plotting.save_history_plot(out / "history.png", result.history, curve=result.curve)
     ctx.meta.scales.update(
         input_gain=result.scales.input_gain,
         photon_scale=result.scales.photon_scale,
@@ -210,6 +148,7 @@ def train_scenario(ctx: ScenarioContext, groups: ScenarioGroups) -> TrainedModel
     )
     ctx.meta.training.update(
         epochs_run=result.epochs_run,
+        steps_run=result.steps_run,
         n_train=result.n_train,
         n_val=result.n_val,
         wall_s=round(result.wall_s, 3),
@@ -232,7 +171,10 @@ def reconstruct_scenario(ctx: ScenarioContext, trained: TrainedModel) -> Reconst
     rec = predict_patches(
         trained.pinn.diffraction_to_obj, test, input_gain=trained.scales.input_gain, batch_size=32
     )
-    rec = dataclasses.replace(rec, patches=combined_patches(rec.patches, test, trained.pinn.config))
+    # grid protocol: the network works in the data's object units; back to the object's units
+    unit = trained.groups.sim.unit_scale
+    patches = combined_patches(rec.patches, test, trained.pinn.config)
+    rec = dataclasses.replace(rec, patches=patches * unit if unit != 1.0 else patches)
     ctx.timed("inference", t)
     t = time.perf_counter()
     stitched = reassemble_patches(rec.patches, rec.positions, ctx.resolved.params.reassemble_M)
@@ -246,6 +188,10 @@ def refine_scenario(ctx: ScenarioContext, reconstructed: Reconstructed) -> Refin
     s = ctx.settings
     if s.refine_steps == 0:
         return RefinedReconstruction(reconstructed)
+    if reconstructed.trained.pinn.config.prediction == "group":
+        raise ValueError(
+            "refinement of one-object-per-group predictions is not supported; use --refine-steps 0"
+        )
     from ..pinn.infer import combined_patches
     from ..pinn.refine import refine_patches
 

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..config import RunSettings
+from ..core.grid import grid_groups
 from ..core.grouping import Groups, group_positions
 from ..core.reassemble import reassembly_telemetry
 from ..core.simulate import draw_scan_positions, split_indices_by_axis
@@ -36,6 +37,12 @@ def test_groups(resolved: ResolvedRun, positions: np.ndarray, group_limit: int) 
         neighbor_count=r.params.neighbor_count,
         rng=r.params.sim_seed + 1,
     )
+
+
+def grid_test_groups(groups: Groups, group_limit: int) -> Groups:
+    """Grid protocol: the first ``group_limit`` test tiles in raster order."""
+    n = min(groups.n_groups, group_limit)
+    return Groups(groups.indices[:n], groups.centroids[:n], groups.relative[:n])
 
 
 def telemetry_of(
@@ -83,8 +90,15 @@ def reassembly_report(
     """Reassembly telemetry of a scenario's stitched test groups (no training needed);
     ``knobs`` as for a run (``group_limit``, ``data_path``, workload knobs, ...)."""
     resolved, settings, _ = plan_run(scenario, knobs, profile=profile)
-    positions = scan_test_positions(resolved, settings)
-    groups = test_groups(resolved, positions, settings.group_limit)
+    p, spec = resolved.params, resolved.spec
+    if spec.scan == "grid":
+        positions, all_groups = grid_groups(
+            p.object_size, p.N, spec.test_stride, spec.gridsize, spec.group_offset
+        )
+        groups = grid_test_groups(all_groups, settings.group_limit)
+    else:
+        positions = scan_test_positions(resolved, settings)
+        groups = test_groups(resolved, positions, settings.group_limit)
     return telemetry_of(
         scenario, resolved, settings.group_limit, groups, positions, data_path=settings.data_path
     )

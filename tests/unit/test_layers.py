@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 PKG = Path(__file__).resolve().parents[2] / "ptycho_helpers"
-TOP_CONFIG = {"config", "knobs", "scenarios"}
+TOP_CONFIG = {"config", "knobs", "scenarios", "profiles"}
 PARENT = {"plan", "runs", "sweep", "studies", "cli", "runtime", "__main__", "__init__"}
 LAYERS = {"core", "pinn", "run", "hub"}
 #: layer -> the layers / top-level modules it may import ("top-config" = config, knobs, scenarios)

@@ -15,7 +15,7 @@ from ptycho_helpers import (
 
 
 def test_builtin_scenarios_table():
-    assert set(SCENARIOS) == {"gs1_ideal", "gs1_custom", "gs2_ideal", "gs2_custom"}
+    assert set(SCENARIOS) == {"gs1_ideal", "gs1_custom", "gs2_ideal", "gs2_custom", "gs1_grid", "gs2_grid"}
     s = SCENARIOS["gs2_custom"]
     assert (s.gridsize, s.probe_mode, s.probe_scale, s.probe_big, s.probe_mask) == (
         2,
@@ -179,3 +179,34 @@ def test_named_full_profile():
         resolve_profile("gs1_custom", RunParams(), {}, profile="full")
     r = resolve_run("gs1_ideal", profile="full")
     assert r.counts == (2000, 1000, 1000) and r.group_count == 1000
+
+
+def test_grid_scenarios_resolve_to_the_protocol_counts():
+    from ptycho_helpers.scenarios import resolve_run
+
+    r2 = resolve_run("gs2_grid")
+    assert r2.counts == (2 * 82**2 * 4 + 33**2 * 4, 2 * 82**2 * 4, 33**2 * 4) and r2.n_train_groups == 13448
+    assert r2.batch_size == 16 and r2.params.reassemble_M == 10 and r2.spec.prediction == "group"
+    r1 = resolve_run("gs1_grid")
+    assert r1.counts[1] == 13778 and r1.spec.loss == "mae" and not r1.spec.probe_mask and r1.spec.probe_big
+    with pytest.raises(ValueError, match="exceeds the 13778 training groups"):
+        resolve_run("gs1_grid", {"group_count": 20000})
+    with pytest.raises(ValueError, match="not supported"):
+        resolve_run("gs1_ideal", {"scan": "grid"})
+
+
+def test_grid_profiles_carry_the_reference_training():
+    from ptycho_helpers.plan import settings_for
+
+    s = settings_for("gs2_grid", {}, profile="paper")
+    assert (s.nepochs, s.steps, s.learning_rate, s.lr_schedule, s.validation_fraction) == (
+        60,
+        0,
+        1e-3,
+        "constant",
+        0.0,
+    )
+    assert settings_for("gs2_grid", {}, profile="cpu2k").steps == 2000
+    assert settings_for("gs2_grid", {"steps": 50}).steps == 50  # the caller wins
+    assert settings_for("gs1_ideal", {}) == settings_for("gs1_ideal", {}, profile=None)
+    assert settings_for("gs1_ideal", {}).steps == 0 and settings_for("gs1_ideal", {}).nepochs == 5

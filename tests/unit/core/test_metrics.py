@@ -97,3 +97,29 @@ def test_twin_image_fraction():
     twin = np.conj(np.roll(true[:, ::-1, ::-1], (1, 1), axis=(1, 2)))
     assert metrics.twin_image_fraction(true, true, M=8) == 0.0
     assert metrics.twin_image_fraction(twin, true, M=8) == 1.0
+
+
+def test_reference_metric_hand_computed_case():
+    """Mean scaling, the 2-px trim and skimage SSIM (7x7, truth range), computed by hand."""
+    from skimage.metrics import structural_similarity
+
+    from ptycho_helpers.core.metrics import reference_scores
+
+    rng = np.random.default_rng(5)
+    truth = 1.0 + rng.random((30, 30))
+    pred = 2.0 * truth  # twice as bright: the mean scaling removes it
+    pred[:2, :] = 99.0  # garbage in the trimmed border
+    pred[:, -2:] = -5.0
+    s = reference_scores(pred, truth)
+    assert (
+        s["ssim"] == pytest.approx(1.0) and s["mean_scale"] == pytest.approx(0.5) and s["pixels"] == 26 * 26
+    )
+    noisy = truth + 0.3 * rng.standard_normal(truth.shape)
+    t, p = truth[2:-2, 2:-2], noisy[2:-2, 2:-2]
+    p = p * t.mean() / p.mean()
+    want = structural_similarity(t, p, win_size=7, data_range=t.max() - t.min())
+    got = reference_scores(noisy, truth)
+    assert got["ssim"] == pytest.approx(want, rel=1e-12)
+    assert got["mae"] == pytest.approx(np.mean(np.abs(p - t)), rel=1e-12)
+    with pytest.raises(ValueError, match="full image"):
+        reference_scores(np.where(truth > 1.5, np.nan, truth), truth)

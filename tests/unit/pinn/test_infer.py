@@ -5,7 +5,7 @@ import pytest
 
 import ptycho_helpers as ph
 from ptycho_helpers.config import ModelConfig
-from ptycho_helpers.core import physics
+from ptycho_helpers.core import geometry, physics
 from ptycho_helpers.core.grouping import gather_groups
 from ptycho_helpers.core.reassemble import even_ceil
 from ptycho_helpers.pinn.infer import combined_patches
@@ -27,7 +27,7 @@ def _mc(pad):
 
 
 def _intensity(patches, data, probe, pad):
-    return physics.model_intensity(
+    return geometry.model_intensity(
         patches.reshape(-1, 4, N, N), data.geometry, probe, probe_mask=True, probe_big=False, pad=pad
     )
 

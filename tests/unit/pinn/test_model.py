@@ -6,7 +6,7 @@ from numpy.testing import assert_allclose
 
 import ptycho_helpers as ph
 from ptycho_helpers.config import ModelConfig
-from ptycho_helpers.core import physics
+from ptycho_helpers.core import geometry, physics
 from ptycho_helpers.core.grouping import gather_groups
 
 tf = pytest.importorskip("tensorflow")
@@ -22,7 +22,7 @@ def test_tf_physics_equals_numpy_twin(rng, gridsize, probe_mask, probe_big):
     patches = rng.uniform(1, 3, (g, C, N, N)) * np.exp(1j * rng.uniform(-1, 1, (g, C, N, N)))
     geo = physics.split_positions(rng.uniform(40, 60, (g, C, 2)))
     pad = 12
-    want = physics.model_intensity(patches, geo, probe, probe_mask=probe_mask, probe_big=probe_big, pad=pad)
+    want = geometry.model_intensity(patches, geo, probe, probe_mask=probe_mask, probe_big=probe_big, pad=pad)
     got = physics_intensity(patches, geo, probe, probe_mask=probe_mask, probe_big=probe_big, pad=pad)
     assert_allclose(got, want, rtol=1e-5, atol=1e-5 * want.max())
 
@@ -34,7 +34,7 @@ def test_combine_extract_is_identity_for_consistent_patches(rng):
     N = 16
     patches = physics.extract_patches(obj, pos.reshape(-1, 2), N).reshape(2, 4, N, N)
     support = np.ones((N, N))
-    out = physics.combine_extract(patches, geo[..., :2], support, pad=12)
+    out = geometry.combine_extract(patches, geo[..., :2], support, pad=12)
     assert_allclose(out, patches, atol=1e-6)
 
 
@@ -117,3 +117,27 @@ def test_build_model_rejects_bad_input():
         build_model(ModelConfig(N=32), np.full((32, 32), np.nan, np.complex64))
     with pytest.raises(ValueError, match="divisible by 8"):
         ModelConfig(N=36)
+
+
+def test_group_prediction_physics_matches_numpy_twin():
+    """One object per group: each member sees the cut at its ±2 px offset (TF vs numpy)."""
+    import ptycho_helpers as ph
+    from ptycho_helpers.core import geometry, physics
+
+    rng = np.random.default_rng(0)
+    N = 32
+    probe = ph.normalize_probe_guess(ph.make_probe(N), 4.0)
+    obj = (rng.uniform(0.5, 1.5, (3, 1, N, N)) * np.exp(1j * rng.uniform(-1, 1, (3, 1, N, N)))).astype(
+        np.complex64
+    )
+    centre = np.array([[10.0, 20.0], [40.3, 12.7], [25.5, 25.5]])
+    members = centre[:, None, :] + 2.0 * np.array([(-1, -1), (1, -1), (-1, 1), (1, 1)])[None]
+    geo = physics.split_positions(members)
+    kw = {"probe_mask": False, "probe_big": True, "pad": 4, "prediction": "group"}
+    want = geometry.model_intensity(obj, geo, probe, **kw)
+    got = physics_intensity(obj, geo, probe, **kw)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6 * want.max())
+    # member k of an integer group sees object pixel k + offset: (+2, +2) and (-2, -2)
+    cut = geometry.cut_members(obj[:, 0], geo[..., :2], 4)
+    np.testing.assert_array_equal(cut[0, 3, :-2, :-2], obj[0, 0, 2:, 2:])
+    np.testing.assert_array_equal(cut[0, 0, 2:, 2:], obj[0, 0, :-2, :-2])

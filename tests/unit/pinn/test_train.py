@@ -252,3 +252,26 @@ def test_amplitude_head_initialised_from_data(tiny_setup):
         amp, _ = m.diffraction_to_obj(np.zeros((1, N, N, 1), np.float32))
         centre = np.asarray(amp)[0, N // 2, N // 2, 0]
         assert centre == pytest.approx(0.8, rel=1e-3)
+
+
+def test_step_budget_stops_at_the_exact_step_and_records_the_curve(lines_setup):
+    """steps=7 with 3 batches per epoch: 3 epochs started, stopped after optimiser step 7."""
+    obj, probe, raw = lines_setup
+    groups = ph.group_positions(raw.positions, gridsize=1, n_groups=12, rng=0)
+    data = gather_groups(raw.diffraction, raw.positions, groups)
+    calls = []
+
+    def monitor(step, live):
+        calls.append(step)
+        return {"probe_value": float(step)}
+
+    tc = TrainConfig(
+        nepochs=1, batch_size=4, steps=7, lr_schedule="constant", validation_fraction=0.0, curve_every=2
+    )
+    res = train_pinn(
+        data, model_config=ModelConfig(N=32), train_config=tc, probe=probe, nphotons=1e9, monitor=monitor
+    )
+    assert res.steps_run == 7 and int(res.pinn.autoencoder.optimizer.iterations) == 7
+    assert res.epochs_run == 3 and calls == [2, 4, 6, 7]
+    assert res.curve["step"] == [2, 4, 6, 7] and res.curve["probe_value"] == [2.0, 4.0, 6.0, 7.0]
+    assert float(res.pinn.autoencoder.optimizer.learning_rate) == pytest.approx(1e-3 * 0 + tc.learning_rate)

@@ -1,0 +1,131 @@
+"""Stable and named profiles (DESIGN §4): the workload (and, for named and grid profiles,
+the run settings) a scenario runs with unless the caller gives a value."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
+from .knobs import SETTING_KNOBS
+
+#: The reference's training and stitching for the grid scenarios: batch 16, Adam 1e-3
+#: constant, no validation split, seamless 10x10 tiles at the test stride, every test tile
+#: stitched, the PINN alone (no refinement).
+_GRID_RUN = {
+    "batch_size": 16,
+    "learning_rate": 1e-3,
+    "lr_schedule": "constant",
+    "validation_fraction": 0.0,
+    "refine_steps": 0,
+    "reassemble_M": 10,
+    "group_limit": 100_000,
+}
+
+
+#: All training groups of the default object (392 px, N = 64): 2·83² and 2·82².
+_GRID_GROUPS = {"gs1_grid": 13_778, "gs2_grid": 13_448}
+
+
+def _grid_profile(scenario: str, label: str, **settings: Any) -> Mapping[str, Any]:
+    return MappingProxyType(
+        {"label": f"{scenario} {label}", "group_count": _GRID_GROUPS[scenario], **_GRID_RUN, **settings}
+    )
+
+
+STABLE_PROFILES: Mapping[str, Mapping[str, Any]] = MappingProxyType(
+    {
+        **{
+            sc: _grid_profile(
+                sc, "stable profile (reference data and training, 500 steps: a quick CPU check)", steps=500
+            )
+            for sc in _GRID_GROUPS
+        },
+        "gs1_ideal": MappingProxyType(
+            {
+                "label": "gs1_ideal stable profile (reduced load: 512 images, 256 groups, batch 8)",
+                "base_total_images": 512,
+                "group_count": 256,
+                "batch_size": 8,
+            }
+        ),
+        "gs2_ideal": MappingProxyType(
+            {
+                "label": "gs2_ideal stable profile (reduced load: 256 images, 128 groups, batch 4, K=4)",
+                "base_total_images": 256,
+                "group_count": 128,
+                "batch_size": 4,
+                "neighbor_count": 4,
+            }
+        ),
+    }
+)
+
+
+#: Named profiles (not stable-profile replacements): chosen explicitly with ``profile=``.
+#: Workload knobs as in the stable profiles, plus run settings (``nepochs``, ``group_limit``)
+#: that the CLI / ``runs`` apply when the caller did not give them.
+NAMED_PROFILES: Mapping[str, Mapping[str, Mapping[str, Any]]] = MappingProxyType(
+    {
+        "full": MappingProxyType(
+            {
+                "gs1_ideal": MappingProxyType(
+                    {
+                        "label": "gs1_ideal full profile (2000 images, 1000 groups, batch 16, 30 epochs, "
+                        "all test groups stitched)",
+                        "base_total_images": 2000,
+                        "group_count": 1000,
+                        "batch_size": 16,
+                        "nepochs": 30,
+                        "group_limit": 1000,
+                    }
+                ),
+                "gs2_ideal": MappingProxyType(
+                    {
+                        "label": "gs2_ideal full profile (2000 images, 1000 groups, batch 16, K=4, 30 epochs, "
+                        "all test groups stitched)",
+                        "base_total_images": 2000,
+                        "group_count": 1000,
+                        "batch_size": 16,
+                        "neighbor_count": 4,
+                        "nepochs": 30,
+                        "group_limit": 1000,
+                    }
+                ),
+            }
+        ),
+        **{
+            name: MappingProxyType({sc: _grid_profile(sc, label, **kw) for sc in _GRID_GROUPS})
+            for name, label, kw in (
+                ("cpu2k", "CPU profile: 2,000 steps (about 10 min on 2 cores)", {"steps": 2_000}),
+                ("cpu10k", "CPU profile: 10,000 steps (about 45 min on 2 cores)", {"steps": 10_000}),
+                (
+                    "paper",
+                    "paper profile: the reference's budget, up to 60 epochs ≈ 50,000 steps (GPU or overnight CPU)",
+                    {"nepochs": 60, "steps": 0},
+                ),
+            )
+        },
+    }
+)
+
+
+PROFILE_SETTINGS = SETTING_KNOBS
+
+
+def named_profile(name: str, scenario: str) -> Mapping[str, Any]:
+    """The named profile's block for a scenario; clear errors for unknown names/scenarios."""
+    if name not in NAMED_PROFILES:
+        raise ValueError(f"unknown profile {name!r}; named profiles: {', '.join(NAMED_PROFILES)}")
+    if scenario not in NAMED_PROFILES[name]:
+        raise ValueError(
+            f"profile {name!r} has no settings for {scenario!r}; it covers {', '.join(NAMED_PROFILES[name])}"
+        )
+    return NAMED_PROFILES[name][scenario]
+
+
+def profile_settings(name: str | None, scenario: str) -> dict[str, Any]:
+    """Run-setting defaults (nepochs, steps, learning_rate, ...) of the named profile, or of
+    the scenario's stable profile without one; {} when neither sets any."""
+    block = named_profile(name, scenario) if name else STABLE_PROFILES.get(scenario, {})
+    return {k: block[k] for k in PROFILE_SETTINGS if k in block}

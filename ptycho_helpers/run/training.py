@@ -1,0 +1,80 @@
+"""What the train stage hands to ``pinn.train``: the model and training settings of a run
+and the learning-curve monitor (SSIM of a few test groups against steps: evaluation only,
+never used for stopping, selection or tuning)."""
+
+from __future__ import annotations
+
+from ..config import ModelConfig, TrainConfig
+from ..core.grouping import GroupedData
+from ..core.reassemble import reassemble_patches
+from .record import ScenarioContext
+from .records import ScenarioGroups
+
+
+def model_config_of(ctx: ScenarioContext, groups: ScenarioGroups) -> ModelConfig:
+    r, s = ctx.resolved, ctx.settings
+    return ModelConfig(
+        prediction=r.spec.prediction if r.spec.gridsize > 1 else "member",
+        N=r.params.N,
+        gridsize=r.spec.gridsize,
+        amp_activation=s.amp_activation,
+        probe_big=r.spec.probe_big,
+        probe_mask=r.spec.probe_mask,
+        combine_pad=groups.combine_pad,
+        input_transform=s.input_transform,
+        dense_bottleneck=s.dense_bottleneck,
+    )
+
+
+#: Test groups the learning curve scores (evaluation only: never used for stopping or tuning).
+CURVE_GROUPS = 16
+
+
+CURVE_POINTS = 20
+
+
+def train_config_of(ctx: ScenarioContext, groups: ScenarioGroups) -> TrainConfig:
+    """The training settings of a run: budget (epochs or steps), schedule, loss, curve."""
+    r, s = ctx.resolved, ctx.settings
+    n_fit = groups.train.n_groups - int(round(s.validation_fraction * groups.train.n_groups))
+    per_epoch = -(-max(n_fit, 1) // r.batch_size)
+    total = s.steps or s.nepochs * per_epoch
+    return TrainConfig(
+        nepochs=s.nepochs,
+        batch_size=r.batch_size,
+        seed=s.seed,
+        learning_rate=s.learning_rate,
+        steps=s.steps,
+        lr_schedule=s.lr_schedule,
+        validation_fraction=s.validation_fraction,
+        nll_weight=1.0 if r.spec.loss == "poisson" else 0.0,
+        mae_weight=1.0 if r.spec.loss == "mae" else 0.0,
+        curve_every=s.curve_every or max(1, total // CURVE_POINTS),
+    )
+
+
+def curve_monitor(ctx: ScenarioContext, groups: ScenarioGroups, mc: ModelConfig):
+    """Amplitude SSIM of the first ``CURVE_GROUPS`` stitched test groups against the truth
+    (masked, and the reference metric when the tiles cover their canvas), for the learning
+    curve; ``None`` without a ground truth."""
+    sim = groups.sim
+    if sim.obj is None:
+        return None
+    from ..core import metrics
+    from ..pinn.infer import combined_patches, predict_patches
+
+    sub = GroupedData(
+        *(a[:CURVE_GROUPS] for a in (groups.test.diffraction, groups.test.positions, groups.test.geometry))
+    )
+    M = ctx.resolved.params.reassemble_M
+
+    def monitor(step: int, model) -> dict[str, float]:
+        rec = predict_patches(model.diffraction_to_obj, sub, input_gain=model.input_gain, batch_size=32)
+        patches = combined_patches(rec.patches, sub, mc) * sim.unit_scale
+        st = reassemble_patches(patches, rec.positions, M)
+        out = {"amp_ssim": metrics.masked_amp_ssim(st, sim.obj)}
+        if st.covered.all():
+            out["amp_ssim_reference"] = metrics.reference_comparison(st, sim.obj)["amplitude"]["ssim"]
+        return out
+
+    return monitor
