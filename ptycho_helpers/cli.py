@@ -60,7 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m ptycho_helpers", description="ptycho-workbook command line"
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{rerun,run,reassembly-report,sweep}")
+    sub = parser.add_subparsers(
+        dest="command", required=True, metavar="{rerun,run,reassembly-report,sweep,ladder}"
+    )
 
     p = sub.add_parser(
         "rerun", help="rerun gs1_ideal and gs2_ideal with their stable profiles into a new hub"
@@ -91,6 +93,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--profile", choices=list(NAMED_PROFILES), default=None, help="a named profile (e.g. full)"
     )
     _add_knobs(p)
+
+    p = sub.add_parser(
+        "ladder", help="the discrepancy ladder: grid -> non-grid protocol one recorded factor at a time"
+    )
+    p.add_argument("--gridsize", type=int, choices=(1, 2), default=2)
+    p.add_argument("--steps", type=int, default=500, help="optimiser steps of every rung (default 500)")
+    p.add_argument("--seeds", type=int, nargs="+", default=[42], help="training seeds per rung (default 42)")
+    p.add_argument("--direction", choices=("grid-to-nongrid", "nongrid-to-grid"), default="grid-to-nongrid")
+    p.add_argument("--scheduler", default=None, help="address of an existing Dask scheduler")
+    p.add_argument("--workers", type=int, default=2, help="LocalCluster workers when no scheduler is given")
+    p.add_argument("--reports-dir", default=None)
 
     p = sub.add_parser("sweep", help="cartesian sweep of scenarios x knob values on a Dask cluster")
     p.add_argument("--scenario", nargs="+", required=True)
@@ -132,6 +145,20 @@ def _run(args: argparse.Namespace) -> int:
         artifacts.write_text(args.output_markdown, telemetry_markdown(tel))
         print(json.dumps({k: tel[k] for k in ("scenario", "stitch_canvas", "coverage")}))
         return 0
+    if args.command == "ladder":
+        from . import ladder
+
+        hub, rc = ladder.run_ladder(
+            args.gridsize,
+            steps=args.steps,
+            seeds=args.seeds,
+            direction=args.direction,
+            scheduler=args.scheduler,
+            workers=args.workers,
+            reports_dir=args.reports_dir,
+        )
+        print(f"hub: {hub}\nladder: {hub / 'ladder.md'}")
+        return rc
     if args.command == "sweep":
         from . import sweep
 

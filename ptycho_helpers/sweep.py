@@ -111,26 +111,18 @@ def _connect(scheduler: str | None, workers: int):
     return Client(cluster), cluster, max(1, (os.cpu_count() or 1) // n)
 
 
-def run_sweep(
-    scenarios: list[str],
-    sets: list[str],
-    *,
-    scheduler: str | None = None,
-    workers: int = 2,
-    reports_dir: str | Path | None = None,
-) -> tuple[Path, int]:
-    """Run a sweep into a new hub; returns (hub, 0 if every task completed else 1)."""
+def execute_tasks(
+    hub: Path, tasks: list[dict[str, Any]], *, scheduler: str | None = None, workers: int = 2
+) -> dict[str, dict[str, Any]]:
+    """Run task records ``{run_name, scenario, values}`` on Dask (a LocalCluster unless a
+    scheduler address is given), each a papermill run into ``hub/<run_name>/``; returns
+    ``run_name -> status row``.  A failing or lost task fails alone."""
     from dask.distributed import as_completed
 
-    grid = parse_sets(sets)
-    tasks = plan_tasks(list(scenarios), grid)
-    hub = artifacts.create_hub(reports_dir or artifacts.default_reports_dir())
-    logger.info("sweep of %d tasks into %s", len(tasks), hub)
-    t0 = time.perf_counter()
     client, cluster, tf_threads = _connect(scheduler, workers)
+    results: dict[str, dict[str, Any]] = {}
     try:
         futures = {client.submit(_run_task, str(hub), t, tf_threads, pure=False): t for t in tasks}
-        results: dict[str, dict[str, Any]] = {}
         for fut in as_completed(futures):
             task = futures[fut]
             try:
@@ -142,6 +134,24 @@ def run_sweep(
         client.close()
         if cluster is not None:
             cluster.close()
+    return results
+
+
+def run_sweep(
+    scenarios: list[str],
+    sets: list[str],
+    *,
+    scheduler: str | None = None,
+    workers: int = 2,
+    reports_dir: str | Path | None = None,
+) -> tuple[Path, int]:
+    """Run a sweep into a new hub; returns (hub, 0 if every task completed else 1)."""
+    grid = parse_sets(sets)
+    tasks = plan_tasks(list(scenarios), grid)
+    hub = artifacts.create_hub(reports_dir or artifacts.default_reports_dir())
+    logger.info("sweep of %d tasks into %s", len(tasks), hub)
+    t0 = time.perf_counter()
+    results = execute_tasks(hub, tasks, scheduler=scheduler, workers=workers)
     wall = time.perf_counter() - t0
     rows, status_rows = [], []
     for t in tasks:
