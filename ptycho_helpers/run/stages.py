@@ -18,12 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from ..core import physics
 from ..core.grouping import gather_groups, group_positions
 from ..core.reassemble import even_ceil, reassemble_patches
 from ..core.simulate import (
     make_lines_object,
-    make_probe,
     simulate_nongrid_raw_data,
     split_raw_data_by_axis,
 )
@@ -56,8 +54,7 @@ def simulate_scenario(ctx: ScenarioContext) -> SimulatedDataset:
         obj = make_lines_object(p.object_size, p.object_seed)
         if ctx.settings.object_amp_norm:  # bias study: object amplitude scaled to max 1
             obj = (obj / np.abs(obj).max()).astype(np.complex64)
-        path = ctx.settings.custom_probe_path if spec.probe_mode == "custom" else None
-        probe = physics.normalize_probe_guess(make_probe(p.N, spec.probe_mode, path), spec.probe_scale)
+        probe = grid_protocol.probe_of(ctx)
         raw = simulate_nongrid_raw_data(
             obj, probe, n_images=ctx.resolved.counts[0], nphotons=p.nphotons, seed=p.sim_seed, buffer=p.buffer
         )
