@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
 from typing import Any
 
@@ -19,6 +20,17 @@ from .scenarios import NAMED_PROFILES, SCENARIOS
 logger = logging.getLogger("ptycho_helpers.cli")
 
 USER_ERRORS = (ValueError, TypeError, FileNotFoundError, FileExistsError, PermissionError, NotADirectoryError)
+
+
+def _positive(text: str) -> int:
+    """An int >= 1 (``--workers 0`` used to become 1 silently)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be >= 1")
+    return value
 
 
 def _bool(text: str) -> bool:
@@ -102,7 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=int, nargs="+", default=[42], help="training seeds per rung (default 42)")
     p.add_argument("--direction", choices=("grid-to-nongrid", "nongrid-to-grid"), default="grid-to-nongrid")
     p.add_argument("--scheduler", default=None, help="address of an existing Dask scheduler")
-    p.add_argument("--workers", type=int, default=2, help="LocalCluster workers when no scheduler is given")
+    p.add_argument(
+        "--workers", type=_positive, default=2, help="LocalCluster workers when no scheduler is given"
+    )
     p.add_argument("--reports-dir", default=None)
 
     p = sub.add_parser("sweep", help="cartesian sweep of scenarios x knob values on a Dask cluster")
@@ -111,7 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--scheduler", default=None, help="address of an existing Dask scheduler (tcp://host:8786)"
     )
-    p.add_argument("--workers", type=int, default=2, help="LocalCluster workers when no scheduler is given")
+    p.add_argument(
+        "--workers", type=_positive, default=2, help="LocalCluster workers when no scheduler is given"
+    )
     p.add_argument("--reports-dir", default=None)
     return parser
 
@@ -180,16 +196,31 @@ def main(argv: list[str] | None = None) -> int:
     from .runtime import configure_logging
 
     configure_logging(stream=sys.stderr)
+    got: list[int] = []
+
+    def terminate(signum: int, _frame: Any) -> None:  # SIGTERM takes the Ctrl-C path
+        got.append(signum)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, terminate)
     try:
         return _run(args)
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+        print("interrupted" + (" (SIGTERM)" if got else ""), file=sys.stderr)
+        return 128 + signal.SIGTERM if got else 130
     except USER_ERRORS as exc:
         if args.debug:
             raise
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # read-only or full file system, a folder where a file should be...
+        if args.debug:
+            raise
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 2
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":  # pragma: no cover

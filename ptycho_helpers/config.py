@@ -12,6 +12,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from .core import classical as _classical
 from .core.checks import check_bool, check_choice, check_float, check_int, check_name
 
 PROBE_MODES = ("idealized", "custom")
@@ -21,6 +22,10 @@ OBJECT_SETS = ("halves", "separate")
 PREDICTIONS = ("member", "group")
 OBJECT_UNITS = ("as_is", "patch_max")
 LOSSES = ("poisson", "mae")
+#: classical engines (PtyLab's, ``core/classical.py``) and ``none`` to skip the stage
+CLASSICAL_ENGINES = (*_classical.ENGINES, "none")
+#: flat starts of the classical engine: the data's mean object amplitude, or ones
+CLASSICAL_STARTS = _classical.STARTS
 LR_SCHEDULES = ("plateau", "constant")
 AMP_ACTIVATIONS = ("softplus", "sigmoid", "scaled_sigmoid")
 #: "reference": PtychoPINN's CNN (the default; options such as ``dense_bottleneck`` extend it).
@@ -109,7 +114,9 @@ class RunParams(_Record):
         )
         s(self, "base_total_images", check_int("base_total_images", self.base_total_images, minimum=1))
         s(self, "group_count", check_int("group_count", self.group_count, minimum=1))
-        s(self, "nphotons", check_float("nphotons", self.nphotons, minimum=0.0, exclusive=True))
+        # >= 1 photon per pattern (below, the data are all zeros); <= 1e15 keeps every Poisson
+        # rate far below numpy's limit (~9e18)
+        s(self, "nphotons", check_float("nphotons", self.nphotons, minimum=1.0, maximum=1e15))
         s(self, "neighbor_count", check_int("neighbor_count", self.neighbor_count, minimum=1))
         M = check_int("reassemble_M", self.reassemble_M, minimum=1)
         if M > N:
@@ -157,7 +164,8 @@ class ScenarioSpec(_Record):
             raise ValueError(f"gridsize={g} is out of range; it must be 1, 2, 3 or 4")
         s(self, "gridsize", g)
         check_choice("probe_mode", self.probe_mode, PROBE_MODES)
-        s(self, "probe_scale", check_float("probe_scale", self.probe_scale, minimum=0.0, exclusive=True))
+        # the probe amplitude is 1/probe_scale of its mean: beyond [1e-3, 1e3] float32 intensities overflow or vanish
+        s(self, "probe_scale", check_float("probe_scale", self.probe_scale, minimum=1e-3, maximum=1e3))
         s(self, "probe_big", check_bool("probe_big", self.probe_big))
         s(self, "probe_mask", check_bool("probe_mask", self.probe_mask))
         s(self, "image_multiplier", check_int("image_multiplier", self.image_multiplier, minimum=1))
@@ -291,7 +299,7 @@ class TrainConfig(_Record):
             "validation_fraction",
             check_float("validation_fraction", self.validation_fraction, minimum=0.0, maximum=0.5),
         )
-        s(self, "seed", check_int("seed", self.seed, minimum=0))
+        s(self, "seed", check_int("seed", self.seed, minimum=0, maximum=2**32 - 1))
         for w in ("nll_weight", "mae_weight", "realspace_weight"):
             s(self, w, check_float(w, getattr(self, w), minimum=0.0))
         if self.nll_weight == 0 and self.mae_weight == 0:
@@ -328,8 +336,11 @@ class RunSettings(_Record):
     data_path: str | None = None
     input_transform: str = "linear"
     dense_bottleneck: int = 0
-    refine_steps: int = 100
+    refine_steps: int = 0  # retired from the default: the classical stage is the finishing step
     refine_lr: float = 0.05
+    classical: str = "mPIE"
+    classical_iterations: int = 50
+    classical_start: str = "mean"
     steps: int = TrainConfig.steps
     lr_schedule: str = TrainConfig.lr_schedule
     validation_fraction: float = TrainConfig.validation_fraction
@@ -347,9 +358,16 @@ class RunSettings(_Record):
         )
         s(self, "curve_every", check_int("curve_every", self.curve_every, minimum=0))
         s(self, "refine_lr", check_float("refine_lr", self.refine_lr, minimum=0.0, exclusive=True))
+        check_choice("classical", self.classical, CLASSICAL_ENGINES)
+        s(
+            self,
+            "classical_iterations",
+            check_int("classical_iterations", self.classical_iterations, minimum=1),
+        )
+        check_choice("classical_start", self.classical_start, CLASSICAL_STARTS)
         s(self, "nepochs", check_int("nepochs", self.nepochs, minimum=1))
         s(self, "group_limit", check_int("group_limit", self.group_limit, minimum=1))
-        s(self, "seed", check_int("seed", self.seed, minimum=0))
+        s(self, "seed", check_int("seed", self.seed, minimum=0, maximum=2**32 - 1))
         check_choice("amp_activation", self.amp_activation, AMP_ACTIVATIONS)
         s(self, "register", check_bool("register", self.register))
         s(self, "object_amp_norm", check_bool("object_amp_norm", self.object_amp_norm))

@@ -20,6 +20,8 @@ from typing import Any
 
 from .config import (
     AMP_ACTIVATIONS,
+    CLASSICAL_ENGINES,
+    CLASSICAL_STARTS,
     INPUT_TRANSFORMS,
     LOSSES,
     LR_SCHEDULES,
@@ -129,6 +131,15 @@ KNOBS: tuple[Knob, ...] = (
     _k("dense_bottleneck", int, "settings", "width of a dense bottleneck layer (0: none, the reference CNN)"),
     _k("refine_steps", int, "settings", "physics refinement steps on the test diffraction (0: PINN only)"),
     _k("refine_lr", float, "settings", "refinement Adam step"),
+    _k(
+        "classical",
+        str,
+        "settings",
+        "classical engine beside the PINN (none: skip)",
+        choices=CLASSICAL_ENGINES,
+    ),
+    _k("classical_iterations", int, "settings", "iterations of each classical reconstruction"),
+    _k("classical_start", str, "settings", "flat start of the classical engine", choices=CLASSICAL_STARTS),
     _k("steps", int, "settings", "optimiser-step budget (0: the epoch budget)"),
     _k("lr_schedule", str, "settings", "learning-rate schedule", choices=LR_SCHEDULES),
     _k("validation_fraction", float, "settings", "random validation share of the training groups"),

@@ -8,6 +8,7 @@ started by papermill directly resolves exactly like one started by the CLI.
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,8 @@ def available_memory_bytes() -> int:
 
 
 def preflight(resolved: ResolvedRun, settings: RunSettings) -> None:
-    """Checks that need no computation: the custom probe file and the memory estimate.
+    """Checks that need no computation: the custom probe file, the classical engine's
+    install (found, not imported) and the memory estimate.
 
     Raises ``ValueError``/``FileNotFoundError`` before anything is allocated or written.
     """
@@ -48,6 +50,11 @@ def preflight(resolved: ResolvedRun, settings: RunSettings) -> None:
         if resolved.params.N != 64 and settings.custom_probe_path is None:
             raise ValueError("the shipped synthetic probe is 64x64; give custom_probe_path for N != 64")
         make_probe(resolved.params.N, "custom", settings.custom_probe_path)
+    if settings.classical != "none" and importlib.util.find_spec("PtyLab") is None:
+        raise ValueError(
+            "the classical engine PtyLab is not installed: run `make venv` (requirements.txt pins ptylab) "
+            "or pass --classical none"
+        )
     need, have = estimate_memory_bytes(resolved), available_memory_bytes()
     if need > 0.8 * have:
         raise ValueError(

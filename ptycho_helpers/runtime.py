@@ -66,7 +66,38 @@ def configure_logging(level: int = logging.INFO, stream=None) -> None:
     logging.getLogger("ptycho_helpers").setLevel(level)
 
 
+def die_with_parent(poll_s: float = 1.0) -> None:
+    """End this process when the process that started it dies.
+
+    A papermill kernel is the child of ``run``/``rerun`` or of a Dask worker; when that
+    parent is killed (even by SIGKILL, which no handler sees) the kernel is re-parented and
+    would go on training and later mark its run ``complete``.  A daemon thread watches the
+    parent pid and sends this process SIGTERM when it changes; the run then stays
+    ``running``, which every reader reports as ``incomplete``.  (Not ``prctl``'s
+    parent-death signal: that fires when the *thread* that spawned the kernel ends, and
+    Dask workers spawn from pool threads.)"""
+    import os
+    import signal
+    import threading
+    import time
+
+    parent = os.getppid()
+    if parent == 1:
+        return
+
+    def watch() -> None:
+        while True:
+            time.sleep(poll_s)
+            if os.getppid() != parent:
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
+
+    threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
+
+
 def setup_notebook() -> None:
-    """Called by the notebooks' first code cell: quiet TensorFlow, plain logging to stdout."""
+    """Called by the notebooks' first code cell: quiet TensorFlow, plain logging to stdout,
+    and the kernel ends with the process that launched it (:func:`die_with_parent`)."""
+    die_with_parent()
     import_tensorflow_quietly()
     configure_logging()

@@ -66,10 +66,11 @@ def scenario_run() -> nbformat.NotebookNode:
             "Runs one PINN ptychography scenario end to end — resolve the stable profile, simulate the lines "
             "object and its Poisson-noisy diffraction, split by y, group, train the PINN, reconstruct the "
             "test region, refine the predicted patches against their own diffraction with the model's physics "
-            "(`refine_steps`, no ground truth used), stitch, and compare both reconstructions with the ground "
-            "truth on the covered region.\n\n"
+            "(`refine_steps`, no ground truth used), reconstruct the same test patterns with a classical engine "
+            "(PtyLab mPIE, known probe, from a flat start and from the PINN's image; `classical`), stitch, and "
+            "compare every reconstruction with the ground truth on the same covered region.\n\n"
             "**Writes** `hub_dir/<scenario>/`: `run_metadata.json`, `train_outputs/` (model bundle, history), "
-            "`inference_outputs/` (amplitude/phase `.npy` + `.png`, `stats.json`), `refined_outputs/`, ground-truth and difference "
+            "`inference_outputs/` (amplitude/phase `.npy` + `.png`, `stats.json`), `refined_outputs/`, `classical_outputs/`, ground-truth and difference "
             "maps, `comparison_metrics.json`; and `hub_dir/<scenario>_notes.md`, `hub_dir/reassembly_<scenario>.json/.md`. "
             "Parameters left at `None` take the named/stable profile's, the scenario's or the record's default."
         ),
@@ -79,7 +80,8 @@ def scenario_run() -> nbformat.NotebookNode:
             "runtime.setup_notebook()  # quiet TensorFlow start-up, one plain log line per record\n"
             "from IPython.display import Image, Markdown, display\n\n"
             "from ptycho_helpers import knobs\n"
-            "from ptycho_helpers.run import evaluate, outputs, record, stages"
+            "from ptycho_helpers.run import evaluate, outputs, record, stages\n"
+            "from ptycho_helpers.run.classical import classical_scenario"
         ),
         _code(
             "ctx = record.start_scenario(\n"
@@ -98,7 +100,8 @@ def scenario_run() -> nbformat.NotebookNode:
         _code(
             "reconstructed = stages.reconstruct_scenario(ctx, trained)\n"
             "refined = stages.refine_scenario(ctx, reconstructed)  # inactive when refine_steps == 0\n"
-            "evaluation = evaluate.evaluate_scenario(ctx, refined)\n"
+            "classical_rec = classical_scenario(ctx, refined)  # inactive when classical == 'none'\n"
+            "evaluation = evaluate.evaluate_scenario(ctx, refined, classical_rec)\n"
             "stats = outputs.write_scenario_outputs(ctx, evaluation)"
         ),
         _code(

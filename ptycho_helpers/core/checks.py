@@ -13,11 +13,11 @@ from typing import Any
 
 import numpy as np
 
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+$")
+NAME_PATTERN = re.compile(r"[A-Za-z0-9_.-]+")  # used with fullmatch: "$" would pass "name\n"
 
 
-def check_int(name: str, value: Any, *, minimum: int | None = None) -> int:
-    """Return ``value`` as a Python int; reject bools, non-integral floats, below ``minimum``."""
+def check_int(name: str, value: Any, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    """Return ``value`` as a Python int; reject bools, non-integral floats, out of range."""
     if isinstance(value, np.integer):
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -28,6 +28,8 @@ def check_int(name: str, value: Any, *, minimum: int | None = None) -> int:
         value = int(value)
     if minimum is not None and value < minimum:
         raise ValueError(f"{name}={value} is out of range; it must be >= {minimum}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name}={value} is out of range; it must be <= {maximum}")
     return value
 
 
@@ -76,7 +78,7 @@ def check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:
 
 def check_name(kind: str, value: Any) -> str:
     """Names used as file/folder names: ``[A-Za-z0-9_.-]+``, not ``.``/``..``."""
-    if not isinstance(value, str) or not NAME_PATTERN.match(value) or set(value) == {"."}:
+    if not isinstance(value, str) or not NAME_PATTERN.fullmatch(value) or set(value) == {"."}:
         raise ValueError(
             f"{kind} name {value!r} is not allowed; use letters, digits, '_', '-', '.' "
             "(no path separators, not '.' or '..')"

@@ -280,6 +280,9 @@ def headline(comparison: dict[str, Any]) -> dict[str, Any]:
     extra = {}
     if refined is not None:  # the physics-refined reconstruction, same region and baselines
         extra = {f"refined_amp_{k}": refined[k] for k in ("ssim", "pearson_r", "mae", "ls_scale")}
+    classical = (comparison.get("classical") or {}).get("amplitude")
+    if classical is not None:  # the classical engine (flat start) on the same patterns and region
+        extra.update({f"classical_amp_{k}": classical[k] for k in ("ssim", "pearson_r", "mae", "ls_scale")})
     return {
         "amp_ssim": amp["ssim"],
         "amp_ssim_flat_baseline": flat["ssim"],

@@ -43,6 +43,9 @@ def utc_stamp(now: _dt.datetime | None = None) -> str:
 def create_hub(reports_dir: str | Path, stamp: str | None = None) -> Path:
     """Create a new, empty hub folder ``reports_dir/<stamp>``; never reuses an existing one.
 
+    Without ``stamp`` the name is the current UTC second, with ``-2``, ``-3``... appended
+    when another run took that second (concurrent starts all succeed).
+
     Raises
     ------
     FileExistsError
@@ -55,11 +58,15 @@ def create_hub(reports_dir: str | Path, stamp: str | None = None) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     if not os.access(root, os.W_OK):
         raise PermissionError(f"reports directory {str(root)!r} is not writable")
-    hub = root / name
-    try:
-        hub.mkdir()
-    except FileExistsError:
-        raise FileExistsError(
-            f"hub {str(hub)!r} already exists; hubs are never overwritten - use a new stamp"
-        ) from None
-    return hub
+    for k in range(1, 1000):
+        hub = root / (name if k == 1 else f"{name}-{k}")
+        try:
+            hub.mkdir()
+            return hub
+        except FileExistsError:
+            if stamp is not None:
+                raise FileExistsError(
+                    f"hub {str(hub)!r} already exists; hubs are never overwritten - "
+                    "omit the stamp to get a new one"
+                ) from None
+    raise FileExistsError(f"999 hubs named {name!r}* exist under {str(root)!r}")

@@ -27,6 +27,7 @@ VERSIONED_PACKAGES = (
     "keras",
     "papermill",
     "matplotlib",
+    "ptylab",
 )
 
 
@@ -82,6 +83,10 @@ class RunMetadata(BaseModel):
     refinement: dict[str, Any] = Field(
         default_factory=dict,
         description="physics refinement of the test patches (steps, learning_rate, loss_start/end, wall_s); empty when off",
+    )
+    classical: dict[str, Any] = Field(
+        default_factory=dict,
+        description="classical engine on the stitched test patterns (engine, iterations, starts, wall_s); empty when off",
     )
     stats: dict[str, Any] = Field(default_factory=dict)
     files: dict[str, str] = Field(default_factory=dict)

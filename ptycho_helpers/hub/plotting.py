@@ -110,3 +110,34 @@ def save_history_plot(
     with atomic_path(path, ".png") as tmp:
         fig.savefig(tmp, format="png")
     plt.close(fig)
+
+
+def save_convergence(path: str | Path, runs: dict[str, Any], *, title: str) -> None:
+    """Classical convergence as a PNG: the engine's own error per iteration (log y) and, when
+    recorded, amplitude SSIM against iterations, one line per start (``runs``: label →
+    ``core.classical.ClassicalResult``).  Drawn on a bare ``Figure`` (no pyplot state)."""
+    from matplotlib.figure import Figure
+
+    with_curve = any(r.curve for r in runs.values())
+    fig = Figure(figsize=(10 if with_curve else 5, 3.5), dpi=100)
+    axes = fig.subplots(1, 2 if with_curve else 1, squeeze=False)
+    ax = axes[0, 0]
+    for label, r in runs.items():
+        ax.plot(np.arange(1, len(r.error) + 1), r.error, label=label)
+    ax.set_yscale("log")
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("engine error (normalised detector residual)")
+    ax.legend(fontsize=7)
+    if with_curve:
+        ax2 = axes[0, 1]
+        for label, r in runs.items():
+            if r.curve:
+                it, v = zip(*r.curve, strict=True)
+                ax2.plot(it, v, marker=".", label=label)
+        ax2.set_xlabel("iteration")
+        ax2.set_ylabel("amplitude SSIM (covered region)")
+        ax2.legend(fontsize=7)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    with atomic_path(path, ".png") as tmp:
+        fig.savefig(tmp, format="png")

@@ -41,13 +41,23 @@ def scenario_notes(name: str, meta: dict[str, Any], stats: dict[str, Any], compa
     bias = a["bias"]
     ref = c.get("refined", {})
     ra = ref.get("amplitude")
-    rcol, rsep = ("", "")
+    cl = c.get("classical") or {}
+    crec = cl.get("classical", {})
+    # further reconstructions of the same patches, one extra column each
+    extra: list[tuple[str, dict[str, Any]]] = []
     if ra is not None:
-        rcol = f" refined ({ref['refinement']['steps']} physics steps) |"
-        rsep = " --- |"
+        extra.append((f"refined ({ref['refinement']['steps']} physics steps)", ra))
+    if cl.get("amplitude") is not None:
+        extra.append(
+            (f"classical {crec.get('engine')}, {crec.get('iterations')} it, flat start", cl["amplitude"])
+        )
+    if (cl.get("seeded") or {}).get("amplitude") is not None:
+        extra.append(("classical, PINN start", cl["seeded"]["amplitude"]))
+    rcol = "".join(f" {h} |" for h, _ in extra)
+    rsep = " --- |" * len(extra)
 
-    def refined_cell(key: str) -> str:  # the extra column when the run refined
-        return f" {_f(ra[key])} |" if ra is not None else ""
+    def refined_cell(key: str) -> str:  # the extra columns
+        return "".join(f" {_f(sc.get(key))} |" for _, sc in extra)
 
     lines = [
         f"# {name} — inspection notes",
@@ -92,6 +102,15 @@ def scenario_notes(name: str, meta: dict[str, Any], stats: dict[str, Any], compa
             f"{ref['refinement']['steps']} Adam steps (lr {ref['refinement']['learning_rate']}) on their own "
             "diffraction with the model's physics and loss — no ground truth used; same positions, region and baselines"
         )
+    if crec:
+        its = crec.get("iterations_to_flat_final", {})
+        lines.append(
+            f"- classical: {crec.get('engine')} with the known probe on the same {crec.get('patterns')} test patterns "
+            f"(flat start `{crec.get('flat_start')}`, {crec.get('iterations')} iterations, {_f(crec.get('wall_s'), 1)} s; "
+            f"PINN start {_f(crec.get('seeded_wall_s'), 1)} s), stitched at the PINN's positions and scored on the same region; "
+            f"iterations to the flat start's final SSIM: flat {its.get('flat')}, PINN start {its.get('seeded')}; "
+            f"positions rounded to the engine's pixel grid by at most {crec.get('position_rounding_max_px')} px"
+        )
     if "twin_image_fraction" in c:
         lines.append(
             f"- twin-image diagnostic: {_f(100 * c['twin_image_fraction'], 1)} % of test patches correlate better "
@@ -107,6 +126,14 @@ def scenario_notes(name: str, meta: dict[str, Any], stats: dict[str, Any], compa
                 f"- `{name}/refined_outputs/amplitude.png`, `amplitude_diff.png` — the refined reconstruction, same scale"
             ]
             if ra is not None
+            else []
+        ),
+        *(
+            [
+                f"- `{name}/classical_outputs/amplitude.png` (flat start), `pinn_start/amplitude.png`, "
+                "`convergence.png` — the classical engine, same scale"
+            ]
+            if crec
             else []
         ),
         f"- `{name}/amplitude_diff.png` — prediction − truth (red: too bright, blue: too dark)",
@@ -181,17 +208,26 @@ def hub_summary(
         for row in found:
             row = {**row, "scenario": f"[{name}]({name}/)", "status": f"**{r['status']}**"}
             lines.append("| " + " | ".join(_cell(k, row[k]) for k in SUMMARY_COLUMNS) + " |")
-    lines.append("")
+    lines += [
+        "",
+        "Reconstructions of the same stitched test patterns, scored on the same covered region: *PINN* (the "
+        "network alone), *PINN + refinement* (its patches refined on their own diffraction), *classical* (PtyLab, "
+        "known probe, from a flat start and from the PINN's image). *flat baseline*: a constant image at the "
+        "truth's mean; *blur σ8*: the truth blurred by 8 px; *LS scale*: the least-squares factor truth ≈ "
+        "scale × prediction (1 = no amplitude bias); *reference-metric*: the grid protocol's whole-image, "
+        "mean-scaled SSIM.",
+        "",
+    ]
     for r in rows:
         s = r["scenario"]
         lines += [f"## {s}", ""]
         if r["status"] == "complete":
             lines += [
                 f"![{s} amplitude]({s}/inference_outputs/amplitude.png) "
-                + (
-                    f"![{s} refined]({s}/refined_outputs/amplitude.png) "
-                    if hub is not None and (hub / s / "refined_outputs" / "amplitude.png").is_file()
-                    else ""
+                + "".join(
+                    f"![{s} {label}]({s}/{sub}/amplitude.png) "
+                    for label, sub in (("refined", "refined_outputs"), ("classical", "classical_outputs"))
+                    if hub is not None and (hub / s / sub / "amplitude.png").is_file()
                 )
                 + f"![{s} truth]({s}/ground_truth_amplitude.png)",
                 "",

@@ -47,6 +47,31 @@ class RefinedBlock(BaseModel):
     reference: dict[str, Any] | None = None
 
 
+class ClassicalScores(BaseModel):
+    """Scores of one classical reconstruction (same metric code, same covered region)."""
+
+    model_config = ConfigDict(extra="forbid")
+    alignment: dict[str, Any] | None = None
+    amplitude: ImageScores | None = None
+    amplitude_scaled: ImageScores | None = None
+    phase: dict[str, Any] | None = None
+    reference: dict[str, Any] | None = None
+
+
+class ClassicalBlock(BaseModel):
+    """The classical engine on the stitched test patterns: its run record, the flat-start
+    scores (top level) and the PINN-seeded ones (``seeded``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    classical: dict[str, Any]
+    alignment: dict[str, Any] | None = None
+    amplitude: ImageScores | None = None
+    amplitude_scaled: ImageScores | None = None
+    phase: dict[str, Any] | None = None
+    reference: dict[str, Any] | None = None
+    seeded: ClassicalScores | None = None
+
+
 class Comparison(BaseModel):
     """``comparison_metrics.json``: the PINN's stitched reconstruction against the truth
     (when known), its baselines, the noise floor and the refined reconstruction."""
@@ -65,6 +90,7 @@ class Comparison(BaseModel):
     baselines: dict[str, ImageScores] | None = None
     noise_floor: NoiseFloor
     refined: RefinedBlock | None = None
+    classical: ClassicalBlock | None = None
     twin_image_fraction: float | None = None
     reference: dict[str, Any] | None = Field(
         default=None, description="the grid protocol's whole-image, mean-scaled SSIM of the same canvas"
@@ -172,7 +198,8 @@ def result_rows(
     hub: str = "",
     run: str = "",
 ) -> list[dict[str, Any]]:
-    """One row per reconstruction of a run (the PINN; PINN + refinement when it refined),
+    """One row per reconstruction of a run (the PINN; PINN + refinement when it refined;
+    the classical engine from a flat and from the PINN's start when it ran),
     each score beside the same flat and blur baselines.  A run without ground truth, or one
     that stopped before its comparison, still gets one row (scores ``None``)."""
     meta = meta or {}
@@ -195,6 +222,13 @@ def result_rows(
     if comp and comp.refined is not None:
         steps = comp.refined.refinement.get("steps")
         stages.append((f"PINN + {steps} refinement steps", comp.refined.amplitude, comp.refined.reference))
+    if comp and comp.classical is not None:
+        c = comp.classical
+        rec = c.classical
+        name = f"{rec.get('engine', 'classical')}, {rec.get('iterations')} it"
+        stages.append((f"classical ({name}, flat start)", c.amplitude, c.reference))
+        if c.seeded is not None:
+            stages.append((f"classical ({name}, PINN start)", c.seeded.amplitude, c.seeded.reference))
     rows = []
     for stage, a, ref in stages:
         rows.append(

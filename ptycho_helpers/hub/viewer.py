@@ -25,7 +25,14 @@ VIEWS = (
     "coverage",
     "refined amplitude",
     "refined amplitude difference",
+    "classical amplitude",
+    "classical amplitude difference",
 )
+#: further reconstructions: view prefix -> (RunView attribute, folder, what to do when absent)
+FURTHER = {
+    "refined": ("refined_amplitude", "refined_outputs", "no refined reconstruction (refine_steps=0)"),
+    "classical": ("classical_amplitude", "classical_outputs", "no classical reconstruction (classical=none)"),
+}
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,7 @@ class RunView:
     comparison: dict[str, Any]
     stats: dict[str, Any]
     refined_amplitude: np.ndarray | None = None  # physics-refined reconstruction, when the run refined
+    classical_amplitude: np.ndarray | None = None  # the classical engine's (flat start), when it ran
 
     @property
     def covered(self) -> np.ndarray:
@@ -69,15 +77,15 @@ class RunView:
             return np.where(self.covered, self.truth_amplitude, np.nan)
         if view == "coverage":
             return self.coverage
-        if view.startswith("refined"):
-            if self.refined_amplitude is None:
-                raise ValueError(
-                    f"view {view!r}: run {self.name!r} has no refined reconstruction (refine_steps=0)"
-                )
-            if view == "refined amplitude":
-                return self.refined_amplitude
-            if view == "refined amplitude difference":
-                return np.where(self.covered, self.refined_amplitude - self.truth_amplitude, np.nan)
+        for prefix, (attr, _, absent) in FURTHER.items():
+            if view.startswith(prefix):
+                img = getattr(self, attr)
+                if img is None:
+                    raise ValueError(f"view {view!r}: run {self.name!r} has {absent}")
+                if view == f"{prefix} amplitude":
+                    return img
+                if view == f"{prefix} amplitude difference":
+                    return np.where(self.covered, img - self.truth_amplitude, np.nan)
         raise ValueError(f"unknown view {view!r}; choose one of {', '.join(VIEWS)}")
 
 
@@ -89,10 +97,56 @@ def list_hubs(reports_dir: str | Path) -> list[Path]:
     return sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")), reverse=True)
 
 
+#: the files a finished run has and the viewer reads
+RUN_FILES = (
+    "run_metadata.json",
+    "comparison_metrics.json",
+    "inference_outputs/amplitude.npy",
+    "inference_outputs/phase.npy",
+    "inference_outputs/coverage.npy",
+    "inference_outputs/stats.json",
+)
+
+
+def _complete(folder: Path) -> bool:
+    if not all((folder / n).is_file() for n in RUN_FILES):
+        return False
+    try:
+        return read_json(folder / "run_metadata.json").get("status") == "complete"
+    except (OSError, ValueError):
+        return False
+
+
 def list_runs(hub: str | Path) -> list[str]:
-    """Names of the completed runs in a hub (folders with comparison_metrics.json)."""
+    """Names of the complete runs in a hub (status ``complete`` and every file the viewer
+    reads); a broken or unfinished run is left out, never an error."""
     h = Path(hub)
-    return sorted(p.parent.name for p in h.glob("*/comparison_metrics.json"))
+    return sorted(p.parent.name for p in h.glob("*/comparison_metrics.json") if _complete(p.parent))
+
+
+def load_runs(hubs: list[Path]) -> tuple[list[RunView], dict[str, str]]:
+    """Every loadable run of ``hubs`` and, per run folder that has results but does not
+    load, its error (one broken run never hides the good ones)."""
+    runs, errors = [], {}
+    for h in hubs:
+        for p in sorted(Path(h).glob("*/comparison_metrics.json")):
+            name = p.parent.name
+            try:
+                if not _complete(p.parent):
+                    raise ValueError("not a complete run (status or files missing)")
+                runs.append(load_run(h, name))
+            except (OSError, ValueError, KeyError) as exc:
+                errors[name if len(hubs) == 1 else f"{Path(h).name}/{name}"] = str(exc)
+    return runs, errors
+
+
+def require_runs(reports_dir: str | Path) -> list[Path]:
+    """The hubs holding complete runs, newest first; a clear error naming the folder searched."""
+    root = Path(reports_dir).resolve()
+    hubs = [h for h in list_hubs(root) if list_runs(h)]
+    if not hubs:
+        raise FileNotFoundError(f"no runs found under {str(root)!r} (run `make run` first)")
+    return hubs
 
 
 def _optional(path: Path) -> np.ndarray | None:
@@ -117,7 +171,7 @@ def load_run(hub: str | Path, name: str) -> RunView:
         metadata=read_json(folder / "run_metadata.json"),
         comparison=read_json(folder / "comparison_metrics.json"),
         stats=read_json(folder / "inference_outputs" / "stats.json"),
-        refined_amplitude=_optional(folder / "refined_outputs" / "amplitude.npy"),
+        **{attr: _optional(folder / sub / "amplitude.npy") for attr, sub, _ in FURTHER.values()},
     )
 
 
@@ -224,7 +278,7 @@ def line_profile(run: RunView, view: str, row: int) -> tuple[np.ndarray, np.ndar
     truth = None
     if not run.has_truth:
         pass
-    elif view in ("amplitude", "refined amplitude"):
+    elif view in ("amplitude", "refined amplitude", "classical amplitude"):
         truth = np.where(run.covered[row], run.truth_amplitude[row], np.nan)
     elif view == "phase":
         truth = np.where(run.covered[row], run.truth_phase[row], np.nan)
@@ -279,11 +333,11 @@ class RunInspector:
 
     def _range(self) -> tuple[float, float, str]:
         view = self.view.value
-        if view in ("amplitude", "ground-truth amplitude", "refined amplitude"):
+        if view in ("amplitude", "ground-truth amplitude", "refined amplitude", "classical amplitude"):
             return 0.0, float(self.vmax.value), "gray"
         if view in ("phase", "phase difference"):
             return -math.pi, math.pi, "twilight" if view == "phase" else "RdBu_r"
-        if view in ("amplitude difference", "refined amplitude difference"):
+        if view in ("amplitude difference", "refined amplitude difference", "classical amplitude difference"):
             return -float(self.vmax.value) / 2, float(self.vmax.value) / 2, "RdBu_r"
         return 0.0, float(np.nanmax(self.current.coverage)) if self.current else 1.0, "viridis"
 

@@ -21,6 +21,7 @@ class Evaluation:
 
     refined: RefinedReconstruction
     comparison: dict[str, Any]
+    classical: Any = None  # run.classical.ClassicalReconstruction
 
     @property
     def reconstructed(self):
@@ -61,11 +62,23 @@ def noise_floor(ctx: ScenarioContext, trained: TrainedModel) -> dict[str, Any]:
     }
 
 
-def evaluate_scenario(ctx: ScenarioContext, refined: RefinedReconstruction) -> Evaluation:
+def _scores(stitched, obj: np.ndarray, register: bool) -> dict[str, Any]:
+    """The blocks of a further reconstruction of the same patches: same metric code."""
+    full = metrics.compare_to_truth(stitched, obj, register=register)
+    out = {k: full[k] for k in ("alignment", "amplitude", "amplitude_scaled", "phase")}
+    out["reference"] = metrics.reference_comparison(stitched, obj)
+    return out
+
+
+def evaluate_scenario(
+    ctx: ScenarioContext, refined: RefinedReconstruction, classical: Any = None
+) -> Evaluation:
     """Compare with the truth on the covered region; write ``comparison_metrics.json``.
 
     The PINN's reconstruction is the main block; a refined one (same positions, same
-    covered region, same baselines) goes under ``"refined"``."""
+    covered region, same baselines) goes under ``"refined"``, the classical engine's
+    (``run.classical``; flat start at the top, PINN start under ``seeded``) under
+    ``"classical"``."""
     t = time.perf_counter()
     recon = refined.reconstructed
     trained, stitched, rec = recon.trained, recon.stitched, recon.rec
@@ -81,10 +94,16 @@ def evaluate_scenario(ctx: ScenarioContext, refined: RefinedReconstruction) -> E
         block: dict[str, Any] = {"refinement": refined.summary}
         comp["noise_floor"]["refined"] = refined.refined.loss_end
         if sim.obj is not None:
-            full = metrics.compare_to_truth(refined.stitched, sim.obj, register=ctx.settings.register)
-            block.update({k: full[k] for k in ("alignment", "amplitude", "amplitude_scaled", "phase")})
-            block["reference"] = metrics.reference_comparison(refined.stitched, sim.obj)
+            block.update(_scores(refined.stitched, sim.obj, ctx.settings.register))
         comp["refined"] = block
+    if classical is not None and classical.active:
+        from .classical import summary
+
+        cblock: dict[str, Any] = {"classical": summary(classical)}
+        if sim.obj is not None:
+            cblock.update(_scores(classical.stitched, sim.obj, ctx.settings.register))
+            cblock["seeded"] = _scores(classical.seeded_stitched, sim.obj, ctx.settings.register)
+        comp["classical"] = cblock
     if ctx.resolved.spec.gridsize == 1 and sim.obj is not None:
         true_patches = physics.extract_patches(sim.obj, rec.positions, ctx.resolved.params.N)
         comp["twin_image_fraction"] = metrics.twin_image_fraction(
@@ -100,4 +119,4 @@ def evaluate_scenario(ctx: ScenarioContext, refined: RefinedReconstruction) -> E
         )
     )
     ctx.timed("evaluate", t)
-    return Evaluation(refined, comp)
+    return Evaluation(refined, comp, classical)

@@ -78,17 +78,17 @@ def write_maps(
     return ranges
 
 
-def write_refined_maps(
-    folder: Path, name: str, stitched: Stitched, truth: np.ndarray | None, vmax: float
+def write_further_maps(
+    out: Path, name: str, label: str, stitched: Stitched, truth: np.ndarray | None, vmax: float
 ) -> dict[str, Any]:
-    """The refined reconstruction's amplitude/phase (and amplitude difference with a truth)
-    in ``refined_outputs/``, on the PINN maps' amplitude scale ``vmax``."""
-    out = folder / "refined_outputs"
+    """A further reconstruction's amplitude/phase (and amplitude difference with a truth)
+    in ``out`` (``refined_outputs/``, ``classical_outputs/``...), on the PINN maps'
+    amplitude scale ``vmax``; ``label`` names it in the titles."""
     mask = stitched.covered
     amp, phase = np.abs(stitched.image), np.angle(stitched.image)
     maps: list[tuple[Path, np.ndarray, float, float, str, str, str, bool]] = [
-        (out / "amplitude", amp, 0.0, vmax, "gray", "refined amplitude", "amplitude", True),
-        (out / "phase", phase, -math.pi, math.pi, "twilight", "refined phase", "rad", True),
+        (out / "amplitude", amp, 0.0, vmax, "gray", f"{label} amplitude", "amplitude", True),
+        (out / "phase", phase, -math.pi, math.pi, "twilight", f"{label} phase", "rad", True),
     ]
     if truth is not None:
         d_amp, dmax = _amplitude_diff(amp, np.abs(truth), mask)
@@ -99,12 +99,30 @@ def write_refined_maps(
                 -dmax,
                 dmax,
                 "RdBu_r",
-                "refined amplitude - truth",
+                f"{label} amplitude - truth",
                 "amplitude error",
                 True,
             )
         )
     return _save(maps, name, mask)
+
+
+def write_classical_outputs(
+    folder: Path, name: str, classical, truth: np.ndarray | None, vmax: float
+) -> None:
+    """``classical_outputs/`` (flat start) and ``classical_outputs/pinn_start/``: maps on the
+    PINN's colour scale, and the convergence plot (engine error and SSIM per iteration)."""
+    out = folder / "classical_outputs"
+    engine = classical.flat.engine
+    write_further_maps(out, name, f"classical {engine}", classical.stitched, truth, vmax)
+    write_further_maps(
+        out / "pinn_start", name, f"classical {engine} (PINN start)", classical.seeded_stitched, truth, vmax
+    )
+    plotting.save_convergence(
+        out / "convergence.png",
+        {"flat start": classical.flat, "PINN start": classical.seeded},
+        title=f"{name}: classical {engine} on {classical.patterns} test patterns",
+    )
 
 
 def _amplitude_diff(amp: np.ndarray, t_amp: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, float]:
@@ -157,7 +175,17 @@ def write_scenario_outputs(ctx: ScenarioContext, evaluation: Evaluation) -> dict
     truth = None if sim.obj is None else metrics.truth_on_canvas(sim.obj, stitched)
     ranges = write_maps(ctx.folder, ctx.name, stitched, truth, ctx.settings.amp_vmax)
     if refined.active:
-        write_refined_maps(ctx.folder, ctx.name, refined.stitched, truth, ranges["amplitude"]["vmax"])
+        write_further_maps(
+            ctx.folder / "refined_outputs",
+            ctx.name,
+            "refined",
+            refined.stitched,
+            truth,
+            ranges["amplitude"]["vmax"],
+        )
+    classical = evaluation.classical
+    if classical is not None and classical.active:
+        write_classical_outputs(ctx.folder, ctx.name, classical, truth, ranges["amplitude"]["vmax"])
     tel = groups.telemetry
     stats = {
         "amplitude": _stats(amp[mask]),
@@ -183,6 +211,9 @@ def write_scenario_outputs(ctx: ScenarioContext, evaluation: Evaluation) -> dict
     }
     if refined.active:
         files["refined_amplitude_png"] = f"{ctx.name}/refined_outputs/amplitude.png"
+    if classical is not None and classical.active:
+        files["classical_amplitude_png"] = f"{ctx.name}/classical_outputs/amplitude.png"
+        files["classical_convergence_png"] = f"{ctx.name}/classical_outputs/convergence.png"
     ctx.update(
         stats={k: stats[k] for k in ("padded_size", "required_canvas", "fits_canvas", "coverage_fraction")},
         files=files,
@@ -200,6 +231,7 @@ def result_pngs(ctx: ScenarioContext) -> list[Path]:
     names = (
         "inference_outputs/amplitude.png",
         "refined_outputs/amplitude.png",
+        "classical_outputs/amplitude.png",
         "ground_truth_amplitude.png",
         "amplitude_diff.png",
         "refined_outputs/amplitude_diff.png",

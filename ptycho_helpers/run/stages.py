@@ -1,7 +1,8 @@
 """The stages of one scenario run, in the pipeline's order (``notebooks/scenario_run.ipynb``
 calls them one per cell; :func:`run_scenario` calls them in-process).
 
-start → simulate → group → train → reconstruct → refine → evaluate → write outputs → finish.
+start → simulate → group → train → reconstruct → refine → classical → evaluate → write outputs
+→ finish.
 Each stage is ``stage(ctx, upstream record) -> new record``; a record keeps a reference
 to its upstream record, so nothing travels through mutable state.  Each stage reports
 its wall time (and its metadata section) through the run record, which rewrites
@@ -226,6 +227,7 @@ def refine_scenario(ctx: ScenarioContext, reconstructed: Reconstructed) -> Refin
 def run_scenario(scenario: str, hub_dir: str | None = None, **kwargs: Any):
     """All stages in this process (tests, benchmarks, Python users): the same calls the
     scenario notebook makes.  Returns ``(ctx, evaluation, stats)``."""
+    from .classical import classical_scenario
     from .evaluate import evaluate_scenario
     from .outputs import write_scenario_outputs
     from .record import finish_scenario, start_scenario
@@ -236,7 +238,7 @@ def run_scenario(scenario: str, hub_dir: str | None = None, **kwargs: Any):
     trained = train_scenario(ctx, groups)
     reconstructed = reconstruct_scenario(ctx, trained)
     refined = refine_scenario(ctx, reconstructed)
-    evaluation = evaluate_scenario(ctx, refined)
+    evaluation = evaluate_scenario(ctx, refined, classical_scenario(ctx, refined))
     stats = write_scenario_outputs(ctx, evaluation)
     finish_scenario(ctx)
     return ctx, evaluation, stats

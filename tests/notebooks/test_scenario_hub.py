@@ -32,10 +32,10 @@ SCENARIO_FILES = [
     "amplitude_diff.npy",
     "amplitude_diff.png",
     "phase_diff.npy",
-    "refined_outputs/amplitude.npy",
-    "refined_outputs/amplitude.png",
-    "refined_outputs/phase.npy",
-    "refined_outputs/amplitude_diff.png",
+    "classical_outputs/amplitude.npy",
+    "classical_outputs/amplitude.png",
+    "classical_outputs/pinn_start/amplitude.png",
+    "classical_outputs/convergence.png",
 ]
 
 
@@ -66,12 +66,16 @@ def test_tiny_rerun_writes_a_complete_hub(tiny_hub):
         assert meta.timings_s["train"] > 0 and meta.git_sha is None or len(meta.git_sha) == 40
         notes = (hub / f"{sc}_notes.md").read_text()
         assert "Reviewer commentary" in notes and "flat image" in notes
-        # the physics refinement ran (default 100 steps), is recorded, scored and summarised
-        assert meta.refinement["steps"] == 100 and meta.refinement["loss_end"] < meta.refinement["loss_start"]
+        # the classical stage ran (default: mPIE, 50 iterations, both starts), is recorded,
+        # scored and summarised; the hand-written refinement is off by default
+        assert meta.classical["iterations"] == 50 and meta.classical["engine"].endswith("mPIE")
+        assert meta.refinement == {} and not (hub / sc / "refined_outputs").exists()
         comp = json.loads((hub / sc / "comparison_metrics.json").read_text())
-        assert comp["refined"]["amplitude"]["ssim"] == meta.headline["refined_amp_ssim"]
-        assert comp["noise_floor"]["refined"] == meta.refinement["loss_end"]
-        assert "refined (100 physics steps)" in notes
+        assert comp["classical"]["amplitude"]["ssim"] == meta.headline["classical_amp_ssim"]
+        assert comp["classical"]["seeded"]["amplitude"]["ssim"] is not None and "refined" not in comp
+        curve = comp["classical"]["classical"]["ssim_curve"]
+        assert curve[0][0] == 0 and curve[-1][0] == 50
+        assert "classical PtyLab" in notes and "flat start" in notes
         stats = json.loads((hub / sc / "inference_outputs" / "stats.json").read_text())
         for key in (
             "amplitude",
@@ -97,7 +101,11 @@ def test_tiny_rerun_writes_a_complete_hub(tiny_hub):
     ):
         assert (hub / name).is_file()
     summary = (hub / "summary.md").read_text()
-    assert "PINN + 100 refinement steps" in summary and "reference-metric SSIM" in summary
+    assert (
+        "mPIE, 50 it, flat start" in summary
+        and "PINN start" in summary
+        and "reference-metric SSIM" in summary
+    )
     cli_log = (hub / "reassembly_cli.log").read_text()
     assert cli_log.index("gs1_ideal") < cli_log.index("gs2_ideal")
     assert "passed" in (hub / "pytest_cli_smoke.log").read_text()

@@ -10,6 +10,8 @@ import pytest
 
 pytest.importorskip("keras")
 
+from ptycho_helpers.hub import results  # noqa: E402
+from ptycho_helpers.run import classical as classical_stage  # noqa: E402
 from ptycho_helpers.run import evaluate, outputs, record, stages  # noqa: E402
 
 TINY = {
@@ -19,6 +21,7 @@ TINY = {
     "nepochs": 1,
     "group_limit": 6,
     "refine_steps": 2,
+    "classical_iterations": 4,
 }
 
 
@@ -31,7 +34,8 @@ def staged(tmp_path_factory):
     trained = stages.train_scenario(ctx, groups)
     recon = stages.reconstruct_scenario(ctx, trained)
     refined = stages.refine_scenario(ctx, recon)
-    ev = evaluate.evaluate_scenario(ctx, refined)
+    classical = classical_stage.classical_scenario(ctx, refined)
+    ev = evaluate.evaluate_scenario(ctx, refined, classical)
     stats = outputs.write_scenario_outputs(ctx, ev)
     meta = record.finish_scenario(ctx)
     return ctx, sim, groups, trained, recon, refined, ev, stats, meta
@@ -81,6 +85,7 @@ def test_each_stage_reports_through_the_record(staged):
         "inference",
         "stitch",
         "refine",
+        "classical",
         "evaluate",
         "write",
         "total",
@@ -106,6 +111,21 @@ def test_outputs_and_kernel_telemetry(staged):
     )
 
 
+def test_classical_block_scores_the_same_patterns_on_the_same_region(staged):
+    ctx, sim, groups, trained, recon, refined, ev, *_ = staged
+    c = ev.comparison["classical"]
+    rec = c["classical"]
+    assert rec["engine"].startswith("PtyLab ") and rec["iterations"] == 4 and rec["patterns"] == 6
+    assert len(rec["error"]) == 4 and len(rec["ssim_curve"]) == 5  # every iteration + the start
+    assert c["amplitude"]["ssim"] is not None and c["seeded"]["amplitude"]["ssim"] is not None
+    np.testing.assert_array_equal(ev.classical.stitched.coverage, recon.stitched.coverage)
+    for rel in ("amplitude.npy", "amplitude.png", "pinn_start/amplitude.png", "convergence.png"):
+        assert (ctx.folder / "classical_outputs" / rel).is_file(), rel
+    stages_ = [r["stage"] for r in results.run_rows(ctx.folder)]
+    assert any(st.startswith("classical") and "flat start" in st for st in stages_)
+    assert "classical" in (ctx.hub / "gs1_ideal_notes.md").read_text()
+
+
 def test_reassembly_report_equals_the_kernel_telemetry(staged):
     """The parent-free report draws the same positions and groups as the run did."""
     from ptycho_helpers.run.telemetry import reassembly_report, scan_test_positions
@@ -117,13 +137,16 @@ def test_reassembly_report_equals_the_kernel_telemetry(staged):
 
 def test_refine_off_gives_inactive_record_and_no_refined_block(tmp_path):
     ctx, ev, _ = stages.run_scenario(
-        "gs1_ideal", tmp_path, knobs={**TINY, "refine_steps": 0, "group_limit": 2}
+        "gs1_ideal", tmp_path, knobs={**TINY, "refine_steps": 0, "group_limit": 2, "classical": "none"}
     )
     assert not ev.refined.active and "refined" not in ev.comparison
     assert not (ctx.folder / "refined_outputs").exists()
+    assert not ev.classical.active and "classical" not in ev.comparison  # --classical none
+    assert not (ctx.folder / "classical_outputs").exists()
+    assert json.loads((ctx.folder / "run_metadata.json").read_text())["classical"] == {}
 
 
-GRID_TINY = {"object_size": 128, "train_stride": 8, "steps": 6, "curve_every": 3}
+GRID_TINY = {"object_size": 128, "train_stride": 8, "steps": 6, "curve_every": 3, "classical_iterations": 2}
 
 
 @pytest.mark.parametrize(("scenario", "groups"), [("gs2_grid", 40), ("gs1_grid", 60)])
@@ -142,6 +165,7 @@ def test_grid_scenario_runs_with_both_evaluations(tmp_path, scenario, groups):
     assert meta["scales"]["object_unit_test"] > 1 and meta["seeds"]["test_object"] == 1042
     curve = json.loads((ctx.folder / "train_outputs" / "learning_curve.json").read_text())
     assert curve["step"] == [3, 6] and len(curve["amp_ssim"]) == 2
+    assert c["classical"]["amplitude"]["ssim"] is not None  # data units multiplied back like the PINN's
     img = ev.reconstructed.stitched.image
     assert img.shape == (70, 70) and np.isfinite(img).all()  # 7 × 7 tiles of 10 px
     # regression: the stitched output is multiplied back to the object's units (it was not)

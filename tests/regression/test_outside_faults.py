@@ -1,0 +1,196 @@
+"""Faults an outside tester found (issue: orphaned runs, OS errors, late validation,
+hub-name collisions, unreadable hubs, file modes); each case failed before its fix."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ptycho_helpers.core.checks import check_name
+from ptycho_helpers.hub import artifacts, viewer
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "ptycho_helpers", *args], capture_output=True, text=True, cwd=cwd, timeout=300
+    )
+
+
+@pytest.mark.parametrize("bad", ["evil\n", "a\nb", "ok\r", "\n"])
+def test_names_match_the_whole_string(bad):
+    with pytest.raises(ValueError, match="not allowed"):
+        check_name("run", bad)
+
+
+def test_hub_files_respect_the_umask(tmp_path):
+    old = os.umask(0o022)
+    try:
+        artifacts.write_json(tmp_path / "a.json", {"x": 1})
+        artifacts.write_text(tmp_path / "b.md", "x")
+    finally:
+        os.umask(old)
+    for name in ("a.json", "b.md"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o644, name  # mkstemp's 0600 before
+
+
+def test_hubs_started_in_the_same_second_get_distinct_names(tmp_path):
+    hubs = [artifacts.create_hub(tmp_path) for _ in range(3)]
+    assert len({h.name for h in hubs}) == 3 and all(h.is_dir() for h in hubs)
+    with pytest.raises(FileExistsError, match="never overwritten") as exc:
+        artifacts.create_hub(tmp_path, hubs[0].name)  # an explicit stamp is never reused
+    assert "omit the stamp" in str(exc.value)
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        (["--amp-vmax", "inf"], "amp_vmax"),
+        (["--amp-vmax", "nan"], "amp_vmax"),
+        (["--amp-vmax", "-1"], "amp_vmax"),
+        (["--amp-vmax", "0"], "amp_vmax"),
+        (["--seed", "4294967296"], "seed"),
+        (["--nphotons", "1e30"], "nphotons"),
+        (["--nphotons", "1e-30"], "nphotons"),
+        (["--probe-scale", "1e-30"], "probe_scale"),
+        (["--workers", "0"], "workers"),
+    ],
+)
+def test_late_validation_now_happens_before_a_hub(tmp_path, args, match):
+    sub = (
+        ["sweep", "--scenario", "gs1_ideal", "--set", "nepochs=1"]
+        if args[0] == "--workers"
+        else ["run", "gs1_ideal"]
+    )
+    res = _cli(*sub, *args, "--reports-dir", str(tmp_path / "r"), cwd=tmp_path)
+    assert res.returncode == 2, res.stderr[-2000:]
+    assert "Traceback" not in res.stderr and match in res.stderr
+    assert not (tmp_path / "r").exists() or not any((tmp_path / "r").iterdir())
+
+
+def test_os_errors_are_one_line_exit_2(tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    res = _cli("run", "gs1_ideal", "--reports-dir", str(blocker / "sub"), cwd=tmp_path)
+    assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr[-2000:]
+    assert str(blocker) in res.stderr
+    res = _cli(
+        "reassembly-report",
+        "gs1_ideal",
+        "--output-json",
+        str(tmp_path),
+        "--output-markdown",
+        "t.md",
+        cwd=tmp_path,
+    )
+    assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr[-2000:]
+    assert res.stderr.strip().splitlines()[-1].startswith("error:")
+
+
+def test_readers_skip_broken_runs_and_say_what_they_searched(tmp_path):
+    assert viewer.list_hubs(tmp_path / "nothing") == []
+    with pytest.raises(FileNotFoundError, match="no runs found under"):
+        viewer.require_runs(tmp_path / "nothing")
+    hub = tmp_path / "2026-01-01T000000Z"
+    (hub / "truncated").mkdir(parents=True)
+    (hub / "truncated" / "comparison_metrics.json").write_text("{}")
+    (hub / "truncated" / "run_metadata.json").write_text('{"status": "compl')
+    (hub / "no_npy").mkdir()
+    (hub / "no_npy" / "comparison_metrics.json").write_text("{}")
+    (hub / "no_npy" / "run_metadata.json").write_text(json.dumps({"status": "complete"}))
+    assert viewer.list_runs(hub) == []  # neither is a complete run
+    loaded, errors = viewer.load_runs([hub])
+    assert loaded == [] and sorted(errors) == ["no_npy", "truncated"]
+
+
+def _children(pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    return [int(x) for x in out.split()]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().split()[2] != "Z"
+
+
+def _start(tmp_path: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ptycho_helpers",
+            "run",
+            "gs1_ideal",
+            "--base-total-images",
+            "64",
+            "--group-count",
+            "32",
+            "--group-limit",
+            "4",
+            "--nepochs",
+            "500",
+            "--reports-dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def _wait_training(tmp_path: Path, timeout: float = 150.0) -> None:
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        logs = list(tmp_path.glob("*/gs1_ideal_runner.log"))
+        if logs and "epoch 1/" in logs[0].read_text(errors="replace"):
+            return
+        time.sleep(0.5)
+    raise AssertionError("timed out waiting for training")
+
+
+def test_sigterm_takes_the_ctrl_c_path(tmp_path):
+    proc = _start(tmp_path)
+    try:
+        _wait_training(tmp_path)
+        kernels = _children(proc.pid)
+        proc.send_signal(signal.SIGTERM)  # the main process only, as `kill` does
+        _, err = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 143, err[-2000:]
+    hub = next(tmp_path.iterdir())
+    assert json.loads((hub / "gs1_ideal" / "run_metadata.json").read_text())["status"] == "interrupted"
+    assert "**interrupted**" in (hub / "summary.md").read_text()
+    time.sleep(2)
+    assert not [k for k in kernels if _alive(k)], "the kernel outlived its parent"
+
+
+def test_sigkill_of_the_parent_takes_the_kernel_with_it(tmp_path):
+    proc = _start(tmp_path)
+    try:
+        _wait_training(tmp_path)
+        kernels = _children(proc.pid)
+        assert kernels
+        proc.kill()  # SIGKILL of the main process only: nothing can run in it
+        proc.communicate(timeout=30)
+        t0 = time.time()
+        while time.time() - t0 < 20 and any(_alive(k) for k in kernels):
+            time.sleep(0.5)
+        assert not [k for k in kernels if _alive(k)], "orphaned kernel kept training"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+    hub = next(tmp_path.iterdir())
+    meta = json.loads((hub / "gs1_ideal" / "run_metadata.json").read_text())
+    assert meta["status"] in ("running", "interrupted")  # never "complete"
