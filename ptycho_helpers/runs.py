@@ -21,6 +21,8 @@ from .core.checks import check_name
 from .hub import artifacts, reporting
 from .plan import plan_run
 
+#: environment variable naming the pid whose death ends a run's kernel
+LAUNCHER_ENV = "PTYCHO_LAUNCHER_PID"
 logger = logging.getLogger(__name__)
 
 REPO_ROOT = artifacts.REPO_ROOT
@@ -149,9 +151,9 @@ def execute_scenario(
     logger.info("%s: papermill -> %s (log %s)", scenario, out_nb, log_path)
     with open(log_path, "a", buffering=1) as log:
         log.write(f"# {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {' '.join(cmd)}\n")
-        proc = subprocess.Popen(
-            cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **env} if env else None
-        )
+        # the kernel (papermill's child) ends when this process dies (runtime.die_with_parent)
+        child_env = {**os.environ, **(env or {}), LAUNCHER_ENV: str(os.getpid())}
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=child_env)
         try:
             rc = proc.wait()
         except KeyboardInterrupt:

@@ -67,14 +67,15 @@ def configure_logging(level: int = logging.INFO, stream=None) -> None:
 
 
 def die_with_parent(poll_s: float = 1.0) -> None:
-    """End this process when the process that started it dies.
+    """End this process when the process that launched the run dies.
 
-    A papermill kernel is the child of ``run``/``rerun`` or of a Dask worker; when that
-    parent is killed (even by SIGKILL, which no handler sees) the kernel is re-parented and
-    would go on training and later mark its run ``complete``.  A daemon thread watches the
-    parent pid and sends this process SIGTERM when it changes; the run then stays
+    A kernel is the child of a papermill process started by ``run``/``rerun`` or by a Dask
+    worker (which names itself in ``PTYCHO_LAUNCHER_PID``); when that launcher is killed
+    (even by SIGKILL, which no handler sees) the kernel would go on training and later
+    mark its run ``complete``.  A daemon thread watches the launcher pid and this
+    process's parent and sends this process SIGTERM when either goes; the run then stays
     ``running``, which every reader reports as ``incomplete``.  (Not ``prctl``'s
-    parent-death signal: that fires when the *thread* that spawned the kernel ends, and
+    parent-death signal: that fires when the *thread* that spawned the child ends, and
     Dask workers spawn from pool threads.)"""
     import os
     import signal
@@ -82,13 +83,26 @@ def die_with_parent(poll_s: float = 1.0) -> None:
     import time
 
     parent = os.getppid()
-    if parent == 1:
+    launcher = int(os.environ.get("PTYCHO_LAUNCHER_PID", "0") or 0)
+    if parent == 1 and not launcher:
         return
+
+    def gone(pid: int) -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        try:  # killed but not yet reaped by its own parent
+            return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] == "Z"
+        except OSError:
+            return False
 
     def watch() -> None:
         while True:
             time.sleep(poll_s)
-            if os.getppid() != parent:
+            if os.getppid() != parent or (launcher and gone(launcher)):
                 os.kill(os.getpid(), signal.SIGTERM)
                 return
 
