@@ -177,6 +177,7 @@ def run_ladder(
     status = [{"scenario": t["run_name"], **results.get(t["run_name"], {"status": "failed"})} for t in tasks]
     extra = [f"- ladder: [ladder.md](ladder.md), wall time {time.perf_counter() - t0:.0f} s", ""]
     artifacts.write_text(hub / "summary.md", reporting.hub_summary(hub.name, status, extra, hub=hub))
+    artifacts.seal_hub(hub)
     return hub, 0 if all(s.get("status") == "complete" for s in status) else 1
 
 

@@ -258,6 +258,7 @@ def run_scenarios(
         extra += [f"- `{h}/{name}`: {status}" for h, name, status in earlier]
         extra.append("")
     artifacts.write_text(hub / "summary.md", reporting.hub_summary(hub.name, rows, extra, hub=hub))
+    artifacts.seal_hub(hub)
     ok = all(r["status"] == "complete" for r in rows) and guard["status"] in ("passed", "skipped", "not run")
     return hub, 0 if ok else 1
 

@@ -180,6 +180,7 @@ def run_sweep(
         "",
     ]
     artifacts.write_text(hub / "summary.md", reporting.hub_summary(hub.name, status_rows, extra, hub=hub))
+    artifacts.seal_hub(hub)
     return hub, 0 if all(r["status"] == "complete" for r in rows) else 1
 
 

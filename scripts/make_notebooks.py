@@ -18,11 +18,15 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from ptycho_helpers.knobs import KNOBS, Knob
 
 ROOT = Path(__file__).resolve().parents[1] / "notebooks"
-KERNEL = {"display_name": "Python 3", "language": "python", "name": "python3"}
+#: the project's kernel (registered into .venv by `make venv`): a facility's JupyterLab
+#: then runs the notebooks with the package, not a bare python3
+KERNEL = {"display_name": "ptycho-workbook (.venv)", "language": "python", "name": "ptycho-workbook"}
 
 
 def _nb(cells):
     nb = new_notebook(cells=cells)
+    for i, cell in enumerate(nb.cells):  # stable ids: regenerating gives the same file
+        cell.id = f"cell-{i:02d}"
     nb.metadata["kernelspec"] = KERNEL
     nb.metadata["language_info"] = {"name": "python"}
     return nb
@@ -123,8 +127,8 @@ def compare_runs() -> nbformat.NotebookNode:
             "histograms prediction vs truth, and bias maps (prediction − truth). Reads hubs; writes nothing."
         ),
         _params(
-            'reports_dir: str = "reports"  # folder holding the hubs\n'
-            "hubs: list = []  # hub folder names to compare (empty: the newest hub)"
+            'reports_dir: str = "reports"  # folder holding the hubs (relative: the repository\'s)\n'
+            "hubs: list = []  # hub folder names to compare (empty: the newest hub with runs)"
         ),
         _code(
             "from pathlib import Path\n\n"
@@ -133,15 +137,20 @@ def compare_runs() -> nbformat.NotebookNode:
             "from ptycho_helpers.hub import viewer"
         ),
         _code(
-            "hub_paths = [Path(reports_dir) / h for h in hubs] or viewer.list_hubs(reports_dir)[:1]\n"
-            "runs = [viewer.load_run(h, name) for h in hub_paths for name in viewer.list_runs(h)]\n"
-            'print("runs:", [f"{r.hub.name}/{r.name}" for r in runs])',
+            "reports = viewer.resolve_reports_dir(reports_dir)\n"
+            'print("searching", reports)\n'
+            "with_runs = [h for h in viewer.list_hubs(reports) if viewer.list_runs(h)]\n"
+            "hub_paths = [reports / h for h in hubs] or with_runs[:1]\n"
+            "runs, errors = viewer.load_runs(hub_paths)\n"
+            "for name, err in errors.items():\n"
+            '    print(f"skipped {name}: {err}")\n'
+            'print("runs:", [f"{r.hub.name}/{r.name}" for r in runs] or f"no runs found under {reports} (run `make run` first)")',
             check=True,
         ),
-        _code("display(Markdown(viewer.table_markdown(viewer.comparison_table(runs))))"),
-        _code("fig = viewer.side_by_side_figure(runs)\nplt.show()"),
-        _code("fig = viewer.histogram_figure(runs)\nplt.show()"),
-        _code("fig = viewer.bias_maps_figure(runs)\nplt.show()"),
+        _code("if runs:\n    display(Markdown(viewer.table_markdown(viewer.comparison_table(runs))))"),
+        _code("if runs:\n    fig = viewer.side_by_side_figure(runs)\n    plt.show()"),
+        _code("if runs:\n    fig = viewer.histogram_figure(runs)\n    plt.show()"),
+        _code("if runs:\n    fig = viewer.bias_maps_figure(runs)\n    plt.show()"),
     ]
     return _nb(cells)
 
@@ -154,9 +163,14 @@ def inspect_run() -> nbformat.NotebookNode:
             "differences, ground truth, coverage), the amplitude colour maximum, and a row for the line "
             "profile (prediction vs truth). Reads hubs; writes nothing. Open in JupyterLab for the widgets."
         ),
-        _params('reports_dir: str = "reports"  # folder holding the hubs'),
-        _code("from IPython.display import display\n\nfrom ptycho_helpers.hub import viewer"),
-        _code("inspector = viewer.RunInspector(reports_dir)\ndisplay(inspector.widget)"),
+        _params('reports_dir: str = "reports"  # folder holding the hubs (relative: the repository\'s)'),
+        _code("from IPython.display import display\n\nfrom ptycho_helpers.hub.inspector import RunInspector"),
+        _code(
+            "inspector = RunInspector(reports_dir)\n"
+            'print("searching", inspector.reports_dir)\n'
+            "display(inspector.widget)"
+        ),
+        _code("display(inspector.static())  # the same picture as a plain image, kept by executed copies"),
         _code(
             'print("hubs with runs:", len(inspector.hub.options), "| runs in the selected hub:", len(inspector.run.options))',
             check=True,

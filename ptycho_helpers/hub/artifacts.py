@@ -70,3 +70,16 @@ def create_hub(reports_dir: str | Path, stamp: str | None = None) -> Path:
                     "omit the stamp to get a new one"
                 ) from None
     raise FileExistsError(f"999 hubs named {name!r}* exist under {str(root)!r}")
+
+
+def seal_hub(hub: str | Path) -> int:
+    """Make every file of a finished hub read-only (folders stay writable, so a hub can
+    still be deleted): an executed notebook opened in JupyterLab opens read-only and is
+    never rewritten by autosave.  Returns the number of files sealed."""
+    n = 0
+    for path in Path(hub).rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            mode = path.stat().st_mode
+            os.chmod(path, mode & ~0o222)
+            n += 1
+    return n

@@ -6,7 +6,6 @@ notebooks (``inspect_run.ipynb``, ``compare_runs.ipynb``) only call these functi
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..core.io import read_json, read_npy
+from .artifacts import default_reports_dir
 from .results import result_rows
 
 VIEWS = (
@@ -87,6 +87,18 @@ class RunView:
                 if view == f"{prefix} amplitude difference":
                     return np.where(self.covered, img - self.truth_amplitude, np.nan)
         raise ValueError(f"unknown view {view!r}; choose one of {', '.join(VIEWS)}")
+
+
+def resolve_reports_dir(reports_dir: str | Path | None = None) -> Path:
+    """The folder of hubs a reader means: an absolute path as given; a relative one against
+    the working folder when it exists there, else against the repository (a JupyterLab
+    kernel starts in ``notebooks/``, where ``reports`` would find nothing)."""
+    if reports_dir in (None, ""):
+        return default_reports_dir()
+    p = Path(reports_dir).expanduser()
+    if p.is_absolute() or p.is_dir():
+        return p.resolve()
+    return (default_reports_dir().parent / p).resolve()
 
 
 def list_hubs(reports_dir: str | Path) -> list[Path]:
@@ -284,92 +296,3 @@ def line_profile(run: RunView, view: str, row: int) -> tuple[np.ndarray, np.ndar
         truth = np.where(run.covered[row], run.truth_phase[row], np.nan)
     vals = np.where(run.covered[row], img[row], np.nan) if view != "coverage" else img[row]
     return vals, truth
-
-
-class RunInspector:
-    """ipywidgets inspector: hub and run selectors, view, vmax slider, line profile.
-
-    ``RunInspector(reports_dir).widget`` is what the notebook displays; ``render()``
-    returns the matplotlib figure for the current state (used by the tests).
-    """
-
-    def __init__(self, reports_dir: str | Path):
-        import ipywidgets as w
-
-        self.reports_dir = Path(reports_dir)
-        hubs = [h.name for h in list_hubs(self.reports_dir) if list_runs(h)]
-        self.hub = w.Dropdown(options=hubs, description="hub")
-        self.run = w.Dropdown(options=[], description="run")
-        self.view = w.Dropdown(options=VIEWS, value="amplitude", description="view")
-        self.vmax = w.FloatSlider(value=1.0, min=0.01, max=10.0, step=0.01, description="vmax")
-        self.row = w.IntSlider(value=0, min=0, max=1, description="profile row")
-        self.output = w.Output()
-        self.current: RunView | None = None
-        self.hub.observe(self._on_hub, names="value")
-        self.run.observe(self._on_run, names="value")
-        for ctl in (self.view, self.vmax, self.row):
-            ctl.observe(lambda _change: self.refresh(), names="value")
-        self.widget = w.VBox(
-            [w.HBox([self.hub, self.run, self.view]), w.HBox([self.vmax, self.row]), self.output]
-        )
-        self._on_hub(None)
-
-    def _on_hub(self, _change) -> None:
-        self.run.options = list_runs(self.reports_dir / self.hub.value) if self.hub.value else []
-        if self.run.options:
-            self.run.value = self.run.options[0]
-        self._on_run(None)
-
-    def _on_run(self, _change) -> None:
-        if not (self.hub.value and self.run.value):
-            self.current = None
-            return
-        self.current = load_run(self.reports_dir / self.hub.value, self.run.value)
-        side = self.current.amplitude.shape[0]
-        self.row.max = side - 1
-        self.row.value = side // 2
-        self.vmax.value = min(self.vmax.max, float(self.current.stats["display_ranges"]["amplitude"]["vmax"]))
-        self.refresh()
-
-    def _range(self) -> tuple[float, float, str]:
-        view = self.view.value
-        if view in ("amplitude", "ground-truth amplitude", "refined amplitude", "classical amplitude"):
-            return 0.0, float(self.vmax.value), "gray"
-        if view in ("phase", "phase difference"):
-            return -math.pi, math.pi, "twilight" if view == "phase" else "RdBu_r"
-        if view in ("amplitude difference", "refined amplitude difference", "classical amplitude difference"):
-            return -float(self.vmax.value) / 2, float(self.vmax.value) / 2, "RdBu_r"
-        return 0.0, float(np.nanmax(self.current.coverage)) if self.current else 1.0, "viridis"
-
-    def render(self):
-        """The figure for the current selection (image + line profile), or None."""
-        import matplotlib.pyplot as plt
-
-        if self.current is None:
-            return None
-        vmin, vmax, cmap = self._range()
-        img = self.current.image(self.view.value)
-        fig, (ax, axp) = plt.subplots(1, 2, figsize=(10, 4))
-        ax.imshow(img, vmin=vmin, vmax=vmax, cmap=cmap)
-        ax.axhline(self.row.value, color="tab:orange", lw=0.8)
-        ax.set_title(f"{self.hub.value}/{self.run.value}: {self.view.value}", fontsize=9)
-        vals, truth = line_profile(self.current, self.view.value, self.row.value)
-        axp.plot(vals, label=self.view.value)
-        if truth is not None:
-            axp.plot(truth, label="truth", alpha=0.7)
-        axp.set_xlabel("canvas x (px)")
-        axp.set_title(f"row {self.row.value}", fontsize=9)
-        axp.legend(fontsize=7)
-        fig.tight_layout()
-        return fig
-
-    def refresh(self) -> None:
-        import matplotlib.pyplot as plt
-        from IPython.display import display
-
-        fig = self.render()
-        self.output.clear_output(wait=True)
-        if fig is not None:
-            with self.output:
-                display(fig)
-            plt.close(fig)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from ptycho_helpers.hub import artifacts, viewer
+from ptycho_helpers.hub.inspector import RunInspector
 
 
 def _fake_run(hub, name, scale=1.0):
@@ -33,7 +34,10 @@ def _fake_run(hub, name, scale=1.0):
             "noise_floor": {"metric": "dev/2", "model": 1.0},
         },
     )
-    artifacts.write_json(folder / "run_metadata.json", {"scenario": "gs1_ideal", "timings_s": {"train": 1.0}})
+    artifacts.write_json(
+        folder / "run_metadata.json",
+        {"scenario": "gs1_ideal", "status": "complete", "timings_s": {"train": 1.0}},
+    )
     artifacts.write_json(
         folder / "inference_outputs" / "stats.json",
         {"display_ranges": {"amplitude": {"vmin": 0, "vmax": 3.0}}},
@@ -78,25 +82,78 @@ def test_comparison_table_and_figures(reports):
     )
 
 
+def _png_pixels(data: bytes) -> np.ndarray:
+    import io
+
+    import matplotlib.image as mpimg
+
+    return mpimg.imread(io.BytesIO(data), format="png")
+
+
 def test_inspector_state_changes_render(reports):
-    ins = viewer.RunInspector(reports)
+    ins = RunInspector(reports)
     assert ins.hub.options == ("2026-01-02T000000Z", "2026-01-01T000000Z")  # hubs without runs are hidden
     assert ins.run.value == "gs1_ideal" and ins.vmax.value == 3.0 and ins.row.value == 20
     fig = ins.render()
     img = fig.axes[0].images[0]
-    assert img.get_clim() == (0.0, 3.0)
+    assert img.get_clim() == (0.0, 3.0) and len(fig.axes) == 3  # image, profile, colour bar
+    n = ins.renders
     ins.vmax.value = 1.5
+    assert ins.renders == n + 1  # one picture per change
     ins.view.value = "phase"
     assert ins.render().axes[0].images[0].get_clim() == pytest.approx((-np.pi, np.pi))
+    ins.pmax.value = 0.01  # phase differences of a few mrad get their own range
+    assert ins.render().axes[0].images[0].get_clim() == pytest.approx((-0.01, 0.01))
+    ins.view.value = "amplitude difference"
+    ins.dmax.value = 0.2  # the difference range is its own, not the amplitude maximum
+    assert ins.render().axes[0].images[0].get_clim() == pytest.approx((-0.2, 0.2))
     ins.view.value = "amplitude"
     ins.row.value = 10
     lines = ins.render().axes[1].lines
     assert len(lines) == 2  # prediction and truth profiles
     np.testing.assert_allclose(lines[0].get_ydata()[8:30], ins.current.amplitude[10, 8:30])
+    n = ins.renders
     ins.run.value = "gs2_ideal"
-    assert ins.current.name == "gs2_ideal"
+    assert ins.current.name == "gs2_ideal" and ins.renders == n + 1  # run → row → vmax: still once
     with pytest.raises(ValueError, match="outside the canvas"):
         viewer.line_profile(ins.current, "amplitude", 99)
+
+
+def test_inspector_draws_without_pyplot_from_another_thread(reports):
+    """Widget callbacks arrive on a second thread in a live kernel: the picture must not be blank."""
+    import threading
+
+    import matplotlib.pyplot as plt
+
+    ins = RunInspector(reports)
+    before = ins.image.value
+    t = threading.Thread(target=lambda: setattr(ins.view, "value", "ground-truth amplitude"))
+    t.start()
+    plt.close("all")  # what the kernel's post-execute flush does meanwhile
+    t.join()
+    px = _png_pixels(ins.image.value)
+    assert ins.image.value != before and px[..., :3].std() > 0.05  # drawn, not blank
+    assert not plt.get_fignums()  # no pyplot figure was created
+
+
+def test_inspector_shows_uncovered_and_errors_in_the_widget(reports, tmp_path):
+    ins = RunInspector(reports)
+    ins.row.value = 2  # outside the covered rows 5…34
+    ax_profile = ins.render().axes[1]
+    assert ax_profile.texts and "no covered pixels" in ax_profile.texts[0].get_text()
+    cmap = ins.render().axes[0].images[0].get_cmap()
+    assert tuple(cmap.get_bad()[:3]) != tuple(cmap(1.0)[:3]) != tuple(cmap.get_over()[:3])  # NaN ≠ white ≠ saturated
+    ins.view.value = "refined amplitude"  # this run has none: the error shows in the widget
+    assert "no refined reconstruction" in ins.status.value and ins.image.value == b""
+    empty = RunInspector(tmp_path / "none")
+    assert "no runs found under" in empty.status.value and empty.static() is not None
+
+
+def test_relative_reports_dir_resolves_against_the_repository(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)  # a JupyterLab kernel starts in notebooks/, not the repository root
+    assert viewer.resolve_reports_dir("reports") == artifacts.default_reports_dir().resolve()
+    (tmp_path / "mine").mkdir()
+    assert viewer.resolve_reports_dir("mine") == (tmp_path / "mine").resolve()
 
 
 def test_refined_views_and_columns(reports):
