@@ -149,7 +149,9 @@ class RunInspector:
             return None
         vmin, vmax, cmap_name = self._range()
         img = self.current.image(self.view.value)
-        cmap = matplotlib.colormaps[cmap_name].with_extremes(bad=NAN_COLOUR, over=OVER_COLOUR, under=UNDER_COLOUR)
+        cmap = matplotlib.colormaps[cmap_name].with_extremes(
+            bad=NAN_COLOUR, over=OVER_COLOUR, under=UNDER_COLOUR
+        )
         fig = Figure(figsize=(10, 4), dpi=90)
         ax, axp = fig.subplots(1, 2)
         im = ax.imshow(img, vmin=vmin, vmax=vmax, cmap=cmap, interpolation="nearest")

@@ -142,7 +142,9 @@ def test_inspector_shows_uncovered_and_errors_in_the_widget(reports, tmp_path):
     ax_profile = ins.render().axes[1]
     assert ax_profile.texts and "no covered pixels" in ax_profile.texts[0].get_text()
     cmap = ins.render().axes[0].images[0].get_cmap()
-    assert tuple(cmap.get_bad()[:3]) != tuple(cmap(1.0)[:3]) != tuple(cmap.get_over()[:3])  # NaN ≠ white ≠ saturated
+    assert (
+        tuple(cmap.get_bad()[:3]) != tuple(cmap(1.0)[:3]) != tuple(cmap.get_over()[:3])
+    )  # NaN ≠ white ≠ saturated
     ins.view.value = "refined amplitude"  # this run has none: the error shows in the widget
     assert "no refined reconstruction" in ins.status.value and ins.image.value == b""
     empty = RunInspector(tmp_path / "none")
