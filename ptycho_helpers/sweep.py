@@ -102,13 +102,36 @@ def _run_task(hub: str, task: dict[str, Any], tf_threads: int | None) -> dict[st
 
 
 def _connect(scheduler: str | None, workers: int):
+    """A client of ``scheduler`` (a real cluster, secured by its own configuration: see the
+    README) or of a private LocalCluster on 127.0.0.1 with temporary TLS credentials
+    (distributed's ``Security.temporary``: a client without them cannot connect, so no other
+    local user can run code in the workers) and no dashboards."""
+    import dask
     from dask.distributed import Client, LocalCluster
+    from distributed.security import Security
 
     if scheduler:
         return Client(scheduler), None, None
-    n = max(1, int(workers))
-    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
-    return Client(cluster), cluster, max(1, (os.cpu_count() or 1) // n)
+    n = int(workers)
+    if n < 1:
+        raise ValueError(f"workers={n} must be >= 1")
+    security = Security.temporary()
+    # distributed always starts an HTTP server beside the scheduler and each worker; with no
+    # routes and a random loopback port it serves nothing (no dashboard, no /json, no proxy)
+    quiet_http = {"distributed.scheduler.http.routes": [], "distributed.worker.http.routes": []}
+    with dask.config.set(quiet_http):
+        cluster = LocalCluster(
+            n_workers=n,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            protocol="tls",
+            security=security,
+            dashboard_address="127.0.0.1:0",
+            worker_dashboard_address="127.0.0.1:0",
+            scheduler_kwargs={"dashboard": False},
+        )
+    return Client(cluster, security=security), cluster, max(1, (os.cpu_count() or 1) // n)
 
 
 def execute_tasks(

@@ -195,3 +195,31 @@ def test_sigkill_of_the_parent_takes_the_kernel_with_it(tmp_path):
     hub = next(tmp_path.iterdir())
     meta = json.loads((hub / "gs1_ideal" / "run_metadata.json").read_text())
     assert meta["status"] in ("running", "interrupted")  # never "complete"
+
+
+def test_local_cluster_refuses_clients_without_its_credentials_and_opens_no_dashboard():
+    import urllib.error
+    import urllib.request
+
+    from distributed import Client
+
+    from ptycho_helpers import sweep
+
+    client, cluster, _ = sweep._connect(None, 1)
+    try:
+        addr = cluster.scheduler_address
+        assert addr.startswith("tls://127.0.0.1:"), addr
+        assert client.submit(lambda: 41 + 1).result(timeout=60) == 42  # the sweep's own client works
+        port = addr.rsplit(":", 1)[1]
+        for intruder in (f"tcp://127.0.0.1:{port}", addr):  # plain TCP, or TLS without the credentials
+            with pytest.raises((OSError, TimeoutError, ValueError, TypeError)):
+                Client(intruder, timeout="3s")
+        server = cluster.scheduler.http_server  # distributed always has one: it must serve nothing
+        (_, http_port), *_ = [s.getsockname()[:2] for s in server._sockets.values()]
+        for path in ("/status", "/json/identity.json", "/info/main/workers.html"):
+            with pytest.raises(urllib.error.HTTPError, match="404"):
+                urllib.request.urlopen(f"http://127.0.0.1:{http_port}{path}", timeout=5)
+        assert all(s.getsockname()[0] == "127.0.0.1" for s in server._sockets.values())
+    finally:
+        client.close()
+        cluster.close()
