@@ -19,7 +19,13 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
-TEMPLATES = ["scenario_run.ipynb", "compare_runs.ipynb", "inspect_run.ipynb", "bias_study.ipynb"]
+TEMPLATES = [
+    "scenario_run.ipynb",
+    "compare_runs.ipynb",
+    "inspect_run.ipynb",
+    "bias_study.ipynb",
+    "discrepancy_study.ipynb",  # runs the ladder: checked as a template, executed by test_ladder's code path
+]
 TINY_SCENARIO = {"nepochs": 1, "group_limit": 4, "base_total_images": 32, "group_count": 8}
 
 
