@@ -171,6 +171,10 @@ def execute_scenario(
         logger.info("%s: complete in %.1f s", name, wall)
         return {**row, "wall_s": wall}
     error = _notebook_error(out_nb) or f"papermill exited with {rc}"
+    if error.startswith("KeyboardInterrupt"):  # the kernel got the Ctrl-C (e.g. in a sweep worker)
+        _mark(folder, "interrupted", "interrupted by the user")
+        logger.warning("%s: interrupted", name)
+        return {**scenario_status(hub, name), "wall_s": wall}
     _mark(folder, "failed", error)
     with open(hub / "blocker.log", "a") as blk:
         blk.write(

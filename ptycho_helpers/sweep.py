@@ -153,11 +153,29 @@ def execute_tasks(
             except Exception as exc:  # noqa: BLE001 - a lost worker fails this task only
                 results[task["run_name"]] = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
             logger.info("%s: %s", task["run_name"], results[task["run_name"]]["status"])
+    except KeyboardInterrupt:  # Ctrl-C / SIGTERM: what finished stays, the rest is interrupted
+        from .runs import _mark
+
+        for t in tasks:
+            name = t["run_name"]
+            if name not in results or results[name].get("status") not in ("complete", "failed"):
+                results[name] = {"status": "interrupted", "error": "interrupted by the user"}
+                if (hub / name).is_dir():
+                    _mark(hub / name, "interrupted", "interrupted by the user")
+        raise Interrupted(results) from None
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
     return results
+
+
+class Interrupted(KeyboardInterrupt):
+    """A sweep or ladder stopped by Ctrl-C/SIGTERM; ``results`` holds every task's row."""
+
+    def __init__(self, results: dict[str, dict[str, Any]]):
+        super().__init__("interrupted")
+        self.results = results
 
 
 def run_sweep(
@@ -174,7 +192,11 @@ def run_sweep(
     hub = artifacts.create_hub(reports_dir or artifacts.default_reports_dir())
     logger.info("sweep of %d tasks into %s", len(tasks), hub)
     t0 = time.perf_counter()
-    results = execute_tasks(hub, tasks, scheduler=scheduler, workers=workers)
+    interrupted = None
+    try:
+        results = execute_tasks(hub, tasks, scheduler=scheduler, workers=workers)
+    except Interrupted as exc:  # write the tables of what finished, then stop like Ctrl-C
+        results, interrupted = exc.results, exc
     wall = time.perf_counter() - t0
     rows, status_rows = [], []
     for t in tasks:
@@ -201,9 +223,11 @@ def run_sweep(
         f"- cluster: {scheduler or f'LocalCluster({workers} workers × 1 thread)'}",
         "- table: [sweep.csv](sweep.csv), [sweep.json](sweep.json); plot: ![sweep](sweep.png)",
         "",
-    ]
+    ] + (["Interrupted by the user: the tables hold what finished.", ""] if interrupted else [])
     artifacts.write_text(hub / "summary.md", reporting.hub_summary(hub.name, status_rows, extra, hub=hub))
     artifacts.seal_hub(hub)
+    if interrupted is not None:
+        raise interrupted
     return hub, 0 if all(r["status"] == "complete" for r in rows) else 1
 
 

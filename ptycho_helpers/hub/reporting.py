@@ -235,9 +235,11 @@ def hub_summary(
                 f"notebook: [{s}/scenario_run.ipynb]({s}/scenario_run.ipynb) · metrics: [{s}/comparison_metrics.json]({s}/comparison_metrics.json)",
             ]
         else:
+            blocker = hub is None or (hub / "blocker.log").is_file()  # an interrupted run has none
             lines += [
-                f"Status **{r['status']}**: {r.get('error') or 'see the log'}. "
-                f"Look at [blocker.log](blocker.log), [{s}_runner.log]({s}_runner.log) and the executed notebook "
+                f"Status **{r['status']}**: {r.get('error') or 'see the log'}. Look at "
+                + ("[blocker.log](blocker.log), " if blocker else "")
+                + f"[{s}_runner.log]({s}_runner.log) and the executed notebook "
                 f"[{s}/scenario_run.ipynb]({s}/scenario_run.ipynb) (papermill marks the failing cell).",
             ]
         lines.append("")

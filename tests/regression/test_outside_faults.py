@@ -223,3 +223,51 @@ def test_local_cluster_refuses_clients_without_its_credentials_and_opens_no_dash
     finally:
         client.close()
         cluster.close()
+
+
+def test_ctrl_c_on_a_sweep_marks_interrupted_and_writes_the_tables(tmp_path):
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ptycho_helpers",
+            "sweep",
+            "--scenario",
+            "gs1_ideal",
+            "--set",
+            "base_total_images=64",
+            "--set",
+            "group_count=32",
+            "--set",
+            "nepochs=500",
+            "--set",
+            "seed=1,2",
+            "--workers",
+            "1",
+            "--reports-dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        t0 = time.time()
+        while time.time() - t0 < 180:
+            logs = list(tmp_path.glob("*/*_runner.log"))
+            if logs and "epoch 1/" in logs[0].read_text(errors="replace"):
+                break
+            time.sleep(0.5)
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, err[-2000:]
+    hub = next(tmp_path.iterdir())
+    rows = json.loads((hub / "sweep.json").read_text())
+    assert {r["status"] for r in rows} == {"interrupted"}, rows  # never "failed"
+    summary = (hub / "summary.md").read_text()
+    assert "**interrupted**" in summary and "Interrupted by the user" in summary
+    assert "[blocker.log]" not in summary  # an interrupted run leaves none
