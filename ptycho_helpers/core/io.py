@@ -101,12 +101,53 @@ def read_npy(path: str | Path) -> np.ndarray:
     return np.load(path, allow_pickle=False)
 
 
+def _check_npz_members(p: Path) -> None:
+    """Refuse, before anything is loaded, a file that is not a zip archive, a truncated
+    archive, a pickled member, or a member whose header declares more data than it holds
+    (a crafted header would otherwise make numpy allocate it)."""
+    import zipfile
+
+    if not zipfile.is_zipfile(p):
+        raise ValueError(f"{str(p)!r} is not an .npz (zip) archive, or it is truncated")
+    try:
+        with zipfile.ZipFile(p) as zf:
+            for info in zf.infolist():
+                if not info.filename.endswith(".npy"):
+                    continue
+                with zf.open(info) as fh:
+                    try:
+                        version = np.lib.format.read_magic(fh)
+                        header = (
+                            np.lib.format.read_array_header_1_0(fh)
+                            if version == (1, 0)
+                            else np.lib.format.read_array_header_2_0(fh)
+                        )
+                    except ValueError as exc:
+                        raise ValueError(
+                            f"{str(p)!r}: member {info.filename!r} is not a readable array ({exc})"
+                        ) from None
+                shape, _, dtype = header
+                if dtype.hasobject:
+                    raise ValueError(
+                        f"{str(p)!r} holds pickled (object) arrays; only plain numeric arrays are read"
+                    )
+                declared = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+                if declared > info.file_size:
+                    raise ValueError(
+                        f"{str(p)!r}: member {info.filename!r} declares shape {tuple(shape)} {dtype} "
+                        f"({declared:.3g} bytes) but holds only {info.file_size} bytes"
+                    )
+    except (zipfile.BadZipFile, EOFError, OSError) as exc:
+        raise ValueError(f"{str(p)!r} is not a readable .npz file (truncated or damaged: {exc})") from None
+
+
 def read_npz(path: str | Path, what: str = "file") -> dict[str, np.ndarray]:
     """All arrays of an ``.npz`` (``allow_pickle=False``), with one clear error for a
     missing file, a pickled (object) array or a file that is not an npz."""
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"{what} {str(p)!r} does not exist")
+    _check_npz_members(p)
     try:
         with np.load(p, allow_pickle=False) as data:
             return {k: data[k] for k in data.files}
@@ -116,5 +157,5 @@ def read_npz(path: str | Path, what: str = "file") -> dict[str, np.ndarray]:
                 f"{str(p)!r} holds pickled (object) arrays; only plain numeric arrays are read"
             ) from None
         raise
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, __import__("zipfile").BadZipFile) as exc:
         raise ValueError(f"{str(p)!r} is not a readable .npz file: {exc}") from None

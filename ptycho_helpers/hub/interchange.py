@@ -81,14 +81,28 @@ def import_npz(path: str | Path) -> RawData:
     if np.any(d < 0):
         raise ValueError(f"{key} in {str(p)!r} has negative values; expected amplitudes >= 0")
     N = d.shape[-1]
+    if N % 8:
+        raise ValueError(
+            f"{key} in {str(p)!r} has N={N}; the model needs N divisible by 8 (three pooling steps)"
+        )
+    if not np.any(d > 0):
+        raise ValueError(f"{key} in {str(p)!r} is all zeros: there is nothing to reconstruct")
     probe = _numeric("probeGuess", data["probeGuess"], p)
     if probe.shape != (N, N):
         raise ValueError(f"probeGuess in {str(p)!r} has shape {probe.shape}; expected ({N}, {N})")
+    if not np.any(np.abs(probe) > 0):
+        raise ValueError(f"probeGuess in {str(p)!r} is all zeros")
     obj = data.get("objectGuess")
     if obj is not None:
         obj = _numeric("objectGuess", obj, p)
         if obj.ndim != 2:
             raise ValueError(f"objectGuess in {str(p)!r} must be 2-D, got shape {obj.shape}")
+        if np.max(x) >= obj.shape[1] or np.max(y) >= obj.shape[0] or min(np.min(x), np.min(y)) < 0:
+            raise ValueError(
+                f"objectGuess in {str(p)!r} ({obj.shape[1]}x{obj.shape[0]} px) does not contain the scan positions "
+                f"(x {np.min(x):.0f}…{np.max(x):.0f}, y {np.min(y):.0f}…{np.max(y):.0f} px): "
+                "metrics would be computed against padding"
+            )
         obj = obj.astype(np.complex64)
     idx = data.get("scan_index")
     if idx is not None:

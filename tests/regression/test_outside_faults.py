@@ -271,3 +271,52 @@ def test_ctrl_c_on_a_sweep_marks_interrupted_and_writes_the_tables(tmp_path):
     summary = (hub / "summary.md").read_text()
     assert "**interrupted**" in summary and "Interrupted by the user" in summary
     assert "[blocker.log]" not in summary  # an interrupted run leaves none
+
+
+def test_npz_edge_cases_are_clear_errors(tmp_path):
+    import zipfile
+
+    import numpy as np
+
+    from ptycho_helpers.hub import interchange
+
+    n, N = 4, 16
+    good = {
+        "xcoords": np.full(n, 20.0),
+        "ycoords": np.full(n, 20.0),
+        "diffraction": np.ones((n, N, N), np.float32),
+        "probeGuess": np.ones((N, N), np.complex64),
+        "objectGuess": np.ones((40, 40), np.complex64),
+    }
+    np.savez(tmp_path / "good.npz", **good)
+    assert interchange.import_npz(tmp_path / "good.npz").n == n
+    data = (tmp_path / "good.npz").read_bytes()
+    (tmp_path / "cut.npz").write_bytes(data[: len(data) // 2])
+    (tmp_path / "text.npz").write_text("not an archive\n")
+    with zipfile.ZipFile(tmp_path / "huge.npz", "w") as zf:  # a header declaring 400 GB
+        hdr = {"descr": "<f4", "fortran_order": False, "shape": (100000, 1000, 1000)}
+        import io
+
+        buf = io.BytesIO()
+        np.lib.format.write_array_header_1_0(buf, hdr)
+        zf.writestr("diffraction.npy", buf.getvalue() + b"\0" * 64)
+    cases = {
+        "cut.npz": "truncated",
+        "text.npz": "not an .npz (zip) archive",
+        "huge.npz": "declares shape (100000, 1000, 1000)",
+    }
+    for name, match in cases.items():
+        with pytest.raises(ValueError, match=match.replace("(", r"\(").replace(")", r"\)")):
+            interchange.import_npz(tmp_path / name)
+    for change, match in (
+        ({"probeGuess": np.zeros((N, N), np.complex64)}, "probeGuess .* is all zeros"),
+        ({"diffraction": np.zeros((n, N, N), np.float32)}, "is all zeros"),
+        ({"objectGuess": np.ones((10, 10), np.complex64)}, "does not contain the scan positions"),
+        (
+            {"diffraction": np.ones((n, 12, 12), np.float32), "probeGuess": np.ones((12, 12))},
+            "divisible by 8",
+        ),
+    ):
+        np.savez(tmp_path / "bad.npz", **{**good, **change})
+        with pytest.raises(ValueError, match=match):
+            interchange.import_npz(tmp_path / "bad.npz")
