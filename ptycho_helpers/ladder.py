@@ -124,18 +124,23 @@ def summarize(tasks: list[dict[str, Any]], hub: Path) -> list[dict[str, Any]]:
 
 
 def verdict(rows: list[dict[str, Any]]) -> list[str]:
-    """The rungs that move the masked or the reference SSIM by more than the seed spread."""
-    noise = max([r["seed_spread"] for r in rows] + [0.0])
+    """The rungs that move the masked or the reference SSIM by more than the seed spread of
+    the two rungs compared (the larger of their spreads: a noisy rung elsewhere in the
+    ladder does not hide a clean step)."""
     out = []
     for prev, cur in zip(rows, rows[1:], strict=False):
+        noise = max(prev["seed_spread"], cur["seed_spread"])
         for key, name in (("amp_ssim", "masked"), ("ref_ssim", "reference")):
             if prev[key] is None or cur[key] is None:
                 continue
             d = cur[key] - prev[key]
             if abs(d) > noise:
-                out.append(f"- rung {cur['rung']} ({cur['change']}): {name} SSIM {d:+.3f}")
-    head = f"Seed spread (largest over rungs): {noise:.3f}" + (
-        "" if noise else " (one seed: every change counts)"
+                out.append(
+                    f"- rung {cur['rung']} ({cur['change']}): {name} SSIM {d:+.3f} (seed spread {noise:.3f})"
+                )
+    spreads = [r["seed_spread"] for r in rows]
+    head = f"Seed spread per rung: {min(spreads, default=0):.3f}…{max(spreads, default=0):.3f}" + (
+        "" if any(spreads) else " (one seed: every change counts)"
     )
     return [head, ""] + (out or ["- no rung moves SSIM by more than the seed spread"])
 

@@ -41,6 +41,14 @@ def test_two_seeds_make_two_runs_per_rung_and_verdict_uses_the_spread():
     v = ladder.verdict(rows)
     assert any("rung 1" in line and "reference SSIM -0.100" in line for line in v)
     assert not any("masked" in line for line in v)
+    # a noisy rung elsewhere does not hide a clean step: the noise is the pair's own spread
+    rows += [
+        {"rung": 2, "change": "c", "amp_ssim": 0.36, "ref_ssim": 0.4, "seed_spread": 0.005},
+        {"rung": 3, "change": "d", "amp_ssim": 0.10, "ref_ssim": 0.4, "seed_spread": 0.3},
+    ]
+    v = ladder.verdict(rows)
+    assert any("rung 2" in line and "masked SSIM +0.050" in line for line in v)
+    assert not any("rung 3" in line for line in v)  # -0.26 within the 0.3 spread
 
 
 def test_tiny_ladder_writes_table_plot_and_verdict(tmp_path, monkeypatch):
