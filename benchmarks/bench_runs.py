@@ -24,13 +24,19 @@ from ptycho_helpers import runs, sweep  # noqa: E402
 
 
 def papermill_overhead(smoke: bool) -> dict:
+    """One gs1_ideal run with every reconstruction on (PINN, 100 refinement steps, the
+    classical engine from both starts): the orchestration shares, and the speed and SSIM of
+    each reconstruction on the same stitched test patterns (ratios against PINN inference)."""
     params = {"nepochs": 1, "group_limit": 4, "base_total_images": 32, "group_count": 8} if smoke else {}
+    params = {**params, "refine_steps": 2 if smoke else 100, "classical_iterations": 3 if smoke else 50}
     with tempfile.TemporaryDirectory() as tmp:
         hub = Path(tmp) / "hub"
         row = runs.execute_scenario(hub, "gs1_ideal", params)
         meta = json.loads((hub / "gs1_ideal" / "run_metadata.json").read_text())
+        comp = json.loads((hub / "gs1_ideal" / "comparison_metrics.json").read_text())
     t = meta["timings_s"]
     wall = row["wall_s"]
+    recon = t["train"] + t["inference"] + t.get("refine", 0.0) + t.get("classical", 0.0)
     return {
         "profile": "tiny" if smoke else "gs1_ideal stable profile",
         "status": row["status"],
@@ -40,8 +46,41 @@ def papermill_overhead(smoke: bool) -> dict:
         "train_s": t["train"],
         "inference_s": t["inference"],
         "refine_s": t.get("refine", 0.0),
-        "outside_train_inference_share": (wall - t["train"] - t["inference"] - t.get("refine", 0.0)) / wall,
+        "classical_s": t.get("classical", 0.0),
+        "outside_train_inference_share": (wall - recon) / wall,
+        "reconstruction": reconstruction_speed(meta, comp),
     }
+
+
+def reconstruction_speed(meta: dict, comp: dict) -> dict:
+    """Patterns per second and amp SSIM of each reconstruction of the same test patterns."""
+    n = meta["counts"]["patches_stitched"]
+    t = meta["timings_s"]
+    c = meta["classical"]
+    pinn = n / t["inference"]
+    out = {
+        "patterns": n,
+        "flat_ssim": comp["baselines"]["flat"]["ssim"],
+        "pinn": {"patterns_per_s": pinn, "ssim": comp["amplitude"]["ssim"], "ratio_vs_pinn": 1.0},
+        "pinn_refined": {
+            "patterns_per_s": n / meta["refinement"]["wall_s"],
+            "ssim": comp["refined"]["amplitude"]["ssim"],
+            "steps": meta["refinement"]["steps"],
+        },
+        "classical_flat_start": {
+            "patterns_per_s": c["patterns"] / c["wall_s"],
+            "ssim": comp["classical"]["amplitude"]["ssim"],
+            "iterations": c["iterations"],
+        },
+        "classical_pinn_start": {
+            "patterns_per_s": c["patterns"] / c["seeded_wall_s"],
+            "ssim": comp["classical"]["seeded"]["amplitude"]["ssim"],
+            "iterations": c["iterations"],
+        },
+    }
+    for key in ("pinn_refined", "classical_flat_start", "classical_pinn_start"):
+        out[key]["ratio_vs_pinn"] = out[key]["patterns_per_s"] / pinn
+    return out
 
 
 def sweep_speedup(smoke: bool) -> dict:

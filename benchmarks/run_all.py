@@ -57,13 +57,28 @@ def main(smoke: bool = False, out_dir: Path = HERE) -> dict:
         rows += [
             ("papermill + kernel overhead, share of a gs1_ideal run", pm["overhead_share"], None, "small"),
             (
-                "share of the run outside training + inference + refinement",
+                "share of the run outside training + inference + refinement + classical",
                 pm["outside_train_inference_share"],
                 None,
                 "<= 0.10",
             ),
             ("sweep speed-up 1 -> 2 Dask workers (4 tasks)", sw["speedup"], sw["speedup"], ">= 1.7"),
         ]
+        rec = pm["reconstruction"]
+        for key, label in (
+            ("pinn", "PINN inference"),
+            ("pinn_refined", "PINN + refinement"),
+            ("classical_flat_start", "classical, flat start"),
+            ("classical_pinn_start", "classical, PINN start"),
+        ):
+            rows.append(
+                (
+                    f"{label}: patterns/s vs PINN inference (amp SSIM {rec[key]['ssim']:.3f}, flat {rec['flat_ssim']:.3f})",
+                    rec[key]["patterns_per_s"],
+                    rec[key]["ratio_vs_pinn"],
+                    "-",
+                )
+            )
     md = ["| benchmark | throughput | ratio | goal |", "| --- | --- | --- | --- |"]
     for name, thr, ratio, goal in rows:
         md.append(f"| {name} | {thr:.3g} | {'-' if ratio is None else f'{ratio:.2f}'} | {goal} |")

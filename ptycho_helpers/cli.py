@@ -203,6 +203,9 @@ def main(argv: list[str] | None = None) -> int:
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, terminate)
+    # a shell starts background jobs with SIGINT ignored, and Python then installs no
+    # KeyboardInterrupt handler: Ctrl-C (or `kill -INT`) must always take the Ctrl-C path
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         return _run(args)
     except KeyboardInterrupt:
@@ -221,6 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
 
 
 if __name__ == "__main__":  # pragma: no cover

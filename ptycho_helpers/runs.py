@@ -171,10 +171,14 @@ def execute_scenario(
         logger.info("%s: complete in %.1f s", name, wall)
         return {**row, "wall_s": wall}
     error = _notebook_error(out_nb) or f"papermill exited with {rc}"
-    if error.startswith("KeyboardInterrupt"):  # the kernel got the Ctrl-C (e.g. in a sweep worker)
+    if error.startswith("KeyboardInterrupt"):
+        # the kernel got the Ctrl-C first (the terminal signals the whole process group):
+        # the same bookkeeping as below, then the caller's Ctrl-C path (summary, exit 130)
         _mark(folder, "interrupted", "interrupted by the user")
+        with open(log_path, "a") as log:
+            log.write("# interrupted by the user (SIGINT)\n")
         logger.warning("%s: interrupted", name)
-        return {**scenario_status(hub, name), "wall_s": wall}
+        raise KeyboardInterrupt
     _mark(folder, "failed", error)
     with open(hub / "blocker.log", "a") as blk:
         blk.write(
