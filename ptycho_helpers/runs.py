@@ -69,6 +69,13 @@ def _mark(folder: Path, status: str, error: str | None) -> None:
         artifacts.write_json(folder / "status.json", {"status": status, "error": error})
 
 
+def _record_interrupt(folder: Path, log) -> None:
+    """A run stopped by Ctrl-C/SIGTERM: a line in its runner log, status ``interrupted``."""
+    log.write("# interrupted by the user (SIGINT)\n")
+    _mark(folder, "interrupted", "interrupted by the user (SIGINT)")
+    logger.warning("%s: interrupted", folder.name)
+
+
 def scenario_status(hub: Path, scenario: str) -> dict[str, Any]:
     """Status row of one scenario in a hub (reads what is there; never writes)."""
     folder = hub / scenario
@@ -162,8 +169,7 @@ def execute_scenario(
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 proc.kill()
-            log.write("# interrupted by the user (SIGINT)\n")
-            _mark(folder, "interrupted", "interrupted by the user (SIGINT)")
+            _record_interrupt(folder, log)
             raise
     wall = time.perf_counter() - t0
     row = scenario_status(hub, name)
@@ -173,11 +179,9 @@ def execute_scenario(
     error = _notebook_error(out_nb) or f"papermill exited with {rc}"
     if error.startswith("KeyboardInterrupt"):
         # the kernel got the Ctrl-C first (the terminal signals the whole process group):
-        # the same bookkeeping as below, then the caller's Ctrl-C path (summary, exit 130)
-        _mark(folder, "interrupted", "interrupted by the user")
+        # the same bookkeeping, then the caller's Ctrl-C path (summary, exit 130)
         with open(log_path, "a") as log:
-            log.write("# interrupted by the user (SIGINT)\n")
-        logger.warning("%s: interrupted", name)
+            _record_interrupt(folder, log)
         raise KeyboardInterrupt
     _mark(folder, "failed", error)
     with open(hub / "blocker.log", "a") as blk:

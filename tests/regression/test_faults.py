@@ -47,8 +47,8 @@ def _wait_for(predicate, timeout: float = 120.0) -> None:
     raise AssertionError("timed out waiting for the run to reach training")
 
 
-def _training_started(tmp_path: Path) -> bool:
-    logs = list(tmp_path.glob("*/gs1_ideal_runner.log"))
+def _training_started(tmp_path: Path, run: str = "gs1_ideal") -> bool:
+    logs = list(tmp_path.glob(f"*/{run}_runner.log"))
     return bool(logs) and "epoch 1/" in logs[0].read_text(errors="replace")
 
 

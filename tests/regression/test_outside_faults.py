@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from test_faults import _start_cli, _training_started, _wait_for  # the same CLI-run helpers
 
 from ptycho_helpers.core.checks import check_name
 from ptycho_helpers.hub import artifacts, viewer
@@ -123,46 +124,10 @@ def _alive(pid: int) -> bool:
     return stat.exists() and stat.read_text().split()[2] != "Z"
 
 
-def _start(tmp_path: Path) -> subprocess.Popen:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "ptycho_helpers",
-            "run",
-            "gs1_ideal",
-            "--base-total-images",
-            "64",
-            "--group-count",
-            "32",
-            "--group-limit",
-            "4",
-            "--nepochs",
-            "500",
-            "--reports-dir",
-            str(tmp_path),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-
-
-def _wait_training(tmp_path: Path, timeout: float = 150.0) -> None:
-    t0 = time.time()
-    while time.time() - t0 < timeout:
-        logs = list(tmp_path.glob("*/gs1_ideal_runner.log"))
-        if logs and "epoch 1/" in logs[0].read_text(errors="replace"):
-            return
-        time.sleep(0.5)
-    raise AssertionError("timed out waiting for training")
-
-
 def test_sigterm_takes_the_ctrl_c_path(tmp_path):
-    proc = _start(tmp_path)
+    proc = _start_cli(tmp_path, "--nepochs", "500")
     try:
-        _wait_training(tmp_path)
+        _wait_for(lambda: _training_started(tmp_path), timeout=150)
         kernels = _children(proc.pid)
         proc.send_signal(signal.SIGTERM)  # the main process only, as `kill` does
         _, err = proc.communicate(timeout=90)
@@ -178,9 +143,9 @@ def test_sigterm_takes_the_ctrl_c_path(tmp_path):
 
 
 def test_sigkill_of_the_parent_takes_the_kernel_with_it(tmp_path):
-    proc = _start(tmp_path)
+    proc = _start_cli(tmp_path, "--nepochs", "500")
     try:
-        _wait_training(tmp_path)
+        _wait_for(lambda: _training_started(tmp_path), timeout=150)
         kernels = _children(proc.pid)  # papermill
         kernels += [k for p in kernels for k in _children(p)]  # and its kernel
         assert len(kernels) >= 2
@@ -253,12 +218,7 @@ def test_ctrl_c_on_a_sweep_marks_interrupted_and_writes_the_tables(tmp_path):
         start_new_session=True,
     )
     try:
-        t0 = time.time()
-        while time.time() - t0 < 180:
-            logs = list(tmp_path.glob("*/*_runner.log"))
-            if logs and "epoch 1/" in logs[0].read_text(errors="replace"):
-                break
-            time.sleep(0.5)
+        _wait_for(lambda: _training_started(tmp_path, "*"), timeout=180)
         os.killpg(proc.pid, signal.SIGINT)
         _, err = proc.communicate(timeout=120)
     finally:
