@@ -114,12 +114,20 @@ def reassemble_patches(
     positions : (n, 2) float, absolute ``(x, y)`` object pixels of each patch centre
     M : int, central crop side (<= N)
     pad : int, optional
-        Canvas margin; default ``ceil(max |position - mean|)`` rounded up to even.
+        Canvas margin; default ``ceil(max |position - floor(mean)|)`` rounded up to even.
 
     Returns
     -------
     Stitched
-        ``origin = mean(positions) - pad - M/2`` per axis.
+        ``origin = floor(mean(positions)) - pad - M/2`` per axis.
+
+    Notes
+    -----
+    The canvas origin lies on the integer object grid (``floor`` of the mean position,
+    DESIGN §4): a patch at an integer position is copied exactly, only the fractional
+    part of a position is interpolated (bilinear splatting).  An origin at the mean
+    itself, fractional in general, resampled every patch (max error 3.8e-2 on exact
+    patches of a smooth object at integer positions).
     """
     p = np.asarray(patches)
     pos = np.asarray(positions, dtype=np.float64)
@@ -135,7 +143,7 @@ def reassemble_patches(
     M = check_int("M", M, minimum=1)
     if M > N:
         raise ValueError(f"M={M} exceeds the patch size N={N}")
-    centre = pos.mean(axis=0)
+    centre = np.floor(pos.mean(axis=0))  # on the integer grid: integer positions are copied exactly
     centred = pos - centre
     need = even_ceil(float(np.max(np.abs(centred)))) if pad is None else check_int("pad", pad, minimum=0)
     if need + 1e-9 < float(np.max(np.abs(centred))):

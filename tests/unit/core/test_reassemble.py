@@ -121,3 +121,28 @@ def test_stitching_accumulation_is_the_adjoint_of_central_extraction(rng):
     ]
     assert np.isclose(st.coverage.sum(), np.abs(ex1).sum(), rtol=1e-5)
     assert np.isclose(reassemble_patches(ones, pos, M).coverage.sum(), n * M * M, rtol=1e-9)
+
+
+def test_integer_positions_with_a_fractional_mean_are_copied_exactly(rng):
+    """Regression (#17 item 14): the canvas origin was the mean of the positions, fractional
+    in general, so even integer positions were bilinearly split (max error 3.8e-2 on a
+    smooth object); on the integer grid they are copied to float round-off."""
+    obj = _smooth_object()
+    pos = rng.integers(20, 60, size=(41, 2)).astype(float)
+    assert np.any(pos.mean(axis=0) % 1 != 0)  # the case the old origin resampled
+    patches = extract_patches(obj, pos, 32)
+    st = reassemble_patches(patches, pos, 20)
+    assert all(float(o).is_integer() for o in st.origin)
+    got, want = _compare(st, obj, 20)
+    assert np.max(np.abs(got - want)) <= 1e-6
+
+
+def test_subpixel_positions_with_a_fractional_mean_stay_at_interpolation_accuracy(rng):
+    obj = _smooth_object()
+    pos = rng.uniform(25, 55, size=(61, 2))
+    patches = extract_patches(obj, pos, 32)
+    st = reassemble_patches(patches, pos, 20)
+    got, want = _compare(st, obj, 20)
+    assert np.mean(np.abs(got - want)) < 0.01
+    full = st.coverage[st.covered] >= 1.0
+    assert np.max(np.abs(got - want)[full]) < 0.05
