@@ -37,7 +37,10 @@ def save_bundle(result: TrainResult, folder: str | Path, *, extra: dict[str, Any
     out.mkdir(parents=True, exist_ok=True)
     with atomic_path(out / BUNDLE_MODEL, ".keras") as tmp:
         result.pinn.autoencoder.save(tmp)
-    probe = np.asarray(result.pinn.physics.probe_re) + 1j * np.asarray(result.pinn.physics.probe_im)
+    from keras import ops
+
+    physics = result.pinn.physics
+    probe = ops.convert_to_numpy(physics.probe_re) + 1j * ops.convert_to_numpy(physics.probe_im)
     write_json(
         out / BUNDLE_JSON,
         {

@@ -7,7 +7,7 @@ that share every layer:
   the model that is trained (Poisson likelihood on intensities);
 * ``diffraction_to_obj``: ``diffraction -> [amp, phase]`` (b,N,N,C), used for inference.
 
-Physics (TensorFlow twin of :func:`ptycho_helpers.core.geometry.model_intensity`): the object
+Physics (Keras twin of :func:`ptycho_helpers.core.geometry.model_intensity`): the object
 patch of each member lives on the integer grid at ``floor(position)``; for gridsize > 1
 the members are placed at their integer offsets on a ``N + 2·pad`` canvas, averaged
 where they overlap and re-extracted with the same placement (so the round trip is the
@@ -16,9 +16,10 @@ bilinearly by its fractional position, multiplied by the probe (× the disk r < 
 ``probe_mask``) and propagated: ``I = |fftshift(fft2(P·O))|² / N²`` computed as
 ``re² + im²``.
 
-Complex arithmetic stays inside Layer subclasses (Keras 3 forbids raw ``tf.*`` on
-symbolic tensors).  Nothing happens at import; every call to ``build_model`` creates new
-layers and variables.
+Everything is written with ``keras.ops`` (no backend-specific calls), so the same model
+trains and infers under ``KERAS_BACKEND=tensorflow`` (the default), ``jax`` and
+``torch``; complex numbers are carried as (real, imaginary) pairs of float32 tensors.
+Nothing happens at import; every call to ``build_model`` creates new layers and variables.
 """
 
 from __future__ import annotations
@@ -28,8 +29,7 @@ from dataclasses import dataclass
 
 import keras
 import numpy as np
-import tensorflow as tf
-from keras import layers
+from keras import layers, ops
 
 from ..config import ModelConfig
 from ..core.physics import disk_mask, support_mask
@@ -46,7 +46,7 @@ class ScaledSigmoid(layers.Layer):
         self.k = float(k)
 
     def call(self, x):
-        return self.k * tf.sigmoid(x)
+        return self.k * ops.sigmoid(x)
 
     def get_config(self):
         return {**super().get_config(), "k": self.k}
@@ -57,7 +57,7 @@ class PiTanh(layers.Layer):
     """Phase head ``π · tanh(x)``."""
 
     def call(self, x):
-        return math.pi * tf.tanh(x)
+        return math.pi * ops.tanh(x)
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -71,7 +71,7 @@ class LogCounts(layers.Layer):
         self.scale = float(scale)
 
     def call(self, x):
-        return tf.math.log1p(self.scale * tf.nn.relu(x)) / 10.0
+        return ops.log1p(self.scale * ops.relu(x)) / 10.0
 
     def get_config(self):
         return {**super().get_config(), "scale": self.scale}
@@ -86,11 +86,11 @@ class BorderFill(layers.Layer):
         self.N = int(N)
 
     def build(self, input_shape):
-        self._border = tf.constant(1.0 - support_mask(self.N, False), dtype=tf.float32)[None, :, :, None]
+        self._border = (1.0 - support_mask(self.N, False)).astype(np.float32)[None, :, :, None]
 
     def call(self, inputs):
         centre, branch = inputs
-        return centre + self._border * branch
+        return centre + ops.convert_to_tensor(self._border) * branch
 
     def get_config(self):
         return {**super().get_config(), "N": self.N}
@@ -99,8 +99,8 @@ class BorderFill(layers.Layer):
 def _shift_matrices(offsets, N: int, pad: int):
     """One-hot placement matrices ``A[b, c, k, u] = 1`` iff ``u = k + pad + offset``."""
     S = N + 2 * pad
-    idx = tf.range(N)[None, None, :] + pad + tf.cast(tf.round(offsets), tf.int32)[..., None]
-    return tf.one_hot(idx, S, dtype=tf.float32)  # (b, C, N, S)
+    idx = ops.arange(N, dtype="int32")[None, None, :] + pad + ops.cast(ops.round(offsets), "int32")[..., None]
+    return ops.one_hot(idx, S, dtype="float32")  # (b, C, N, S)
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -133,10 +133,8 @@ class DiffractionPhysics(layers.Layer):
         N = self.N
         self.probe_re = self.add_weight(shape=(N, N), initializer="zeros", trainable=False, name="probe_re")
         self.probe_im = self.add_weight(shape=(N, N), initializer="zeros", trainable=False, name="probe_im")
-        self._support = tf.constant(support_mask(N, self.probe_big), dtype=tf.float32)
-        self._disk = tf.constant(
-            disk_mask(N).astype(np.float32) if self.probe_mask else np.ones((N, N), np.float32)
-        )
+        self._support = support_mask(N, self.probe_big).astype(np.float32)
+        self._disk = disk_mask(N).astype(np.float32) if self.probe_mask else np.ones((N, N), np.float32)
 
     def set_probe(self, probe: np.ndarray) -> None:
         p = np.asarray(probe, dtype=np.complex64)
@@ -150,32 +148,33 @@ class DiffractionPhysics(layers.Layer):
         A_y = _shift_matrices(offsets[..., 1], self.N, self.pad)
 
         def place(t):  # (b,C,N,N) -> (b,S,S), summed over members
-            t = tf.einsum("bcku,bckl->bcul", A_y, t)
-            return tf.einsum("bcul,bclv->buv", t, A_x)
+            t = ops.einsum("bcku,bckl->bcul", A_y, t)
+            return ops.einsum("bcul,bclv->buv", t, A_x)
 
         def cut(t):  # (b,S,S) -> (b,C,N,N)
-            t = tf.einsum("bcku,buv->bckv", A_y, t)
-            return tf.einsum("bckv,bclv->bckl", t, A_x)
+            t = ops.einsum("bcku,buv->bckv", A_y, t)
+            return ops.einsum("bckv,bclv->bckl", t, A_x)
 
-        w = place(tf.broadcast_to(self._support, tf.shape(re)))
-        w = tf.maximum(w, 1.0)
+        w = place(ops.ones_like(re) * ops.convert_to_tensor(self._support))
+        w = ops.maximum(w, 1.0)
         return cut(place(re) / w), cut(place(im) / w)
 
     def _cut_members(self, t, offsets):
         """(b,1,N,N) object at the anchor -> (b,C,N,N) member cuts (twin of geometry.cut_members)."""
         p = self.pad
-        canvas = tf.pad(t[:, 0], [[0, 0], [p, p], [p, p]])  # (b, S, S)
+        canvas = ops.pad(t[:, 0], [[0, 0], [p, p], [p, p]])  # (b, S, S)
         A_x = _shift_matrices(offsets[..., 0], self.N, p)
         A_y = _shift_matrices(offsets[..., 1], self.N, p)
-        t = tf.einsum("bcku,buv->bckv", A_y, canvas)
-        return tf.einsum("bckv,bclv->bckl", t, A_x)
+        t = ops.einsum("bcku,buv->bckv", A_y, canvas)
+        return ops.einsum("bckv,bclv->bckl", t, A_x)
 
     def call(self, inputs):
         amp, phase, geometry = inputs
-        amp = tf.transpose(amp, (0, 3, 1, 2))  # (b, C, N, N)
-        phase = tf.transpose(phase, (0, 3, 1, 2))
-        re = amp * tf.cos(phase) * self._support
-        im = amp * tf.sin(phase) * self._support
+        amp = ops.transpose(amp, (0, 3, 1, 2))  # (b, C, N, N)
+        phase = ops.transpose(phase, (0, 3, 1, 2))
+        support = ops.convert_to_tensor(self._support)
+        re = amp * ops.cos(phase) * support
+        im = amp * ops.sin(phase) * support
         if self.prediction == "group":  # one object per group: each member sees its cut
             re, im = self._cut_members(re, geometry[..., :2]), self._cut_members(im, geometry[..., :2])
         elif self.channels > 1:
@@ -184,20 +183,22 @@ class DiffractionPhysics(layers.Layer):
         fy = geometry[..., 3][..., None, None]
 
         def shift(t):
-            nx = tf.pad(t[..., :, 1:], [[0, 0], [0, 0], [0, 0], [0, 1]])
+            nx = ops.pad(t[..., :, 1:], [[0, 0], [0, 0], [0, 0], [0, 1]])
             t = t * (1.0 - fx) + nx * fx
-            ny = tf.pad(t[..., 1:, :], [[0, 0], [0, 0], [0, 1], [0, 0]])
+            ny = ops.pad(t[..., 1:, :], [[0, 0], [0, 0], [0, 1], [0, 0]])
             return t * (1.0 - fy) + ny * fy
 
         re, im = shift(re), shift(im)
-        pr = self.probe_re * self._disk
-        pi = self.probe_im * self._disk
+        disk = ops.convert_to_tensor(self._disk)
+        pr = self.probe_re * disk
+        pi = self.probe_im * disk
         ex_re = re * pr - im * pi
         ex_im = re * pi + im * pr
-        f = tf.signal.fft2d(tf.complex(ex_re, ex_im))
-        f = tf.roll(f, shift=[self.N // 2, self.N // 2], axis=[2, 3])  # fftshift (N even)
-        intensity = (tf.math.real(f) ** 2 + tf.math.imag(f) ** 2) / float(self.N * self.N)
-        return tf.transpose(intensity, (0, 2, 3, 1))
+        f_re, f_im = ops.fft2((ex_re, ex_im))
+        intensity = (f_re**2 + f_im**2) / float(self.N * self.N)
+        h = self.N // 2  # fftshift (N even): the DC term moves to pixel (N/2, N/2)
+        intensity = ops.roll(intensity, shift=(h, h), axis=(2, 3))
+        return ops.transpose(intensity, (0, 2, 3, 1))
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[0][:-1], self.channels)
@@ -324,7 +325,14 @@ def build_model(config: ModelConfig, probe: np.ndarray) -> PINN:
         phase = layers.Identity(name="phase")(phase)
 
     physics = DiffractionPhysics(
-        N, C, config.combine_pad, config.probe_mask, config.probe_big, config.prediction, name="physics"
+        N,
+        C,
+        config.combine_pad,
+        config.probe_mask,
+        config.probe_big,
+        config.prediction,
+        name="physics",
+        dtype="float32",  # the physics stays float32 under a mixed-precision policy
     )
     intensity = physics([amp, phase, geo_in])
     autoencoder = keras.Model([x_in, geo_in], intensity, name="pinn")
@@ -353,7 +361,7 @@ def physics_intensity(
     prediction: str = "member",
 ) -> np.ndarray:
     """Run complex patches ``(g, C, N, N)`` (``(g, 1, N, N)`` group objects with
-    ``prediction="group"``) through the TF physics layer (float32).
+    ``prediction="group"``) through the Keras physics layer (float32, current backend).
 
     Returns ``(g, C, N, N)`` intensity; the twin of :func:`core.geometry.model_intensity`.
     """
@@ -366,5 +374,5 @@ def physics_intensity(
     geo = np.asarray(geometry, dtype=np.float32)
     layer.build([amp.shape, phase.shape, geo.shape])
     layer.set_probe(probe)
-    out = layer([tf.constant(amp), tf.constant(phase), tf.constant(geo)])
-    return np.transpose(np.asarray(out), (0, 3, 1, 2))
+    out = layer([ops.convert_to_tensor(amp), ops.convert_to_tensor(phase), ops.convert_to_tensor(geo)])
+    return np.transpose(ops.convert_to_numpy(out), (0, 3, 1, 2))

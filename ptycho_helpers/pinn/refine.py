@@ -28,6 +28,8 @@ from ..core.checks import check_float, check_int
 from ..core.grouping import GroupedData
 
 logger = logging.getLogger(__name__)
+#: seconds between refinement progress lines
+PROGRESS_EVERY_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -133,41 +135,80 @@ def refine_patches(
     return result
 
 
+def _patch_variables_layer():
+    import keras
+
+    class PatchVariables(keras.layers.Layer):
+        """The refined variables: per-group amplitude logits and phase ``(b, N, N, C)``;
+        the geometry input only carries the batch (one full batch per step)."""
+
+        def __init__(self, logits0: np.ndarray, phase0: np.ndarray, **kwargs):
+            super().__init__(**kwargs)
+            self.logits = self.add_weight(
+                shape=logits0.shape, initializer=keras.initializers.Constant(logits0), name="logits"
+            )
+            self.phase = self.add_weight(
+                shape=phase0.shape, initializer=keras.initializers.Constant(phase0), name="phase"
+            )
+
+        def call(self, geometry):
+            return keras.ops.softplus(self.logits), keras.ops.convert_to_tensor(self.phase)
+
+    return PatchVariables
+
+
 def _refine_batch(patches, diffraction, geometry, probe, model_config, loss_fn, steps, learning_rate):
-    """Adam on one batch of groups ``(b, N, N, C)``; returns (patches, loss before, loss after)."""
-    import tensorflow as tf
+    """Adam on one batch of groups ``(b, N, N, C)``; returns (patches, loss before, loss after).
+
+    Backend-neutral: the patches are the weights of a tiny Keras model (patch variables →
+    the model's physics layer) trained by ``fit`` with one full-batch step per epoch.
+    """
+    import keras
 
     from .model import DiffractionPhysics
 
     mc = model_config
-    geo = tf.constant(geometry.astype(np.float32))
-    target = tf.constant(np.square(diffraction, dtype=np.float32))
+    b = patches.shape[0]
+    geo = geometry.astype(np.float32)
+    target = np.square(diffraction, dtype=np.float32)
     amp0 = np.abs(patches)
-    physics = DiffractionPhysics(mc.N, mc.channels, mc.combine_pad, mc.probe_mask, mc.probe_big)
-    physics.build([amp0.shape, amp0.shape, geo.shape])
+    geo_in = keras.Input(geo.shape[1:], name="geometry")
+    amp, phase = _patch_variables_layer()(
+        _softplus_inverse(amp0).astype(np.float32), np.angle(patches).astype(np.float32), name="patches"
+    )(geo_in)
+    physics = DiffractionPhysics(
+        mc.N, mc.channels, mc.combine_pad, mc.probe_mask, mc.probe_big, name="physics", dtype="float32"
+    )
+    model = keras.Model(geo_in, physics([amp, phase, geo_in]))
     physics.set_probe(probe)
-    logits = tf.Variable(_softplus_inverse(amp0).astype(np.float32))
-    phase = tf.Variable(np.angle(patches).astype(np.float32))
-    variables = [logits, phase]
     # cosine decay to 0: Adam's first steps move every variable by ~lr whatever its gradient,
     # so a constant rate keeps shaking pixels the data barely constrain; decayed, it settles
-    schedule = tf.keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=steps)
-    opt = tf.keras.optimizers.Adam(schedule)
+    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=steps)
+    model.compile(optimizer=keras.optimizers.Adam(schedule), loss=loss_fn)
+    last = [time.perf_counter()]
 
-    def loss():
-        return tf.reduce_mean(loss_fn(target, physics([tf.nn.softplus(logits), phase, geo])))
+    def progress(epoch, logs):  # a line every PROGRESS_EVERY_S: long refinements are never silent
+        now = time.perf_counter()
+        if now - last[0] >= PROGRESS_EVERY_S:
+            last[0] = now
+            logger.info(
+                "refining %d groups: step %d/%d loss=%.6g", b, epoch + 1, steps, (logs or {}).get("loss")
+            )
 
-    @tf.function
-    def step():
-        with tf.GradientTape() as tape:
-            value = loss()
-        opt.apply_gradients(zip(tape.gradient(value, variables), variables, strict=True))
-        return value
-
-    start = float(step())
-    for _ in range(steps - 1):
-        step()
-    end = float(loss())
+    fit = model.fit(
+        geo,
+        target,
+        batch_size=b,
+        epochs=steps,
+        shuffle=False,
+        verbose=0,
+        callbacks=[keras.callbacks.LambdaCallback(on_epoch_end=progress)],
+    )
+    start = float(fit.history["loss"][0])  # the loss of the first step, before its update
+    end = float(model.evaluate(geo, target, batch_size=b, verbose=0))
     if not math.isfinite(end):
         raise FloatingPointError("refinement diverged (non-finite loss); lower refine_lr")
-    return (tf.nn.softplus(logits).numpy() * np.exp(1j * phase.numpy())).astype(np.complex64), start, end
+    layer = model.get_layer("patches")
+    a = keras.ops.convert_to_numpy(keras.ops.softplus(layer.logits))
+    ph = keras.ops.convert_to_numpy(layer.phase)
+    return (a * np.exp(1j * ph)).astype(np.complex64), start, end

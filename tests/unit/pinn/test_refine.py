@@ -10,7 +10,7 @@ from ptycho_helpers.core import physics
 from ptycho_helpers.core.grouping import gather_groups
 from ptycho_helpers.core.reassemble import even_ceil
 
-pytest.importorskip("tensorflow")
+pytest.importorskip("keras")
 from ptycho_helpers.pinn.refine import refine_patches  # noqa: E402
 
 N = 32
