@@ -9,12 +9,29 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint bench full venv clean-venv lab nbval
 
-$(STAMP): requirements.txt pyproject.toml
+# GPU=1: the CUDA builds of TensorFlow and JAX (requirements-gpu.txt) instead of the CPU wheel.
+# A venv made with GPU=1 stays a GPU venv (.venv/.gpu): later `make run`/`make test` never
+# install the CPU wheel beside the CUDA one.
+GPU ?= $(if $(wildcard $(VENV)/.gpu),1,)
+ifeq ($(GPU),1)
+REQS = $(VENV)/requirements-gpu-all.txt
+STAMP := $(VENV)/.installed-gpu
+else
+REQS = requirements.txt
+endif
+
+$(VENV)/requirements-gpu-all.txt: requirements.txt requirements-gpu.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	grep -v '^tensorflow' requirements.txt > $@
+	cat requirements-gpu.txt >> $@
+
+$(STAMP): requirements.txt requirements-gpu.txt pyproject.toml $(if $(filter 1,$(GPU)),$(VENV)/requirements-gpu-all.txt)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet -r $(REQS)
 	$(PY) -m pip install --quiet --no-deps -e .
 	$(PY) -m ipykernel install --sys-prefix --name ptycho-workbook --display-name "ptycho-workbook (.venv)" >/dev/null
+	$(if $(filter 1,$(GPU)),touch $(VENV)/.gpu)
 	touch $(STAMP)
 
 venv: $(STAMP)

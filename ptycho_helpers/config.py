@@ -28,6 +28,16 @@ CLASSICAL_ENGINES = (*_classical.ENGINES, "none")
 CLASSICAL_STARTS = _classical.STARTS
 LR_SCHEDULES = ("plateau", "constant")
 AMP_ACTIVATIONS = ("softplus", "sigmoid", "scaled_sigmoid")
+#: where a run computes: auto = a GPU when the Keras backend sees one, else the CPU
+DEVICES = ("auto", "gpu", "cpu")
+#: environment variable naming the process that launched a run's kernel (set by the runner
+#: for papermill children; absent in a direct papermill run)
+LAUNCHER_ENV = "PTYCHO_LAUNCHER_PID"
+#: the fix named when a GPU is asked for and none can be used
+GPU_SETUP_HINT = (
+    "on a GPU workstation install the GPU set-up (`make venv GPU=1`, requirements-gpu.txt), "
+    "or run with --device cpu"
+)
 #: "reference": PtychoPINN's CNN (the default; options such as ``dense_bottleneck`` extend it).
 ARCHITECTURES = ("reference",)
 INPUT_TRANSFORMS = ("linear", "log", "linear+log")
@@ -345,9 +355,11 @@ class RunSettings(_Record):
     lr_schedule: str = TrainConfig.lr_schedule
     validation_fraction: float = TrainConfig.validation_fraction
     curve_every: int = 0  # learning-curve SSIM every this many steps (0: ~20 points per run)
+    device: str = "auto"
 
     def __post_init__(self) -> None:
         s = object.__setattr__
+        check_choice("device", self.device, DEVICES)
         s(self, "refine_steps", check_int("refine_steps", self.refine_steps, minimum=0))
         s(self, "steps", check_int("steps", self.steps, minimum=0))
         check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)

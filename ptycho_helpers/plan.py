@@ -46,6 +46,14 @@ def preflight(resolved: ResolvedRun, settings: RunSettings) -> None:
 
     Raises ``ValueError``/``FileNotFoundError`` before anything is allocated or written.
     """
+    from .runtime import check_device
+
+    check_device(settings.device)  # --device gpu without a visible GPU: refused here, not in the kernel
+    if settings.custom_probe_path is not None and resolved.spec.probe_mode != "custom":
+        raise ValueError(
+            f"custom_probe_path is read only with probe_mode custom, and {resolved.spec.name} uses "
+            f"probe_mode {resolved.spec.probe_mode}: add --probe-mode custom or drop --custom-probe-path"
+        )
     if resolved.spec.probe_mode == "custom" and settings.data_path is None:
         if resolved.params.N != 64 and settings.custom_probe_path is None:
             raise ValueError("the shipped synthetic probe is 64x64; give custom_probe_path for N != 64")

@@ -1,4 +1,5 @@
-"""Process-level setup for entry points (notebooks, CLI): logging and a quiet TensorFlow.
+"""Process-level setup for entry points (notebooks, CLI): logging, the device and a quiet
+Keras backend (TensorFlow by default; JAX and PyTorch through ``KERAS_BACKEND``).
 
 Only entry points call these; library modules never configure logging or touch the
 environment at import.
@@ -11,6 +12,8 @@ import logging
 import os
 import sys
 from collections.abc import Iterator
+
+from .config import DEVICES, GPU_SETUP_HINT, LAUNCHER_ENV
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -35,20 +38,71 @@ def silenced_stderr() -> Iterator[None]:
         os.close(devnull)
 
 
-def import_tensorflow_quietly():
-    """Import TensorFlow + Keras and initialise the CPU/GPU runtime with stderr silenced."""
+def gpu_visible() -> bool:
+    """Whether an NVIDIA GPU is visible to this process, without importing a backend:
+    a driver entry (``/proc/driver/nvidia/gpus/*`` or ``/dev/nvidia<k>``) and a
+    ``CUDA_VISIBLE_DEVICES`` that does not hide every device."""
+    hidden = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if hidden is not None and hidden.strip() in ("", "-1"):
+        return False
+    import glob
+
+    return bool(glob.glob("/proc/driver/nvidia/gpus/*") or glob.glob("/dev/nvidia[0-9]*"))
+
+
+def check_device(device: str) -> None:
+    """Parent-side check (no backend import): ``gpu`` asked for with none visible is an error."""
+    if device not in DEVICES:
+        raise ValueError(f"device={device!r} is not one of {', '.join(DEVICES)}")
+    if device == "gpu" and not gpu_visible():
+        raise ValueError(f"--device gpu: no GPU is visible to this machine; {GPU_SETUP_HINT}")
+
+
+def _hide_gpus() -> None:
+    os.environ["CUDA_VISIBLE_DEVICES"] = "-1"
+    os.environ["JAX_PLATFORMS"] = "cpu"
+
+
+def import_backend_quietly(device: str = "auto"):
+    """Import Keras and its backend with stderr silenced and the device chosen.
+
+    ``device="cpu"`` hides every GPU before the backend starts; whether the backend can
+    use the GPU that ``gpu`` asks for is checked by the run record
+    (:func:`ptycho_helpers.pinn.device.describe_device`).  TensorFlow:
+    the runtime is initialised here (its C++ start-up lines never reach a notebook) and
+    ``PTYCHO_TF_THREADS`` (set by sweeps: cores per Dask worker) caps its threads.
+    Returns the ``keras`` module.
+    """
+    check_device(device)
+    if device == "cpu":
+        _hide_gpus()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     with silenced_stderr():
-        import keras  # noqa: F401
-        import tensorflow as tf
+        import keras
 
-        threads = os.environ.get("PTYCHO_TF_THREADS")  # set by sweeps: cores per Dask worker
-        if threads:
-            tf.config.threading.set_intra_op_parallelism_threads(int(threads))
-            tf.config.threading.set_inter_op_parallelism_threads(1)
-        tf.constant(1.0) + 1.0  # first op: device initialisation messages
-        tf.signal.fft2d(tf.zeros((2, 2), tf.complex64))
-        tf.get_logger().setLevel(logging.ERROR)
+        backend = keras.backend.backend()
+        threads = os.environ.get("PTYCHO_TF_THREADS")
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            if threads:
+                tf.config.threading.set_intra_op_parallelism_threads(int(threads))
+                tf.config.threading.set_inter_op_parallelism_threads(1)
+            tf.constant(1.0) + 1.0  # first op: device initialisation messages
+            tf.signal.fft2d(tf.zeros((2, 2), tf.complex64))
+            tf.get_logger().setLevel(logging.ERROR)
+        elif backend == "torch" and threads:
+            import torch
+
+            torch.set_num_threads(int(threads))
+    return keras
+
+
+#: the older name, kept for callers of the TensorFlow-only version
+def import_tensorflow_quietly():
+    import_backend_quietly("auto")
+    import tensorflow as tf
+
     return tf
 
 
@@ -83,7 +137,7 @@ def die_with_parent(poll_s: float = 1.0) -> None:
     import time
 
     parent = os.getppid()
-    launcher = int(os.environ.get("PTYCHO_LAUNCHER_PID", "0") or 0)
+    launcher = int(os.environ.get(LAUNCHER_ENV, "0") or 0)
     if parent == 1 and not launcher:
         return
 
@@ -109,9 +163,16 @@ def die_with_parent(poll_s: float = 1.0) -> None:
     threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
 
 
-def setup_notebook() -> None:
-    """Called by the notebooks' first code cell: quiet TensorFlow, plain logging to stdout,
-    and the kernel ends with the process that launched it (:func:`die_with_parent`)."""
+def setup_notebook(device: str | None = "auto") -> None:
+    """Called by the notebooks' first code cell: the Keras backend on the chosen device
+    (quiet start-up), plain logging to stdout, and the kernel ends with the process that
+    launched it (:func:`die_with_parent`)."""
     die_with_parent()
-    import_tensorflow_quietly()
     configure_logging()
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    logging.getLogger("ptycho_helpers.runtime").info(
+        "starting Keras on the %s backend (device %s); the first import takes ~10-20 s",
+        backend,
+        device or "auto",
+    )
+    import_backend_quietly(device or "auto")

@@ -81,7 +81,7 @@ def scenario_run() -> nbformat.NotebookNode:
         _params(params),
         _code(
             "from ptycho_helpers import runtime\n\n"
-            "runtime.setup_notebook()  # quiet TensorFlow start-up, one plain log line per record\n"
+            "runtime.setup_notebook(device)  # the Keras backend on the chosen device, quietly; plain log lines\n"
             "from IPython.display import Image, Markdown, display\n\n"
             "from ptycho_helpers import knobs\n"
             "from ptycho_helpers.run import evaluate, outputs, record, stages\n"

@@ -25,6 +25,9 @@ VERSIONED_PACKAGES = (
     "tensorflow",
     "tensorflow-cpu",
     "keras",
+    "jax",
+    "jaxlib",
+    "torch",
     "papermill",
     "matplotlib",
     "ptylab",
@@ -87,6 +90,10 @@ class RunMetadata(BaseModel):
     classical: dict[str, Any] = Field(
         default_factory=dict,
         description="classical engine on the stitched test patterns (engine, iterations, starts, wall_s); empty when off",
+    )
+    device: dict[str, Any] = Field(
+        default_factory=dict,
+        description="where the network ran: requested (auto|gpu|cpu), kind, name, memory_bytes, backend and versions",
     )
     stats: dict[str, Any] = Field(default_factory=dict)
     files: dict[str, str] = Field(default_factory=dict)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,21 @@ def _cell(key: str, value: Any) -> str:
     if key in ("train_s", "total_s"):
         return _f(value, 1)
     return _f(value) if isinstance(value, float) or value is None else str(value)
+
+
+def device_line(meta: dict[str, Any]) -> str:
+    """Where the network ran, one line (``run_metadata.json["device"]``)."""
+    d = meta.get("device") or {}
+    if not d:
+        return "Device: not recorded (a run from before --device existed)"
+    where = f"GPU {d.get('name')}" if d.get("kind") == "gpu" else f"CPU ({d.get('cpus')} cores)"
+    mem = d.get("memory_bytes")
+    return (
+        f"Device: {where}"
+        + (f", {mem / 2**30:.0f} GiB" if mem else "")
+        + f" (asked: {d.get('requested')}) · "
+        f"Keras {d.get('keras_version')} on {d.get('backend')} {d.get('backend_version') or ''}".rstrip()
+    )
 
 
 def scenario_notes(name: str, meta: dict[str, Any], stats: dict[str, Any], comparison: dict[str, Any]) -> str:
@@ -64,6 +80,7 @@ def scenario_notes(name: str, meta: dict[str, Any], stats: dict[str, Any], compa
         "",
         f"Run started {meta['started_utc']} · profile active: {prof['active']}"
         + (f" ({prof.get('label')})" if prof.get("active") else ""),
+        device_line(meta),
         f"Counts: {meta['counts']['total']} positions ({meta['counts']['train']} train / {meta['counts']['test']} test), "
         f"{meta['counts'].get('train_groups')} training groups, {meta['counts'].get('test_groups_stitched')} test groups stitched.",
         "",
@@ -159,6 +176,7 @@ def _notes_without_truth(
             "",
             f"Run started {meta['started_utc']} on imported data ({meta['settings'].get('data_path')}); "
             "the file has no objectGuess, so there is no ground-truth comparison.",
+            device_line(meta),
             f"- amplitude: min {_f(amp['min'])}, max {_f(amp['max'])}, mean {_f(amp['mean'])}, NaN {amp['nan_count']}",
             f"- coverage: {_f(100 * stats['coverage_fraction'], 1)} % of the {stats['padded_size']}² canvas",
             f"- model Poisson deviance/2 per px on the stitched groups: {_f(nf.get('model'))}",
@@ -168,6 +186,13 @@ def _notes_without_truth(
             "",
         ]
     )
+
+
+def _device_of(hub: Path | None, run: str) -> str:
+    try:
+        return device_line(json.loads((hub / run / "run_metadata.json").read_text())) if hub else ""
+    except (OSError, ValueError):
+        return "Device: run_metadata.json unreadable"
 
 
 SUMMARY_COLUMNS = (
@@ -230,6 +255,8 @@ def hub_summary(
                     if hub is not None and (hub / s / sub / "amplitude.png").is_file()
                 )
                 + f"![{s} truth]({s}/ground_truth_amplitude.png)",
+                "",
+                _device_of(hub, s),
                 "",
                 f"Notes: [{s}_notes.md]({s}_notes.md) · log: [{s}_runner.log]({s}_runner.log) · "
                 f"notebook: [{s}/scenario_run.ipynb]({s}/scenario_run.ipynb) · metrics: [{s}/comparison_metrics.json]({s}/comparison_metrics.json)",

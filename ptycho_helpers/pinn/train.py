@@ -40,6 +40,29 @@ class TrainingDiverged(RuntimeError):
         self.history = history
 
 
+class DeviceOutOfMemory(RuntimeError):
+    """The device ran out of memory during training; the message names the fix."""
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """An out-of-memory error of any Keras backend: TensorFlow's ``ResourceExhaustedError``,
+    XLA's ``RESOURCE_EXHAUSTED`` (JAX), PyTorch's ``OutOfMemoryError``, or a host
+    ``MemoryError``."""
+    if isinstance(exc, MemoryError):
+        return True
+    text = f"{type(exc).__name__}: {exc}"
+    return any(m in text for m in ("ResourceExhausted", "RESOURCE_EXHAUSTED", "OutOfMemory", "out of memory"))
+
+
+def out_of_memory_error(exc: BaseException, batch_size: int, n_groups: int) -> DeviceOutOfMemory:
+    """The one-line error a run fails with when the device's memory is exhausted."""
+    first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+    return DeviceOutOfMemory(
+        f"out of memory while training {n_groups} groups at batch size {batch_size} ({first}); "
+        "run the scenario's stable profile (drop --profile and the workload flags) or lower --batch-size"
+    )
+
+
 @dataclass(frozen=True)
 class Scales:
     """The two data normalisations of a model (saved with the bundle).
@@ -150,27 +173,46 @@ class TrainResult:
     curve: dict[str, list[float]] = field(default_factory=dict)  # step, loss, monitor values
 
 
-def _epoch_logger(nepochs: int, log: logging.Logger):
+#: seconds between progress lines within an epoch (long epochs are never silent)
+PROGRESS_EVERY_S = 30.0
+
+
+def _epoch_logger(nepochs: int, log: logging.Logger, progress_s: float = PROGRESS_EVERY_S):
     import keras
 
     class EpochLog(keras.callbacks.Callback):
-        """One plain log line per epoch; stops at the first non-finite batch loss."""
+        """One plain log line per epoch, a progress line every ``progress_s`` within an
+        epoch; stops at the first non-finite batch loss."""
 
         def __init__(self):
             super().__init__()
             self.t0 = time.perf_counter()
+            self.last = self.t0
             self.diverged_epoch: int | None = None
             self.epoch = 0
 
         def on_epoch_begin(self, epoch, logs=None):
             self.epoch = epoch + 1
-            self.t0 = time.perf_counter()
+            self.t0 = self.last = time.perf_counter()
 
         def on_train_batch_end(self, batch, logs=None):
             loss = (logs or {}).get("loss")
             if loss is not None and not math.isfinite(float(loss)):
                 self.diverged_epoch = self.epoch
                 self.model.stop_training = True
+            now = time.perf_counter()
+            if now - self.last >= progress_s:
+                self.last = now
+                total = (self.params or {}).get("steps") or "?"
+                log.info(
+                    "epoch %d/%d: batch %d/%s loss=%.6g (%.0f s into the epoch)",
+                    self.epoch,
+                    nepochs,
+                    batch + 1,
+                    total,
+                    float(loss) if loss is not None else float("nan"),
+                    now - self.t0,
+                )
 
         def on_epoch_end(self, epoch, logs=None):
             logs = logs or {}
@@ -317,16 +359,21 @@ def train_pinn(
         scales.photon_scale_closed_form,
     )
     t0 = time.perf_counter()
-    fit = pinn.autoencoder.fit(
-        [X[tr_idx], G[tr_idx]],
-        Y[tr_idx],
-        validation_data=([X[val_idx], G[val_idx]], Y[val_idx]) if n_val else None,
-        batch_size=train_config.batch_size,
-        epochs=nepochs,
-        shuffle=True,
-        verbose=0,
-        callbacks=callbacks,
-    )
+    try:
+        fit = pinn.autoencoder.fit(
+            [X[tr_idx], G[tr_idx]],
+            Y[tr_idx],
+            validation_data=([X[val_idx], G[val_idx]], Y[val_idx]) if n_val else None,
+            batch_size=train_config.batch_size,
+            epochs=nepochs,
+            shuffle=True,
+            verbose=0,
+            callbacks=callbacks,
+        )
+    except Exception as exc:
+        if is_out_of_memory(exc):
+            raise out_of_memory_error(exc, train_config.batch_size, len(tr_idx)) from exc
+        raise
     wall = time.perf_counter() - t0
     history = {k: [float(v) for v in vals] for k, vals in fit.history.items()}
     if epoch_log.diverged_epoch is not None or any(

@@ -6,16 +6,18 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import logging
+import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..config import RunSettings
+from ..config import LAUNCHER_ENV, RunSettings
 from ..core.checks import check_name
 from ..hub import artifacts, metadata
 from ..knobs import PROFILE_KNOBS
+from ..pinn.device import describe_device
 from ..plan import plan_run
 from ..scenarios import ResolvedRun
 
@@ -81,8 +83,14 @@ def start_scenario(
     name = check_name("run", run_name) if run_name else scenario
     values = {**dict(overrides or {}), **settings, **dict(knobs or {})}
     resolved, run_settings, given_overrides = plan_run(scenario, values, profile=profile or None)
+    device = describe_device(run_settings.device)  # --device gpu that the backend cannot use: refused here
     if hub_dir:
         hub = Path(hub_dir)
+        if (hub / "summary.md").exists():
+            raise FileExistsError(
+                f"{str(hub)!r} is a finished hub (it has summary.md) and hubs are never written into twice; "
+                "omit hub_dir (papermill -p hub_dir '') for a new hub"
+            )
     else:
         hub = artifacts.create_hub(reports_dir or artifacts.default_reports_dir())
     folder = hub / name
@@ -106,11 +114,49 @@ def start_scenario(
         versions=metadata.package_versions(),
         git_sha=metadata.git_sha(),
         host=metadata.host_info(),
+        device=device,
     )
     ctx = ScenarioContext(name, hub, folder, resolved, run_settings, meta)
     ctx.save()
+    _fail_on_error(ctx)
     logger.info("%s: resolved %s", name, resolved.to_dict())
     return ctx
+
+
+def mark_failed(ctx: ScenarioContext, error: str) -> None:
+    """Status ``failed`` with the error; in a run nobody launched (a direct papermill run)
+    also ``blocker.log`` in the hub, which the runner writes otherwise."""
+    ctx.meta.status = "failed"
+    ctx.meta.error = error
+    ctx.meta.finished_utc = _now()
+    ctx.save()
+    if not os.environ.get(LAUNCHER_ENV):
+        with open(ctx.hub / "blocker.log", "a") as blk:
+            blk.write(f"=== {ctx.name}: FAILED (direct papermill run) ===\n{error}\n\n")
+
+
+def _fail_on_error(ctx: ScenarioContext) -> None:
+    """Inside a kernel: an exception in any later cell marks this run ``failed`` before
+    the traceback is shown, so a direct papermill run never stays ``running``
+    (IPython's custom exception hook; KeyboardInterrupt is not an Exception and stays
+    the runner's ``interrupted``)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+
+    def handler(self, etype, value, tb, tb_offset=None):
+        if ctx.meta.status == "running":
+            try:
+                mark_failed(ctx, f"{etype.__name__}: {value}")
+            except OSError:
+                logger.exception("could not mark %s failed", ctx.name)
+        self.showtraceback((etype, value, tb), tb_offset=tb_offset)
+
+    shell.set_custom_exc((Exception,), handler)
 
 
 def finish_scenario(ctx: ScenarioContext) -> metadata.RunMetadata:

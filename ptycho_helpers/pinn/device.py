@@ -1,0 +1,89 @@
+"""Which device the Keras backend computes on, recorded in ``run_metadata.json["device"]``.
+
+The parent checks only what needs no backend (:func:`ptycho_helpers.runtime.check_device`:
+a driver is visible); here, in the kernel, the backend itself is asked, so a CPU-only build
+(``tensorflow-cpu``) on a GPU machine is refused for ``--device gpu`` instead of training on
+the CPU silently.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from importlib import metadata as importlib_metadata
+
+from ..config import GPU_SETUP_HINT
+
+
+class DeviceUnavailable(RuntimeError):
+    """``--device gpu`` and the backend sees no GPU."""
+
+
+def _backend_gpus(backend: str) -> list[dict]:
+    """GPUs the imported backend can use: ``[{name, memory_bytes}]``."""
+    out: list[dict] = []
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        for d in tf.config.list_physical_devices("GPU"):
+            details = tf.config.experimental.get_device_details(d)
+            out.append({"name": details.get("device_name", d.name), "memory_bytes": None})
+    elif backend == "jax":
+        import jax
+
+        try:
+            devices = jax.devices("gpu")
+        except RuntimeError:  # no GPU platform
+            devices = []
+        for d in devices:
+            stats = d.memory_stats() or {}
+            out.append({"name": d.device_kind, "memory_bytes": stats.get("bytes_limit")})
+    elif backend == "torch":
+        import torch
+
+        for k in range(torch.cuda.device_count()):
+            prop = torch.cuda.get_device_properties(k)
+            out.append({"name": prop.name, "memory_bytes": int(prop.total_memory)})
+    return out
+
+
+def describe_device(device: str = "auto") -> dict:
+    """What a run computes on (recorded in ``run_metadata.json["device"]``): the request,
+    the kind (``gpu``/``cpu``), the GPU's name and memory, the Keras backend and versions."""
+
+    import keras
+
+    backend = keras.backend.backend()
+    gpus = [] if device == "cpu" else _backend_gpus(backend)
+    if device == "gpu" and not gpus:
+        raise DeviceUnavailable(f"--device gpu: the Keras backend {backend!r} sees no GPU; {GPU_SETUP_HINT}")
+    backend_module = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}.get(backend, backend)
+    try:
+        from importlib import metadata as importlib_metadata
+
+        backend_version = importlib_metadata.version(
+            "tensorflow-cpu" if backend == "tensorflow" and _has_dist("tensorflow-cpu") else backend_module
+        )
+    except Exception:  # noqa: BLE001 - a version string is informative, never required
+        backend_version = None
+    first = gpus[0] if gpus else {}
+    return {
+        "requested": device,
+        "kind": "gpu" if gpus else "cpu",
+        "name": first.get("name") or platform.processor() or platform.machine(),
+        "memory_bytes": first.get("memory_bytes"),
+        "gpus": len(gpus),
+        "cpus": os.cpu_count(),
+        "backend": backend,
+        "backend_version": backend_version,
+        "keras_version": keras.__version__,
+    }
+
+
+def _has_dist(name: str) -> bool:
+
+    try:
+        importlib_metadata.version(name)
+    except importlib_metadata.PackageNotFoundError:
+        return False
+    return True
