@@ -42,6 +42,22 @@ def _bool(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 
+class _Once(argparse.Action):
+    """A knob flag given twice is an error (argparse silently kept the last value)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        if getattr(namespace, self.dest, None) is not None:
+            parser.error(
+                f"{option_string} given twice ({getattr(namespace, self.dest)!r} and {values!r}); give it once"
+            )
+        setattr(namespace, self.dest, values)
+
+
+def _debug_flag(p: argparse.ArgumentParser) -> None:
+    """``--debug`` after the subcommand too (SUPPRESS: not given here keeps the global value)."""
+    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
+
+
 def _describe(knob: Knob) -> str:
     return f"{knob.help} ({knob.default_text})"
 
@@ -62,6 +78,7 @@ def _add_knobs(p: argparse.ArgumentParser) -> None:
             default=None,
             metavar=knob.name.upper(),
             help=_describe(knob),
+            action=_Once,
             **kw,
         )
     p.add_argument("--reports-dir", default=None, help="where hubs are created (default: <repo>/reports)")
@@ -79,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "rerun", help="rerun gs1_ideal and gs2_ideal with their stable profiles into a new hub"
     )
+    _debug_flag(p)
     p.add_argument("--reports-dir", default=None, help="where hubs are created (default: <repo>/reports)")
     p.add_argument(
         "--profile",
@@ -88,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     p = sub.add_parser("run", help="run one scenario into a new hub, optionally overriding knobs")
+    _debug_flag(p)
     p.add_argument("scenario", help=f"one of {', '.join(SCENARIOS)}")
     p.add_argument(
         "--profile", choices=list(NAMED_PROFILES), default=None, help="a named profile (e.g. full)"
@@ -98,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
         "reassembly-report",
         help="reassembly telemetry of a scenario's stitched test groups (the kernel's code; honours --data)",
     )
+    _debug_flag(p)
     p.add_argument("scenario")
     p.add_argument("--output-json", required=True)
     p.add_argument("--output-markdown", required=True)
@@ -109,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "ladder", help="the discrepancy ladder: grid -> non-grid protocol one recorded factor at a time"
     )
+    _debug_flag(p)
     p.add_argument("--gridsize", type=int, choices=(1, 2), default=2)
     p.add_argument("--steps", type=int, default=500, help="optimiser steps of every rung (default 500)")
     p.add_argument("--seeds", type=int, nargs="+", default=[42], help="training seeds per rung (default 42)")
@@ -120,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reports-dir", default=None)
 
     p = sub.add_parser("sweep", help="cartesian sweep of scenarios x knob values on a Dask cluster")
+    _debug_flag(p)
     p.add_argument("--scenario", nargs="+", required=True)
     p.add_argument("--set", action="append", default=[], metavar="KNOB=V1,V2", help="knob values to sweep")
     p.add_argument(
@@ -214,7 +236,13 @@ def main(argv: list[str] | None = None) -> int:
     except USER_ERRORS as exc:
         if args.debug:
             raise
-        print(f"error: {exc}", file=sys.stderr)
+        if isinstance(exc, OSError) and exc.strerror:  # not the raw "[Errno 17] ..."
+            print(
+                f"error: {exc.strerror}: {exc.filename}" if exc.filename else f"error: {exc.strerror}",
+                file=sys.stderr,
+            )
+        else:
+            print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:  # read-only or full file system, a folder where a file should be...
         if args.debug:

@@ -10,19 +10,20 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
+from .config import LAUNCHER_ENV
 from .core.checks import check_name
 from .hub import artifacts, reporting
 from .plan import plan_run
 
-#: environment variable naming the pid whose death ends a run's kernel
-LAUNCHER_ENV = "PTYCHO_LAUNCHER_PID"
 logger = logging.getLogger(__name__)
 
 REPO_ROOT = artifacts.REPO_ROOT
@@ -67,6 +68,30 @@ def _mark(folder: Path, status: str, error: str | None) -> None:
         artifacts.write_json(meta_path, meta)
     else:
         artifacts.write_json(folder / "status.json", {"status": status, "error": error})
+
+
+#: a kernel log record (runtime.LOG_FORMAT): the lines streamed to the console
+KERNEL_RECORD = re.compile(r"^\d\d:\d\d:\d\d (INFO|WARNING|ERROR|CRITICAL) ptycho_helpers")
+
+
+def _copy_output(stream, log, name: str) -> None:
+    """Copy papermill's output into the runner log, line by line as it comes, and stream the
+    kernel's own log records (stages, epochs, steps, refinement, progress within an epoch)
+    to this process's log, prefixed by the run name."""
+    for line in stream:
+        log.write(line)
+        if KERNEL_RECORD.match(line):
+            logger.info("%s | %s", name, line.rstrip()[9:])  # the kernel's clock is dropped, ours stays
+
+
+#: the executed notebook while papermill still writes it (a SIGKILL of the runner leaves it)
+PARTIAL_NOTEBOOK = "scenario_run.partial.ipynb"
+
+
+def _publish_notebook(partial: Path, final: Path) -> None:
+    """The executed notebook appears in one atomic rename, never half written."""
+    if partial.exists():
+        os.replace(partial, final)
 
 
 def _record_interrupt(folder: Path, log) -> None:
@@ -140,13 +165,16 @@ def execute_scenario(
     folder.mkdir(parents=True, exist_ok=False)
     log_path = hub / f"{name}_runner.log"
     out_nb = folder / "scenario_run.ipynb"
+    # papermill rewrites its output after every cell: it writes a partial copy, which becomes
+    # the executed notebook in one rename when papermill has ended (any outcome)
+    partial_nb = folder / PARTIAL_NOTEBOOK
     params = {"scenario": scenario, "hub_dir": str(hub), "run_name": name, **parameters}
     cmd = [
         sys.executable,
         "-m",
         "papermill",
         str(notebook or SCENARIO_NOTEBOOK),
-        str(out_nb),
+        str(partial_nb),
         "-y",
         json.dumps(params),
         "--log-output",
@@ -160,7 +188,11 @@ def execute_scenario(
         log.write(f"# {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {' '.join(cmd)}\n")
         # the kernel (papermill's child) ends when this process dies (runtime.die_with_parent)
         child_env = {**os.environ, **(env or {}), LAUNCHER_ENV: str(os.getpid())}
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=child_env)
+        proc = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=child_env, text=True, errors="replace"
+        )
+        reader = threading.Thread(target=_copy_output, args=(proc.stdout, log, name), daemon=True)
+        reader.start()
         try:
             rc = proc.wait()
         except KeyboardInterrupt:
@@ -169,8 +201,12 @@ def execute_scenario(
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 proc.kill()
+            reader.join(timeout=5)
+            _publish_notebook(partial_nb, out_nb)
             _record_interrupt(folder, log)
             raise
+        reader.join(timeout=30)
+        _publish_notebook(partial_nb, out_nb)
     wall = time.perf_counter() - t0
     row = scenario_status(hub, name)
     if rc == 0 and row["status"] == "complete":

@@ -137,18 +137,28 @@ def test_profile_block_and_override_warning(tiny_hub):
     assert "--base-total-images=48 overrides the stable-profile default base_total_images=256" in log
 
 
-def test_failed_scenario_writes_blocker_and_next_one_runs(tmp_path):
-    # a probe that loads (right shape, finite) but is dark where it is normalised: the
-    # scenario fails inside the notebook, after its metadata was written
-    bad_probe = tmp_path / "dark_probe.npz"
-    dark = np.ones((64, 64), np.complex64)
-    dark[16:48, 16:48] = 0
-    np.savez(bad_probe, probeGuess=dark)
+def test_failed_scenario_writes_blocker_and_next_one_runs(tmp_path, monkeypatch):
+    # a stage that fails inside the kernel after the metadata was written, for the first
+    # scenario only (a planted cell in a copy of the template: the settings of one call are
+    # shared, and a custom probe path is refused for an idealized scenario before any hub)
+    import nbformat
+
+    nb = nbformat.read(runs.SCENARIO_NOTEBOOK, as_version=4)
+    at = next(i for i, c in enumerate(nb.cells) if "start_scenario" in c.source)
+    nb.cells.insert(
+        at + 1,
+        nbformat.v4.new_code_cell(
+            'if scenario == "gs1_custom":\n    raise ValueError("probe is zero inside the central disk (planted)")'
+        ),
+    )
+    planted = tmp_path / "planted.ipynb"
+    nbformat.write(nb, planted)
+    monkeypatch.setattr(runs, "SCENARIO_NOTEBOOK", planted)
     hub, rc = runs.run_scenarios(
         ["gs1_custom", "gs1_ideal"],
         reports_dir=tmp_path / "reports",
         overrides=TINY,
-        settings={**TINY_SETTINGS, "custom_probe_path": str(bad_probe)},
+        settings=TINY_SETTINGS,
         guard_test=False,
     )
     assert rc == 1

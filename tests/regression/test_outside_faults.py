@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from test_faults import _start_cli, _training_started, _wait_for  # the same CLI-run helpers
 
@@ -128,6 +129,9 @@ def test_sigterm_takes_the_ctrl_c_path(tmp_path):
     proc = _start_cli(tmp_path, "--nepochs", "500")
     try:
         _wait_for(lambda: _training_started(tmp_path), timeout=150)
+        run = next(tmp_path.iterdir()) / "gs1_ideal"
+        # while papermill writes it, the executed notebook exists only as the partial copy
+        assert (run / "scenario_run.partial.ipynb").exists() and not (run / "scenario_run.ipynb").exists()
         kernels = _children(proc.pid)
         proc.send_signal(signal.SIGTERM)  # the main process only, as `kill` does
         _, err = proc.communicate(timeout=90)
@@ -138,6 +142,9 @@ def test_sigterm_takes_the_ctrl_c_path(tmp_path):
     hub = next(tmp_path.iterdir())
     assert json.loads((hub / "gs1_ideal" / "run_metadata.json").read_text())["status"] == "interrupted"
     assert "**interrupted**" in (hub / "summary.md").read_text()
+    # the final notebook appeared in one rename (#17 item 13)
+    assert (hub / "gs1_ideal" / "scenario_run.ipynb").exists()
+    assert not (hub / "gs1_ideal" / "scenario_run.partial.ipynb").exists()
     time.sleep(2)
     assert not [k for k in kernels if _alive(k)], "the kernel outlived its parent"
 
@@ -280,3 +287,59 @@ def test_npz_edge_cases_are_clear_errors(tmp_path):
         np.savez(tmp_path / "bad.npz", **{**good, **change})
         with pytest.raises(ValueError, match=match):
             interchange.import_npz(tmp_path / "bad.npz")
+
+
+def test_custom_probe_path_with_an_idealized_scenario_is_refused(tmp_path):
+    probe = tmp_path / "probe.npz"
+    np.savez(probe, probeGuess=np.ones((64, 64), np.complex64))
+    res = _cli(
+        "run",
+        "gs1_ideal",
+        "--custom-probe-path",
+        str(probe),
+        "--reports-dir",
+        str(tmp_path / "r"),
+        cwd=tmp_path,
+    )
+    assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr[-2000:]
+    assert "--probe-mode custom" in res.stderr.strip().splitlines()[-1]
+    assert not (tmp_path / "r").exists() or not any((tmp_path / "r").iterdir())
+
+
+def test_a_finished_hub_is_never_written_into_by_a_direct_run(tmp_path):
+    from ptycho_helpers.run.record import start_scenario
+
+    hub = tmp_path / "hub"
+    hub.mkdir()
+    (hub / "summary.md").write_text("# Report hub\n")
+    with pytest.raises(FileExistsError, match="finished hub.*omit hub_dir"):
+        start_scenario("gs1_ideal", hub, knobs={"classical": "none"})
+    assert sorted(p.name for p in hub.iterdir()) == ["summary.md"]
+
+
+def test_a_failing_direct_papermill_run_is_marked_failed_with_a_blocker_log(tmp_path):
+    """papermill without our CLI: a cell that fails after the run started leaves status
+    ``failed`` and ``blocker.log`` (it stayed ``running`` forever before)."""
+    import nbformat
+
+    from ptycho_helpers.runs import SCENARIO_NOTEBOOK
+
+    nb = nbformat.read(SCENARIO_NOTEBOOK, as_version=4)
+    start = next(i for i, c in enumerate(nb.cells) if "start_scenario" in c.source)
+    nb.cells.insert(start + 1, nbformat.v4.new_code_cell('raise RuntimeError("planted stage failure")'))
+    planted = tmp_path / "planted.ipynb"
+    nbformat.write(nb, planted)
+    hub = tmp_path / "hub"
+    env = {k: v for k, v in os.environ.items() if k != "PTYCHO_LAUNCHER_PID"}
+    res = subprocess.run(
+        [sys.executable, "-m", "papermill", str(planted), str(tmp_path / "out.ipynb"), "--cwd", str(tmp_path)]
+        + ["-p", "scenario", "gs1_ideal", "-p", "hub_dir", str(hub), "-p", "classical", "none"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert res.returncode != 0
+    meta = json.loads((hub / "gs1_ideal" / "run_metadata.json").read_text())
+    assert meta["status"] == "failed" and "planted stage failure" in meta["error"]
+    assert "planted stage failure" in (hub / "blocker.log").read_text()

@@ -54,6 +54,18 @@ def test_bad_input_message_without_traceback(tmp_path):
     assert "Traceback" in res.stderr
 
 
+def test_debug_after_the_subcommand_and_duplicate_flags(tmp_path):
+    res = _cli("run", "gs1_ideal", "--group-count", "300", "--debug", "--reports-dir", str(tmp_path))
+    assert res.returncode != 0 and "Traceback" in res.stderr  # --debug works after the subcommand
+    res = _cli("run", "gs1_ideal", "--batch-size", "4", "--batch-size", "8", "--reports-dir", str(tmp_path))
+    assert res.returncode == 2 and "--batch-size given twice" in res.stderr
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    res = _cli("run", "gs1_ideal", "--reports-dir", str(blocker))
+    last = res.stderr.strip().splitlines()[-1]
+    assert res.returncode == 2 and "[Errno" not in last and str(blocker) in last, res.stderr[-1000:]
+
+
 def test_unknown_flag_is_rejected():
     res = _cli("run", "gs1_ideal", "--bogus", "1")
     assert res.returncode == 2 and "unrecognized arguments: --bogus" in res.stderr
