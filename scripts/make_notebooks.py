@@ -85,7 +85,8 @@ def scenario_run() -> nbformat.NotebookNode:
             "from IPython.display import Image, Markdown, display\n\n"
             "from ptycho_helpers import knobs\n"
             "from ptycho_helpers.run import evaluate, outputs, record, stages\n"
-            "from ptycho_helpers.run.classical import classical_scenario"
+            "from ptycho_helpers.run.classical import classical_scenario\n"
+            "from ptycho_helpers.run.dense import dense_scenario"
         ),
         _code(
             "ctx = record.start_scenario(\n"
@@ -105,7 +106,8 @@ def scenario_run() -> nbformat.NotebookNode:
             "reconstructed = stages.reconstruct_scenario(ctx, trained)\n"
             "refined = stages.refine_scenario(ctx, reconstructed)  # inactive when refine_steps == 0\n"
             "classical_rec = classical_scenario(ctx, refined)  # inactive when classical == 'none'\n"
-            "evaluation = evaluate.evaluate_scenario(ctx, refined, classical_rec)\n"
+            "dense_rec = dense_scenario(ctx, reconstructed)  # the network on every test group\n"
+            "evaluation = evaluate.evaluate_scenario(ctx, refined, classical_rec, dense_rec)\n"
             "stats = outputs.write_scenario_outputs(ctx, evaluation)"
         ),
         _code(

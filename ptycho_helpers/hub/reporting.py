@@ -128,6 +128,22 @@ def scenario_notes(name: str, meta: dict[str, Any], stats: dict[str, Any], compa
             f"iterations to the flat start's final SSIM: flat {its.get('flat')}, PINN start {its.get('seeded')}; "
             f"positions rounded to the engine's pixel grid by at most {crec.get('position_rounding_max_px')} px"
         )
+    dn = c.get("dense") or {}
+    if dn:
+        if dn.get("same_as_main"):
+            lines.append(
+                f"- dense evaluation: the stitched block already holds all {dn['groups']} test groups"
+            )
+        else:
+            da, dflat = dn.get("amplitude") or {}, (dn.get("baselines") or {}).get("flat") or {}
+            dref = dn.get("reference") or {}
+            lines.append(
+                f"- dense evaluation, the network on all {dn['groups']} test groups ({dn['patterns']} patterns, "
+                f"predicted and stitched in {_f(dn.get('wall_s'), 1)} s; `{name}/dense_outputs/`): amplitude SSIM "
+                f"{_f(da.get('ssim'))} (flat {_f(dflat.get('ssim'))}), Pearson r {_f(da.get('pearson_r'))}, "
+                f"reference-metric SSIM {_f((dref.get('amplitude') or {}).get('ssim'))} "
+                f"(flat {_f((dref.get('flat_baseline') or {}).get('ssim'))}), coverage {_f(dn.get('coverage_fraction'))}"
+            )
     if "twin_image_fraction" in c:
         lines.append(
             f"- twin-image diagnostic: {_f(100 * c['twin_image_fraction'], 1)} % of test patches correlate better "

@@ -72,6 +72,24 @@ class ClassicalBlock(BaseModel):
     seeded: ClassicalScores | None = None
 
 
+class DenseBlock(BaseModel):
+    """The network on every test group (``run.dense``): its own covered region and baselines."""
+
+    model_config = ConfigDict(extra="forbid")
+    groups: int
+    patterns: int
+    same_as_main: bool
+    wall_s: float
+    coverage_fraction: float | None = None
+    covered_pixels: int | None = None
+    alignment: dict[str, Any] | None = None
+    amplitude: ImageScores | None = None
+    amplitude_scaled: ImageScores | None = None
+    phase: dict[str, Any] | None = None
+    baselines: dict[str, ImageScores] | None = None
+    reference: dict[str, Any] | None = None
+
+
 class Comparison(BaseModel):
     """``comparison_metrics.json``: the PINN's stitched reconstruction against the truth
     (when known), its baselines, the noise floor and the refined reconstruction."""
@@ -92,6 +110,9 @@ class Comparison(BaseModel):
     refined: RefinedBlock | None = None
     classical: ClassicalBlock | None = None
     twin_image_fraction: float | None = None
+    dense: DenseBlock | None = Field(
+        default=None, description="the network on every test group, scored on its own covered region"
+    )
     reference: dict[str, Any] | None = Field(
         default=None, description="the grid protocol's whole-image, mean-scaled SSIM of the same canvas"
     )
@@ -215,22 +236,25 @@ def result_rows(
         "total_s": timings.get("total"),
     }
     b = comp.baselines if comp and comp.baselines else {}
-    flat, blur = b.get("flat"), b.get("blur_sigma8")
-    stages: list[tuple[str, ImageScores | None, dict | None]] = [
-        ("PINN", comp.amplitude if comp else None, comp.reference if comp else None)
+    stages: list[tuple[str, ImageScores | None, dict | None, dict]] = [
+        ("PINN", comp.amplitude if comp else None, comp.reference if comp else None, b)
     ]
     if comp and comp.refined is not None:
         steps = comp.refined.refinement.get("steps")
-        stages.append((f"PINN + {steps} refinement steps", comp.refined.amplitude, comp.refined.reference))
+        stages.append((f"PINN + {steps} refinement steps", comp.refined.amplitude, comp.refined.reference, b))
     if comp and comp.classical is not None:
         c = comp.classical
         rec = c.classical
         name = f"{rec.get('engine', 'classical')}, {rec.get('iterations')} it"
-        stages.append((f"classical ({name}, flat start)", c.amplitude, c.reference))
+        stages.append((f"classical ({name}, flat start)", c.amplitude, c.reference, b))
         if c.seeded is not None:
-            stages.append((f"classical ({name}, PINN start)", c.seeded.amplitude, c.seeded.reference))
+            stages.append((f"classical ({name}, PINN start)", c.seeded.amplitude, c.seeded.reference, b))
+    if comp and comp.dense is not None and not comp.dense.same_as_main:
+        d = comp.dense  # its own covered region, so its own baselines
+        stages.append((f"PINN, all {d.groups} test groups", d.amplitude, d.reference, d.baselines or {}))
     rows = []
-    for stage, a, ref in stages:
+    for stage, a, ref, bl in stages:
+        flat, blur = bl.get("flat"), bl.get("blur_sigma8")
         rows.append(
             {
                 **base,

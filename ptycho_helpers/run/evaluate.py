@@ -22,6 +22,7 @@ class Evaluation:
     refined: RefinedReconstruction
     comparison: dict[str, Any]
     classical: Any = None  # run.classical.ClassicalReconstruction
+    dense: Any = None  # run.dense.DenseReconstruction
 
     @property
     def reconstructed(self):
@@ -71,14 +72,14 @@ def _scores(stitched, obj: np.ndarray, register: bool) -> dict[str, Any]:
 
 
 def evaluate_scenario(
-    ctx: ScenarioContext, refined: RefinedReconstruction, classical: Any = None
+    ctx: ScenarioContext, refined: RefinedReconstruction, classical: Any = None, dense: Any = None
 ) -> Evaluation:
     """Compare with the truth on the covered region; write ``comparison_metrics.json``.
 
     The PINN's reconstruction is the main block; a refined one (same positions, same
     covered region, same baselines) goes under ``"refined"``, the classical engine's
     (``run.classical``; flat start at the top, PINN start under ``seeded``) under
-    ``"classical"``."""
+    ``"classical"``; the network on every test group (``run.dense``) under ``"dense"``."""
     t = time.perf_counter()
     recon = refined.reconstructed
     trained, stitched, rec = recon.trained, recon.stitched, recon.rec
@@ -104,6 +105,22 @@ def evaluate_scenario(
             cblock.update(_scores(classical.stitched, sim.obj, ctx.settings.register))
             cblock["seeded"] = _scores(classical.seeded_stitched, sim.obj, ctx.settings.register)
         comp["classical"] = cblock
+    if dense is not None:
+        dblock: dict[str, Any] = {
+            "groups": dense.groups,
+            "patterns": dense.patterns,
+            "same_as_main": dense.same_as_main,
+            "wall_s": round(dense.wall_s, 3),
+            "coverage_fraction": dense.stitched.coverage_fraction,
+        }
+        if sim.obj is not None:
+            full = metrics.compare_to_truth(dense.stitched, sim.obj, register=ctx.settings.register)
+            dblock.update(
+                {k: full[k] for k in ("covered_pixels", "alignment", "amplitude", "amplitude_scaled")}
+            )
+            dblock.update(phase=full["phase"], baselines=full["baselines"])
+            dblock["reference"] = metrics.reference_comparison(dense.stitched, sim.obj)
+        comp["dense"] = dblock
     if ctx.resolved.spec.gridsize == 1 and sim.obj is not None:
         true_patches = physics.extract_patches(sim.obj, rec.positions, ctx.resolved.params.N)
         comp["twin_image_fraction"] = metrics.twin_image_fraction(
@@ -119,4 +136,4 @@ def evaluate_scenario(
         )
     )
     ctx.timed("evaluate", t)
-    return Evaluation(refined, comp, classical)
+    return Evaluation(refined, comp, classical, dense)

@@ -186,6 +186,17 @@ def write_scenario_outputs(ctx: ScenarioContext, evaluation: Evaluation) -> dict
     classical = evaluation.classical
     if classical is not None and classical.active:
         write_classical_outputs(ctx.folder, ctx.name, classical, truth, ranges["amplitude"]["vmax"])
+    dense = evaluation.dense
+    if dense is not None and not dense.same_as_main:
+        dense_truth = None if sim.obj is None else metrics.truth_on_canvas(sim.obj, dense.stitched)
+        write_further_maps(
+            ctx.folder / "dense_outputs",
+            ctx.name,
+            f"all {dense.groups} test groups",
+            dense.stitched,
+            dense_truth,
+            ranges["amplitude"]["vmax"],
+        )
     tel = groups.telemetry
     stats = {
         "amplitude": _stats(amp[mask]),
@@ -209,6 +220,8 @@ def write_scenario_outputs(ctx: ScenarioContext, evaluation: Evaluation) -> dict
         "comparison": f"{ctx.name}/comparison_metrics.json",
         "notes": f"{ctx.name}_notes.md",
     }
+    if dense is not None and not dense.same_as_main:
+        files["dense_amplitude_png"] = f"{ctx.name}/dense_outputs/amplitude.png"
     if refined.active:
         files["refined_amplitude_png"] = f"{ctx.name}/refined_outputs/amplitude.png"
     if classical is not None and classical.active:
@@ -232,6 +245,7 @@ def result_pngs(ctx: ScenarioContext) -> list[Path]:
         "inference_outputs/amplitude.png",
         "refined_outputs/amplitude.png",
         "classical_outputs/amplitude.png",
+        "dense_outputs/amplitude.png",
         "ground_truth_amplitude.png",
         "amplitude_diff.png",
         "refined_outputs/amplitude_diff.png",

@@ -228,6 +228,7 @@ def run_scenario(scenario: str, hub_dir: str | None = None, **kwargs: Any):
     """All stages in this process (tests, benchmarks, Python users): the same calls the
     scenario notebook makes.  Returns ``(ctx, evaluation, stats)``."""
     from .classical import classical_scenario
+    from .dense import dense_scenario
     from .evaluate import evaluate_scenario
     from .outputs import write_scenario_outputs
     from .record import finish_scenario, start_scenario
@@ -238,7 +239,8 @@ def run_scenario(scenario: str, hub_dir: str | None = None, **kwargs: Any):
     trained = train_scenario(ctx, groups)
     reconstructed = reconstruct_scenario(ctx, trained)
     refined = refine_scenario(ctx, reconstructed)
-    evaluation = evaluate_scenario(ctx, refined, classical_scenario(ctx, refined))
+    dense = dense_scenario(ctx, reconstructed)
+    evaluation = evaluate_scenario(ctx, refined, classical_scenario(ctx, refined), dense)
     stats = write_scenario_outputs(ctx, evaluation)
     finish_scenario(ctx)
     return ctx, evaluation, stats

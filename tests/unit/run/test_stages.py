@@ -12,6 +12,7 @@ pytest.importorskip("keras")
 
 from ptycho_helpers.hub import results  # noqa: E402
 from ptycho_helpers.run import classical as classical_stage  # noqa: E402
+from ptycho_helpers.run import dense as dense_stage  # noqa: E402
 from ptycho_helpers.run import evaluate, outputs, record, stages  # noqa: E402
 
 TINY = {
@@ -35,7 +36,8 @@ def staged(tmp_path_factory):
     recon = stages.reconstruct_scenario(ctx, trained)
     refined = stages.refine_scenario(ctx, recon)
     classical = classical_stage.classical_scenario(ctx, refined)
-    ev = evaluate.evaluate_scenario(ctx, refined, classical)
+    dense = dense_stage.dense_scenario(ctx, recon)
+    ev = evaluate.evaluate_scenario(ctx, refined, classical, dense)
     stats = outputs.write_scenario_outputs(ctx, ev)
     meta = record.finish_scenario(ctx)
     return ctx, sim, groups, trained, recon, refined, ev, stats, meta
@@ -124,6 +126,26 @@ def test_classical_block_scores_the_same_patterns_on_the_same_region(staged):
     stages_ = [r["stage"] for r in results.run_rows(ctx.folder)]
     assert any(st.startswith("classical") and "flat start" in st for st in stages_)
     assert "classical" in (ctx.hub / "gs1_ideal_notes.md").read_text()
+
+
+def test_dense_block_scores_every_test_position(staged):
+    """Besides the group_limit block (6 stitched groups here), the network reconstructs and
+    scores every test position, with its own covered region, baselines and PNGs."""
+    ctx, sim, groups, trained, recon, refined, ev, stats, meta = staged
+    d = ev.comparison["dense"]
+    assert d["groups"] == sim.test.n and d["patterns"] == sim.test.n and not d["same_as_main"]
+    assert groups.test.n_groups == 6 < d["groups"]
+    main_cov = ev.comparison["coverage_fraction"]
+    assert d["coverage_fraction"] > 0 and d["covered_pixels"] > ev.comparison["covered_pixels"]
+    assert main_cov > 0
+    for key in ("ssim", "pearson_r", "mae"):
+        assert np.isfinite(d["amplitude"][key])
+    assert "flat" in d["baselines"] and "amplitude" in d["reference"]
+    assert (ctx.folder / "dense_outputs" / "amplitude.png").is_file()
+    rows = results.run_rows(ctx.folder)
+    dense_rows = [r for r in rows if r["stage"].startswith("PINN, all")]
+    assert len(dense_rows) == 1 and dense_rows[0]["flat_ssim"] == d["baselines"]["flat"]["ssim"]
+    assert "dense evaluation" in (ctx.hub / f"{ctx.name}_notes.md").read_text()
 
 
 def test_reassembly_report_equals_the_kernel_telemetry(staged):
