@@ -255,6 +255,8 @@ def result_rows(
     rows = []
     for stage, a, ref, bl in stages:
         flat, blur = bl.get("flat"), bl.get("blur_sigma8")
+        if stage.startswith("PINN, all") and comp.dense is not None:  # its own covered region
+            base = {**base, "coverage": comp.dense.coverage_fraction}
         rows.append(
             {
                 **base,

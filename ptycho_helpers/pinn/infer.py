@@ -44,6 +44,8 @@ def predict_patches(model, data: GroupedData, *, input_gain: float, batch_size: 
     input_gain : float, α the model was trained with
     batch_size : int, groups per forward pass (bounds memory)
     """
+    from keras import ops
+
     if data.n_groups == 0:
         raise ValueError("no groups to reconstruct")
     d = data.diffraction
@@ -60,8 +62,8 @@ def predict_patches(model, data: GroupedData, *, input_gain: float, batch_size: 
     for start in range(0, g, batch_size):
         x = (input_gain * d[start : start + batch_size]).astype(np.float32)
         amp, phase = model(x, training=False)
-        amp = np.transpose(np.asarray(amp), (0, 3, 1, 2))
-        phase = np.transpose(np.asarray(phase), (0, 3, 1, 2))
+        amp = np.transpose(ops.convert_to_numpy(amp), (0, 3, 1, 2))  # any backend (torch: detached)
+        phase = np.transpose(ops.convert_to_numpy(phase), (0, 3, 1, 2))
         out[start : start + batch_size] = amp * np.exp(1j * phase)
     if K == 1 and C > 1:  # one object per group: its pixel N/2 lies on the group anchor
         centroid = data.positions.mean(axis=1)

@@ -244,6 +244,10 @@ def _step_callback(train_config: TrainConfig, monitor, log: logging.Logger):
             self.curve: dict[str, list[float]] = {"step": [], "loss": []}
 
         def _record(self, loss):
+            if monitor and hasattr(self.model, "jax_state_sync"):
+                # JAX backend: fit keeps the variables in its own state between syncs; a
+                # callback that runs the model must reattach them first (Keras' own hook)
+                self.model.jax_state_sync()
             self.curve["step"].append(self.step)
             self.curve["loss"].append(float(loss) if loss is not None else float("nan"))
             for k, v in (monitor(self.step) if monitor else {}).items():

@@ -40,9 +40,9 @@ def test_sweep_on_local_cluster_with_one_failing_task(tmp_path):
     hub, rc = sweep.run_sweep(["gs1_ideal"], sets, workers=2, reports_dir=tmp_path)
     assert rc == 1  # the absurd learning rate diverges
     rows = json.loads((hub / "sweep.json").read_text())
-    # one row per reconstruction: a complete task has the PINN and the classical engine from
-    # its two starts, a failed one a row
-    assert len({r["run_name"] for r in rows}) == 4 and len(rows) == 8
+    # one row per reconstruction: a complete task has the PINN, the classical engine from
+    # its two starts and the PINN on all 16 test positions (dense), a failed one a row
+    assert len({r["run_name"] for r in rows}) == 4 and len(rows) == 10
     by_lr = {}
     for r in rows:
         if r["stage"] == "PINN":
@@ -53,9 +53,14 @@ def test_sweep_on_local_cluster_with_one_failing_task(tmp_path):
     complete = [r for r in rows if r["status"] == "complete"]
     assert all(r["amp_ssim"] is not None and r["flat_ssim"] is not None for r in complete)
     engine = "classical (PtyLab 0.3.7 mPIE, 50 it"
-    assert {r["stage"] for r in complete} == {"PINN", f"{engine}, flat start)", f"{engine}, PINN start)"}
+    assert {r["stage"] for r in complete} == {
+        "PINN",
+        f"{engine}, flat start)",
+        f"{engine}, PINN start)",
+        "PINN, all 16 test groups",
+    }
     with open(hub / "sweep.csv") as fh:
-        assert len(list(csv.DictReader(fh))) == 8
+        assert len(list(csv.DictReader(fh))) == 10
     assert (hub / "sweep.png").read_bytes()[:4] == b"\x89PNG"
     assert "TrainingDiverged" in (hub / "blocker.log").read_text()
     assert "LocalCluster(2 workers" in (hub / "summary.md").read_text()

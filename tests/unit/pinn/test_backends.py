@@ -138,3 +138,24 @@ def test_bundle_saved_under_tensorflow_predicts_the_same_elsewhere(case, backend
     amp, phase = trained.pinn.diffraction_to_obj(X, training=False)
     np.testing.assert_allclose(got["amp"], keras.ops.convert_to_numpy(amp), rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(got["phase"], keras.ops.convert_to_numpy(phase), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("backend", [b for b in OTHER_BACKENDS if b == "jax"])
+def test_a_tiny_scenario_runs_end_to_end_on_jax(tmp_path, backend):
+    """Every stage on the JAX backend in one process: training with the learning-curve
+    monitor (which runs the model inside fit: JAX needs its state synced first),
+    refinement, dense evaluation; the device record names the backend."""
+    code = (
+        "import json, sys\n"
+        "from ptycho_helpers.run.stages import run_scenario\n"
+        "ctx, ev, _ = run_scenario('gs2_ideal', sys.argv[1], knobs={'base_total_images': 48, "
+        "'group_count': 12, 'batch_size': 4, 'nepochs': 1, 'group_limit': 4, 'refine_steps': 2, "
+        "'classical': 'none', 'curve_every': 1})\n"
+        "print(json.dumps({'device': ctx.meta.device, 'curve': len(json.load(open(ctx.folder / "
+        "'train_outputs' / 'learning_curve.json'))['step']), 'dense': ev.comparison['dense']['groups'], "
+        "'status': ctx.meta.status}))\n"
+    )
+    res = _run(backend, "-c", code, str(tmp_path / "hub"))
+    out = __import__("json").loads(res.stdout.strip().splitlines()[-1])
+    assert out["status"] == "complete" and out["device"]["backend"] == backend
+    assert out["curve"] >= 2 and out["dense"] > 4
