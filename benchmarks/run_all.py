@@ -14,6 +14,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import bench_backends  # noqa: E402
 import bench_runs  # noqa: E402
 import bench_simulate  # noqa: E402
 import bench_stitch  # noqa: E402
@@ -29,8 +30,9 @@ def main(smoke: bool = False, out_dir: Path = HERE) -> dict:
         "train": bench_train.run(groups=16 if smoke else 128, epochs=1 if smoke else 2),
         "stitch": bench_stitch.run(n=32 if smoke else 256, repeats=1 if smoke else 3),
     }
-    if not smoke:  # real papermill runs and Dask clusters: minutes, not for CI
+    if not smoke:  # real papermill runs, Dask clusters, one subprocess per backend: minutes, not for CI
         results["runs"] = bench_runs.run(smoke=False)
+        results["backends"] = bench_backends.run()
     rows = [
         (
             "simulation patterns/s vs bare batched numpy fft2",
@@ -79,6 +81,18 @@ def main(smoke: bool = False, out_dir: Path = HERE) -> dict:
                     "-",
                 )
             )
+    for case, variants in (results.get("backends") or {}).get("cases", {}).items():
+        for name, r in variants.items():
+            if "steps_per_s" in r:
+                rows.append(
+                    (
+                        f"training steps/s, {case}, {name} vs tf_fp32 (loss after {r['loss_vs_tf_fp32']:.3f}× fp32's; "
+                        f"{r['achieved_gflops']:.0f} GFLOP/s = {r['share_of_fp32_matmul_peak']:.2f} of the fp32 matmul peak)",
+                        r["steps_per_s"],
+                        r["ratio_vs_tf_fp32"],
+                        "-",
+                    )
+                )
     md = ["| benchmark | throughput | ratio | goal |", "| --- | --- | --- | --- |"]
     for name, thr, ratio, goal in rows:
         md.append(f"| {name} | {thr:.3g} | {'-' if ratio is None else f'{ratio:.2f}'} | {goal} |")
