@@ -23,6 +23,7 @@ import numpy as np
 from ..config import ModelConfig, TrainConfig
 from ..core.grouping import GroupedData
 from ..core.physics import input_gain, loss_photon_scale
+from .device import is_out_of_memory, out_of_memory_error
 from .loss import make_loss
 
 logger = logging.getLogger(__name__)
@@ -38,29 +39,6 @@ class TrainingDiverged(RuntimeError):
         )
         self.epoch = epoch
         self.history = history
-
-
-class DeviceOutOfMemory(RuntimeError):
-    """The device ran out of memory during training; the message names the fix."""
-
-
-def is_out_of_memory(exc: BaseException) -> bool:
-    """An out-of-memory error of any Keras backend: TensorFlow's ``ResourceExhaustedError``,
-    XLA's ``RESOURCE_EXHAUSTED`` (JAX), PyTorch's ``OutOfMemoryError``, or a host
-    ``MemoryError``."""
-    if isinstance(exc, MemoryError):
-        return True
-    text = f"{type(exc).__name__}: {exc}"
-    return any(m in text for m in ("ResourceExhausted", "RESOURCE_EXHAUSTED", "OutOfMemory", "out of memory"))
-
-
-def out_of_memory_error(exc: BaseException, batch_size: int, n_groups: int) -> DeviceOutOfMemory:
-    """The one-line error a run fails with when the device's memory is exhausted."""
-    first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-    return DeviceOutOfMemory(
-        f"out of memory while training {n_groups} groups at batch size {batch_size} ({first}); "
-        "run the scenario's stable profile (drop --profile and the workload flags) or lower --batch-size"
-    )
 
 
 @dataclass(frozen=True)

@@ -83,6 +83,7 @@ def test_out_of_memory_names_the_stable_profile_and_batch_size(tiny_raw, monkeyp
     import ptycho_helpers as ph
     from ptycho_helpers.config import ModelConfig, TrainConfig
     from ptycho_helpers.core.grouping import gather_groups
+    from ptycho_helpers.pinn import device as device_mod
     from ptycho_helpers.pinn import train as train_mod
 
     raw, probe = tiny_raw, tiny_raw.probeGuess
@@ -96,7 +97,7 @@ def test_out_of_memory_names_the_stable_profile_and_batch_size(tiny_raw, monkeyp
         )
 
     monkeypatch.setattr(keras.Model, "fit", oom)
-    with pytest.raises(train_mod.DeviceOutOfMemory) as exc:
+    with pytest.raises(device_mod.DeviceOutOfMemory) as exc:
         train_mod.train_pinn(
             data,
             model_config=ModelConfig(N=N),
@@ -107,5 +108,5 @@ def test_out_of_memory_names_the_stable_profile_and_batch_size(tiny_raw, monkeyp
     msg = str(exc.value)
     assert "stable profile" in msg and "--batch-size" in msg and "batch size 16" in msg and "\n" not in msg
     for other in (MemoryError(), RuntimeError("RESOURCE_EXHAUSTED: Out of memory while trying to allocate")):
-        assert train_mod.is_out_of_memory(other)
-    assert not train_mod.is_out_of_memory(ValueError("shapes do not match"))
+        assert device_mod.is_out_of_memory(other)
+    assert not device_mod.is_out_of_memory(ValueError("shapes do not match"))
