@@ -16,7 +16,7 @@ compilation.  Figures, all from this run:
   TensorFlow matmul on the same cores, the practical peak (oneDNN reaches most of the
   AVX-512 FMA peak there; the cores report no clock frequency to compute a theoretical one).
 
-Run: .venv/bin/python benchmarks/bench_backends.py [--steps 60] [--smoke]
+Run: .venv/bin/python benchmarks/bench_backends.py [--steps 80] [--smoke]
 """
 
 from __future__ import annotations
@@ -125,9 +125,11 @@ def worker(variant: str, gridsize: int, batch: int, steps: int, warmup: int) -> 
         return model.fit([x, g], y, batch_size=batch, epochs=1, shuffle=False, verbose=0)
 
     fit(warmup)
-    t0 = time.perf_counter()
-    hist = fit(steps)
-    wall = time.perf_counter() - t0
+    wall = float("inf")
+    for _ in range(2):  # best of two timed fits: the least disturbed measurement
+        t0 = time.perf_counter()
+        hist = fit(steps)
+        wall = min(wall, time.perf_counter() - t0)
     flops = 3.0 * count_forward_flops(model)  # forward + backward ≈ 3 × forward
     return {
         "variant": variant,
@@ -177,7 +179,7 @@ def _spawn(args: list[str], backend: str) -> dict:
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
-def run(steps: int = 60, warmup: int = 10, smoke: bool = False) -> dict:
+def run(steps: int = 80, warmup: int = 20, smoke: bool = False) -> dict:
     cases = [(1, 8)] if smoke else [(1, 8), (2, 4)]
     variants = ["tf_fp32", "jax_fp32"] if smoke else list(VARIANTS)
     if importlib.util.find_spec("jax") is None:
@@ -210,8 +212,8 @@ if __name__ == "__main__":
     ap.add_argument("--peak", action="store_true")
     ap.add_argument("--gridsize", type=int, default=1)
     ap.add_argument("--batch", type=int, default=8)
-    ap.add_argument("--steps", type=int, default=60)
-    ap.add_argument("--warmup", type=int, default=10)
+    ap.add_argument("--steps", type=int, default=80)
+    ap.add_argument("--warmup", type=int, default=20)
     ap.add_argument("--smoke", action="store_true")
     a = ap.parse_args()
     if a.worker:
