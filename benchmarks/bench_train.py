@@ -39,9 +39,9 @@ def run(groups: int = 128, epochs: int = 2, batch: int = 8) -> dict:
     from ptycho_helpers.pinn.loss import make_loss
     from ptycho_helpers.pinn.model import build_model
     from ptycho_helpers.pinn.train import compute_scales, train_pinn
-    from ptycho_helpers.runtime import import_tensorflow_quietly
+    from ptycho_helpers.runtime import import_backend_quietly
 
-    import_tensorflow_quietly()
+    import_backend_quietly()
     logging.getLogger("ptycho_helpers").setLevel(logging.WARNING)
     obj = make_lines_object(392, 42)
     probe = normalize_probe_guess(make_probe(64), 10.0)

@@ -98,14 +98,6 @@ def import_backend_quietly(device: str = "auto"):
     return keras
 
 
-#: the older name, kept for callers of the TensorFlow-only version
-def import_tensorflow_quietly():
-    import_backend_quietly("auto")
-    import tensorflow as tf
-
-    return tf
-
-
 def configure_logging(level: int = logging.INFO, stream=None) -> None:
     """One plain line per record (no colour, no carriage returns) to ``stream`` (stdout)."""
     root = logging.getLogger()

@@ -8,9 +8,9 @@ the CPU silently.
 
 from __future__ import annotations
 
+import importlib
 import os
 import platform
-from importlib import metadata as importlib_metadata
 
 from ..config import GPU_SETUP_HINT
 
@@ -57,15 +57,9 @@ def describe_device(device: str = "auto") -> dict:
     gpus = [] if device == "cpu" else _backend_gpus(backend)
     if device == "gpu" and not gpus:
         raise DeviceUnavailable(f"--device gpu: the Keras backend {backend!r} sees no GPU; {GPU_SETUP_HINT}")
-    backend_module = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}.get(backend, backend)
-    try:
-        from importlib import metadata as importlib_metadata
-
-        backend_version = importlib_metadata.version(
-            "tensorflow-cpu" if backend == "tensorflow" and _has_dist("tensorflow-cpu") else backend_module
-        )
-    except Exception:  # noqa: BLE001 - a version string is informative, never required
-        backend_version = None
+    # the backend module is imported by now; its own version string (tensorflow-cpu and the
+    # CUDA build report the same release)
+    backend_version = getattr(importlib.import_module(backend), "__version__", None)
     first = gpus[0] if gpus else {}
     return {
         "requested": device,
@@ -78,15 +72,6 @@ def describe_device(device: str = "auto") -> dict:
         "backend_version": backend_version,
         "keras_version": keras.__version__,
     }
-
-
-def _has_dist(name: str) -> bool:
-
-    try:
-        importlib_metadata.version(name)
-    except importlib_metadata.PackageNotFoundError:
-        return False
-    return True
 
 
 class DeviceOutOfMemory(RuntimeError):
