@@ -211,6 +211,8 @@ class ModelConfig(_Record):
     fullres_filters: int = 0  # >0: two convolutions of this width at the output resolution
     input_counts_scale: float = 1.0  # log transform: log1p(scale * X) / 10, scale = s / alpha
     prediction: str = "member"  # member: one patch per member; group: one object per group
+    backprojection: int = 0  # >0: error-reduction iterations of the physics input (0: off)
+    input_gain: float = 1.0  # α of the input (set by training); the back-projection divides by it
 
     def __post_init__(self) -> None:
         s = object.__setattr__
@@ -235,6 +237,15 @@ class ModelConfig(_Record):
         s(self, "batch_norm", check_bool("batch_norm", self.batch_norm))
         s(self, "dense_bottleneck", check_int("dense_bottleneck", self.dense_bottleneck, minimum=0))
         s(self, "fullres_filters", check_int("fullres_filters", self.fullres_filters, minimum=0))
+        s(self, "backprojection", check_int("backprojection", self.backprojection, minimum=0, maximum=50))
+        s(self, "input_gain", check_float("input_gain", self.input_gain, minimum=0.0, exclusive=True))
+        if self.backprojection and self.prediction == "group":
+            raise ValueError(
+                "backprojection works per member pattern; it cannot start a one-object-per-group "
+                "prediction: use --backprojection 0 or --prediction member"
+            )
+        if self.backprojection and self.amp_init == "data":
+            raise ValueError("backprojection already starts the amplitude head; use amp_init='zero'")
         s(
             self,
             "input_counts_scale",
@@ -346,6 +357,7 @@ class RunSettings(_Record):
     data_path: str | None = None
     input_transform: str = "linear"
     dense_bottleneck: int = 0
+    backprojection: int = 0
     refine_steps: int = 0  # retired from the default: the classical stage is the finishing step
     refine_lr: float = 0.05
     classical: str = "mPIE"
@@ -362,6 +374,7 @@ class RunSettings(_Record):
         check_choice("device", self.device, DEVICES)
         s(self, "refine_steps", check_int("refine_steps", self.refine_steps, minimum=0))
         s(self, "steps", check_int("steps", self.steps, minimum=0))
+        s(self, "backprojection", check_int("backprojection", self.backprojection, minimum=0, maximum=50))
         check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
         s(
             self,

@@ -130,6 +130,13 @@ KNOBS: tuple[Knob, ...] = (
     _k("learning_rate", float, "settings", "Adam learning rate (the reference used 1e-3)"),
     _k("input_transform", str, "settings", "network input", choices=INPUT_TRANSFORMS),
     _k("dense_bottleneck", int, "settings", "width of a dense bottleneck layer (0: none, the reference CNN)"),
+    _k(
+        "backprojection",
+        int,
+        "settings",
+        "physics input: error-reduction iterations per pattern with the known probe; the heads start "
+        "at that image and the network learns the correction (0: off, the reference CNN)",
+    ),
     _k("refine_steps", int, "settings", "physics refinement steps on the test diffraction (0: PINN only)"),
     _k("refine_lr", float, "settings", "refinement Adam step"),
     _k(

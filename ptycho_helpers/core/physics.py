@@ -317,3 +317,45 @@ def bilinear_shift(patches: np.ndarray, frac: np.ndarray) -> np.ndarray:
     a = a * (1 - f[:, 0, None, None]) + nxt_x * f[:, 0, None, None]
     nxt_y = np.concatenate([a[..., 1:, :], np.zeros_like(a[..., :1, :])], axis=-2)
     return a * (1 - f[:, 1, None, None]) + nxt_y * f[:, 1, None, None]
+
+
+def error_reduction(
+    diffraction: np.ndarray, probe: np.ndarray, iterations: int, *, probe_mask: bool
+) -> np.ndarray:
+    """Each pattern brought back to real space by the known probe, alone (no overlap).
+
+    Starts from a flat object of the pattern's Parseval amplitude
+    ``a = sqrt(Σd² / Σ|P|²)`` and repeats ``iterations`` times: ``ψ = P·O``, keep the phase
+    of its far field and take the measured modulus, propagate back to ``ψ'``, and update
+    ``O += conj(P)·(ψ' − ψ) / max|P|²``.  The numpy twin of the model's
+    ``BackProjection`` layer.
+
+    Parameters
+    ----------
+    diffraction : (..., N, N) measured amplitudes (fftshifted, any common scale: the result
+        scales with it)
+    probe : (N, N) complex, normalised
+    iterations : int >= 0
+    probe_mask : multiply the probe by the disk r < N/4 (as the model does)
+
+    Returns
+    -------
+    (..., N, N) complex128 object estimates in the probe's frame
+    """
+    d = np.asarray(diffraction, dtype=np.float64)
+    p = np.asarray(probe, dtype=np.complex128)
+    N = p.shape[-1]
+    if d.shape[-2:] != (N, N):
+        raise ValueError(f"diffraction patterns must be {N}x{N} like the probe, got {d.shape[-2:]}")
+    if probe_mask:
+        p = p * disk_mask(N)
+    p2 = np.abs(p) ** 2
+    a0 = np.sqrt(np.sum(d**2, axis=(-2, -1), keepdims=True) / p2.sum())
+    target = np.fft.ifftshift(d, axes=(-2, -1)) * N  # |fft2(ψ)| = N·d
+    obj = np.broadcast_to(a0, d.shape).astype(np.complex128)
+    for _ in range(int(iterations)):
+        psi = p * obj
+        f = np.fft.fft2(psi, axes=(-2, -1))
+        f = f * (target / np.maximum(np.abs(f), 1e-12))
+        obj = obj + np.conj(p) * (np.fft.ifft2(f, axes=(-2, -1)) - psi) / p2.max()
+    return obj

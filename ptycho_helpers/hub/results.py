@@ -90,6 +90,19 @@ class DenseBlock(BaseModel):
     reference: dict[str, Any] | None = None
 
 
+class BackprojectionBlock(BaseModel):
+    """The network's physics input alone (``--backprojection`` iterations), stitched like the
+    PINN: what the heads start from, so the network's own gain is PINN − this."""
+
+    model_config = ConfigDict(extra="forbid")
+    iterations: int
+    alignment: dict[str, Any] | None = None
+    amplitude: ImageScores | None = None
+    amplitude_scaled: ImageScores | None = None
+    phase: dict[str, Any] | None = None
+    reference: dict[str, Any] | None = None
+
+
 class Comparison(BaseModel):
     """``comparison_metrics.json``: the PINN's stitched reconstruction against the truth
     (when known), its baselines, the noise floor and the refined reconstruction."""
@@ -110,6 +123,9 @@ class Comparison(BaseModel):
     refined: RefinedBlock | None = None
     classical: ClassicalBlock | None = None
     twin_image_fraction: float | None = None
+    backprojection: BackprojectionBlock | None = Field(
+        default=None, description="the network's physics input alone, stitched like the PINN"
+    )
     dense: DenseBlock | None = Field(
         default=None, description="the network on every test group, scored on its own covered region"
     )
@@ -219,7 +235,8 @@ def result_rows(
     hub: str = "",
     run: str = "",
 ) -> list[dict[str, Any]]:
-    """One row per reconstruction of a run (the PINN; PINN + refinement when it refined;
+    """One row per reconstruction of a run (the PINN; its physics input alone when it has
+    one; PINN + refinement when it refined;
     the classical engine from a flat and from the PINN's start when it ran),
     each score beside the same flat and blur baselines.  A run without ground truth, or one
     that stopped before its comparison, still gets one row (scores ``None``)."""
@@ -239,6 +256,16 @@ def result_rows(
     stages: list[tuple[str, ImageScores | None, dict | None, dict]] = [
         ("PINN", comp.amplitude if comp else None, comp.reference if comp else None, b)
     ]
+    if comp and comp.backprojection is not None:
+        k = comp.backprojection.iterations
+        stages.append(
+            (
+                f"network input alone ({k}-iteration back-projection)",
+                comp.backprojection.amplitude,
+                comp.backprojection.reference,
+                b,
+            )
+        )
     if comp and comp.refined is not None:
         steps = comp.refined.refinement.get("steps")
         stages.append((f"PINN + {steps} refinement steps", comp.refined.amplitude, comp.refined.reference, b))

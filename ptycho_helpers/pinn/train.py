@@ -212,7 +212,8 @@ def _epoch_logger(nepochs: int, log: logging.Logger, progress_s: float = PROGRES
 
 
 def _step_callback(train_config: TrainConfig, monitor, log: logging.Logger):
-    """Counts optimiser steps: stops at the step budget, records the learning curve."""
+    """Counts optimiser steps: stops at the step budget, records the learning curve (with a
+    monitor, from step 0: the untrained model, e.g. the back-projection the heads start at)."""
     import keras
 
     class Steps(keras.callbacks.Callback):
@@ -233,6 +234,10 @@ def _step_callback(train_config: TrainConfig, monitor, log: logging.Logger):
             log.info(
                 "step %d: %s", self.step, {k: round(v[-1], 5) for k, v in self.curve.items() if k != "step"}
             )
+
+        def on_train_begin(self, logs=None):
+            if monitor:  # step 0: the model before its first update (no loss yet)
+                self._record(None)
 
         def on_train_batch_end(self, batch, logs=None):
             self.step += 1
@@ -299,6 +304,8 @@ def train_pinn(
         model_config = dataclasses.replace(
             model_config, input_counts_scale=scales.photon_scale / scales.input_gain
         )
+    if model_config.backprojection:  # the physics input returns to object units by 1/α
+        model_config = dataclasses.replace(model_config, input_gain=scales.input_gain)
     pinn = build_model(model_config, probe)
     if model_config.amp_init == "data":
         init_amplitude_head(pinn, mean_object_amplitude(data.diffraction, probe, model_config.probe_mask))

@@ -71,6 +71,22 @@ def _scores(stitched, obj: np.ndarray, register: bool) -> dict[str, Any]:
     return out
 
 
+def backprojection_stitched(recon, M: int) -> Any:
+    """The network's physics input alone (``ModelConfig.backprojection`` error-reduction
+    iterations per test pattern), masked to the model's support, combined per group like
+    the PINN's patches and stitched at the same positions: what the network starts from."""
+    from ..core.reassemble import reassemble_patches
+    from ..pinn.infer import combined_patches
+
+    trained, rec = recon.trained, recon.rec
+    cfg, test = trained.pinn.config, trained.groups.test
+    d = np.transpose(test.diffraction, (0, 3, 1, 2))  # (g, C, N, N)
+    est = physics.error_reduction(d, trained.groups.sim.probe, cfg.backprojection, probe_mask=cfg.probe_mask)
+    est = est.reshape(-1, cfg.N, cfg.N) * physics.support_mask(cfg.N, cfg.probe_big)
+    patches = combined_patches(est, test, cfg) * trained.groups.sim.unit_scale
+    return reassemble_patches(patches, rec.positions, M)
+
+
 def evaluate_scenario(
     ctx: ScenarioContext, refined: RefinedReconstruction, classical: Any = None, dense: Any = None
 ) -> Evaluation:
@@ -105,6 +121,15 @@ def evaluate_scenario(
             cblock.update(_scores(classical.stitched, sim.obj, ctx.settings.register))
             cblock["seeded"] = _scores(classical.seeded_stitched, sim.obj, ctx.settings.register)
         comp["classical"] = cblock
+    if trained.pinn.config.backprojection and sim.obj is not None:  # the network's starting image
+        comp["backprojection"] = {
+            "iterations": trained.pinn.config.backprojection,
+            **_scores(
+                backprojection_stitched(recon, ctx.resolved.params.reassemble_M),
+                sim.obj,
+                ctx.settings.register,
+            ),
+        }
     if dense is not None:
         dblock: dict[str, Any] = {
             "groups": dense.groups,

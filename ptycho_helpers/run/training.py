@@ -23,6 +23,7 @@ def model_config_of(ctx: ScenarioContext, groups: ScenarioGroups) -> ModelConfig
         combine_pad=groups.combine_pad,
         input_transform=s.input_transform,
         dense_bottleneck=s.dense_bottleneck,
+        backprojection=s.backprojection,
     )
 
 

@@ -2,7 +2,9 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
+import ptycho_helpers as ph
 from ptycho_helpers import far_field_intensity, make_probe, normalize_probe_guess
+from ptycho_helpers.core import physics
 from ptycho_helpers.core.physics import (
     disk_mask,
     extract_patches,
@@ -117,3 +119,39 @@ def test_poisson_deviance_half_floor(rng):
     k = rng.poisson(lam)
     assert np.mean(poisson_deviance_half(lam, k)) == pytest.approx(0.5, abs=0.02)
     assert poisson_deviance_half(np.array([3.0]), np.array([3.0]))[0] == pytest.approx(0.0)
+
+
+def _noise_free(obj_patches: np.ndarray, probe: np.ndarray) -> np.ndarray:
+    return np.sqrt(physics.far_field_intensity(obj_patches * probe * physics.disk_mask(probe.shape[0])))
+
+
+def test_error_reduction_zero_iterations_is_the_parseval_flat_object(rng):
+    N = 32
+    probe = physics.normalize_probe_guess(ph.make_probe(N), 4.0)
+    d = _noise_free(np.full((2, N, N), 1.7 + 0j), probe)
+    est = physics.error_reduction(d, probe, 0, probe_mask=True)
+    np.testing.assert_allclose(est, 1.7, rtol=1e-6)  # Parseval: Σd² = a²·Σ|P|²
+
+
+def test_error_reduction_keeps_a_consistent_object_and_lowers_the_data_error(rng):
+    N = 32
+    probe = physics.normalize_probe_guess(ph.make_probe(N), 4.0)
+    flat = np.full((1, N, N), 2.0 + 0j)
+    np.testing.assert_allclose(  # the true flat object is a fixed point
+        physics.error_reduction(_noise_free(flat, probe), probe, 5, probe_mask=True), 2.0, rtol=1e-6
+    )
+    obj = rng.uniform(1.0, 3.0, (3, N, N)) * np.exp(1j * rng.uniform(-0.3, 0.3, (3, N, N)))
+    d = _noise_free(obj, probe)
+    errors = []
+    for k in (0, 1, 3, 10):
+        est = physics.error_reduction(d, probe, k, probe_mask=True)
+        errors.append(np.sum((_noise_free(est, probe) - d) ** 2))
+    assert errors == sorted(errors, reverse=True) and errors[-1] < 0.5 * errors[0]  # ER never raises it
+    np.testing.assert_allclose(  # 1-homogeneous: works on the input-gain-scaled data as it is
+        physics.error_reduction(3.0 * d, probe, 3, probe_mask=True),
+        3.0 * physics.error_reduction(d, probe, 3, probe_mask=True),
+        rtol=1e-10,
+        atol=1e-12,
+    )
+    with pytest.raises(ValueError, match="like the probe"):
+        physics.error_reduction(d[:, :16, :16], probe, 1, probe_mask=True)

@@ -171,3 +171,42 @@ def test_group_prediction_physics_matches_numpy_twin():
     cut = geometry.cut_members(obj[:, 0], geo[..., :2], 4)
     np.testing.assert_array_equal(cut[0, 3, :-2, :-2], obj[0, 0, 2:, 2:])
     np.testing.assert_array_equal(cut[0, 0, 2:, 2:], obj[0, 0, :-2, :-2])
+
+
+@pytest.mark.parametrize("gridsize", [1, 2])
+def test_backprojection_layer_equals_numpy_twin_and_starts_the_heads(rng, gridsize):
+    """The physics input (k error-reduction iterations per pattern) against its numpy twin,
+    and the untrained model's output is exactly that image in the support (zero outside)."""
+    from ptycho_helpers.pinn.model import BackProjection
+
+    N, C = 32, gridsize**2
+    probe = physics.normalize_probe_guess(ph.make_probe(N), 4.0)
+    obj = rng.uniform(1.0, 3.0, (3, C, N, N)) * np.exp(1j * rng.uniform(-0.5, 0.5, (3, C, N, N)))
+    d = np.sqrt(physics.far_field_intensity(obj * probe * physics.disk_mask(N)))
+    x = (0.3 * np.transpose(d, (0, 2, 3, 1))).astype(np.float32)  # input-gain scaled
+    want = physics.error_reduction(d, probe, 4, probe_mask=True)  # (3, C, N, N), object units
+    layer = BackProjection(N, 4, True, input_gain=0.3)
+    layer.build(x.shape)
+    layer.set_probe(probe)
+    got = np.transpose(keras.ops.convert_to_numpy(layer(keras.ops.convert_to_tensor(x))), (0, 3, 1, 2))
+    tol = 2e-4 * np.abs(want).max()
+    assert_allclose(got[:, :C], np.abs(want), atol=tol)
+    assert_allclose(got[:, C : 2 * C], want.real, atol=tol)
+    assert_allclose(got[:, 2 * C :], want.imag, atol=tol)
+
+    cfg = ModelConfig(N=N, gridsize=gridsize, combine_pad=8, backprojection=4, input_gain=0.3)
+    amp, phase = (keras.ops.convert_to_numpy(t) for t in build_model(cfg, probe).diffraction_to_obj(x))
+    c = slice(N // 4, 3 * N // 4)
+    want_t = np.transpose(want, (0, 2, 3, 1))
+    assert_allclose(amp[:, c, c], np.abs(want_t)[:, c, c], atol=5e-3 * np.abs(want).max())
+    assert_allclose(phase[:, c, c], np.angle(want_t)[:, c, c], atol=5e-3)
+    assert not amp[:, : N // 4].any() and not phase[:, : N // 4].any()
+
+
+def test_backprojection_config_errors():
+    with pytest.raises(ValueError, match="per member pattern"):
+        ModelConfig(N=32, gridsize=2, prediction="group", backprojection=3)
+    with pytest.raises(ValueError, match="amp_init"):
+        ModelConfig(N=32, backprojection=3, amp_init="data")
+    with pytest.raises(ValueError, match="backprojection"):
+        ModelConfig(N=32, backprojection=-1)

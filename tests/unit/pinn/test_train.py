@@ -1,6 +1,7 @@
 """Training, bundle round trip and inference at tiny size (N=32, tens of groups)."""
 
 import logging
+import math
 import subprocess
 import sys
 
@@ -157,6 +158,23 @@ def test_bundle_loads_in_fresh_process_and_predicts_identically(trained_softplus
         assert (tmp_path / "bundle" / name).is_file()
 
 
+def test_backprojection_bundle_round_trip_keeps_gain_and_probe(tiny_setup, tmp_path):
+    """The physics-input layers (probe weights, α in the config) survive save/load."""
+    _, probe, raw = tiny_setup
+    data = _data(raw, 1, 16)
+    tc = TrainConfig(nepochs=1, batch_size=8, validation_fraction=0.0)
+    res = train_pinn(
+        data, model_config=ModelConfig(N=N, backprojection=3), train_config=tc, probe=probe, nphotons=1e9
+    )
+    assert res.pinn.config.input_gain == pytest.approx(res.scales.input_gain)
+    save_bundle(res, tmp_path / "bundle")
+    b = load_bundle(tmp_path / "bundle")
+    x = (res.scales.input_gain * data.diffraction[:4]).astype(np.float32)
+    for got, want in zip(b.diffraction_to_obj(x), res.pinn.diffraction_to_obj(x), strict=True):
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-5, atol=1e-6)
+    assert b.model_config == res.pinn.config
+
+
 def test_bundle_with_lambda_layer_is_refused(tmp_path):
     import keras
 
@@ -272,6 +290,7 @@ def test_step_budget_stops_at_the_exact_step_and_records_the_curve(lines_setup):
         data, model_config=ModelConfig(N=32), train_config=tc, probe=probe, nphotons=1e9, monitor=monitor
     )
     assert res.steps_run == 7 and int(res.pinn.autoencoder.optimizer.iterations) == 7
-    assert res.epochs_run == 3 and calls == [2, 4, 6, 7]
-    assert res.curve["step"] == [2, 4, 6, 7] and res.curve["probe_value"] == [2.0, 4.0, 6.0, 7.0]
+    assert res.epochs_run == 3 and calls == [0, 2, 4, 6, 7]
+    assert res.curve["step"] == [0, 2, 4, 6, 7] and res.curve["probe_value"] == [0.0, 2.0, 4.0, 6.0, 7.0]
+    assert math.isnan(res.curve["loss"][0]) and all(math.isfinite(v) for v in res.curve["loss"][1:])
     assert float(res.pinn.autoencoder.optimizer.learning_rate) == pytest.approx(1e-3 * 0 + tc.learning_rate)

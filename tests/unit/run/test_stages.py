@@ -186,7 +186,7 @@ def test_grid_scenario_runs_with_both_evaluations(tmp_path, scenario, groups):
     assert meta["model"]["prediction"] == ("group" if scenario == "gs2_grid" else "member")
     assert meta["scales"]["object_unit_test"] > 1 and meta["seeds"]["test_object"] == 1042
     curve = json.loads((ctx.folder / "train_outputs" / "learning_curve.json").read_text())
-    assert curve["step"] == [3, 6] and len(curve["amp_ssim"]) == 2
+    assert curve["step"] == [0, 3, 6] and len(curve["amp_ssim"]) == 3 and curve["loss"][0] is None
     assert c["classical"]["amplitude"]["ssim"] is not None  # data units multiplied back like the PINN's
     img = ev.reconstructed.stitched.image
     assert img.shape == (70, 70) and np.isfinite(img).all()  # 7 × 7 tiles of 10 px
