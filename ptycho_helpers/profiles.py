@@ -11,13 +11,14 @@ from .knobs import SETTING_KNOBS
 
 #: The reference's training and stitching for the grid scenarios: batch 16, Adam 1e-3
 #: constant, no validation split, seamless 10x10 tiles at the test stride, every test tile
-#: stitched, the PINN alone (no refinement).
+#: stitched, the PINN alone (no refinement) and the reference's CNN (no physics input).
 _GRID_RUN = {
     "batch_size": 16,
     "learning_rate": 1e-3,
     "lr_schedule": "constant",
     "validation_fraction": 0.0,
     "refine_steps": 0,
+    "backprojection": 0,  # the reference's CNN: no physics input (and none for one object per group)
     "reassemble_M": 10,
     "group_limit": 100_000,
 }

@@ -128,6 +128,14 @@ def scenario_notes(name: str, meta: dict[str, Any], stats: dict[str, Any], compa
             f"iterations to the flat start's final SSIM: flat {its.get('flat')}, PINN start {its.get('seeded')}; "
             f"positions rounded to the engine's pixel grid by at most {crec.get('position_rounding_max_px')} px"
         )
+    bpj = c.get("backprojection") or {}
+    if bpj.get("amplitude"):
+        ba = bpj["amplitude"]
+        lines.append(
+            f"- network input alone ({bpj['iterations']}-iteration error-reduction back-projection of each test "
+            f"pattern with the known probe, the image the heads start at): amplitude SSIM {_f(ba['ssim'])}, "
+            f"Pearson r {_f(ba['pearson_r'])}; what training added: SSIM {a['ssim'] - ba['ssim']:+.3f}"
+        )
     dn = c.get("dense") or {}
     if dn:
         if dn.get("same_as_main"):

@@ -306,6 +306,15 @@ def test_custom_probe_path_with_an_idealized_scenario_is_refused(tmp_path):
     assert not (tmp_path / "r").exists() or not any((tmp_path / "r").iterdir())
 
 
+def test_group_prediction_with_the_default_physics_input_is_refused_before_a_hub(tmp_path):
+    res = _cli(
+        "run", "gs2_ideal", "--prediction", "group", "--reports-dir", str(tmp_path / "r"), cwd=tmp_path
+    )
+    assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr[-2000:]
+    assert "--backprojection 0" in res.stderr.strip().splitlines()[-1]
+    assert not (tmp_path / "r").exists() or not any((tmp_path / "r").iterdir())
+
+
 def test_a_finished_hub_is_never_written_into_by_a_direct_run(tmp_path):
     from ptycho_helpers.run.record import start_scenario
 

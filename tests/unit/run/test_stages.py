@@ -199,3 +199,21 @@ def test_grid_scenario_runs_with_both_evaluations(tmp_path, scenario, groups):
     )
     ratio = np.abs(ev.reconstructed.rec.patches).sum() / np.abs(raw.patches).sum()
     assert ratio == pytest.approx(meta["scales"]["object_unit_test"], rel=1e-5)
+
+
+def test_default_run_scores_the_network_input_alone(staged):
+    """The default model has the physics input (backprojection 5): its stitched image alone
+    is scored on the same region as the PINN, with a result row and a notes line, and the
+    learning curve starts at step 0 (the untrained model, i.e. that image)."""
+    ctx, sim, groups, trained, recon, refined, ev, *_ = staged
+    assert (
+        trained.pinn.config.backprojection == 5
+        and trained.pinn.config.input_gain == trained.scales.input_gain
+    )
+    b = ev.comparison["backprojection"]
+    assert b["iterations"] == 5 and np.isfinite(b["amplitude"]["ssim"])
+    rows = [r for r in results.run_rows(ctx.folder) if r["stage"].startswith("network input alone")]
+    assert len(rows) == 1 and rows[0]["amp_ssim"] == b["amplitude"]["ssim"]
+    assert "network input alone (5-iteration" in (ctx.hub / f"{ctx.name}_notes.md").read_text()
+    curve = json.loads((ctx.folder / "train_outputs" / "learning_curve.json").read_text())
+    assert curve["step"][0] == 0 and curve["loss"][0] is None
