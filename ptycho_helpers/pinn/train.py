@@ -271,7 +271,7 @@ def train_pinn(
     random validation share with that seed (the split-by-y data arrive sorted), trains
     with Adam + ReduceLROnPlateau (``lr_schedule="plateau"``; ``"constant"``: the fixed rate)
     + EarlyStopping on the training loss.  ``train_config.steps > 0`` is an optimiser-step
-    budget (training stops after exactly that step).  ``monitor(step, live) -> {name: value}``
+    budget (training stops after exactly that step; no early stopping).  ``monitor(step, live) -> {name: value}``
     (``live.diffraction_to_obj``, ``live.input_gain``: the model being trained) is
     called every ``train_config.curve_every`` steps and at the end (the learning curve in
     ``TrainResult.curve``); it must not feed back into training.
@@ -331,9 +331,10 @@ def train_pinn(
                 verbose=0,
             )
         )
-    callbacks.append(
-        keras.callbacks.EarlyStopping(monitor="loss", patience=train_config.early_stop_patience, verbose=0)
-    )
+    if not train_config.steps:  # a step budget is the learning-curve instrument: never cut short
+        callbacks.append(
+            keras.callbacks.EarlyStopping(monitor="loss", patience=train_config.early_stop_patience, verbose=0)
+        )
     log.info(
         "training %d groups (%d validation), C=%d, N=%d, batch %d, %d epochs; alpha=%.6g s=%.6g "
         "(closed form %.6g)",

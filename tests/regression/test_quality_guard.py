@@ -6,6 +6,9 @@ training region (central 8×8 of each patch: the part the N=32 probe, radius ≈
 illuminates) is scored on its covered pixels against a flat image at the truth mean.
 Measured: SSIM 0.47 vs flat 0.14, MAE 0.20 vs 0.35, r 0.84; after 100 refinement steps
 from that prediction SSIM 0.64, r 0.88, LS scale 1.00.
+
+The default model (physics input, ``backprojection=5``) at the same size: SSIM 0.734 vs flat
+0.135, its input alone 0.734 (training keeps its start; it adds nothing measurable here).
 """
 
 from __future__ import annotations

@@ -175,6 +175,18 @@ def test_backprojection_bundle_round_trip_keeps_gain_and_probe(tiny_setup, tmp_p
     assert b.model_config == res.pinn.config
 
 
+def test_a_step_budget_is_not_cut_short_by_early_stopping(tiny_setup):
+    """``steps`` is a budget (the learning-curve instrument): a flat loss must not end it.
+    Before the fix EarlyStopping (patience 1 here) stopped this run after a few epochs."""
+    _, probe, raw = tiny_setup
+    data = _data(raw, 1, 16)
+    tc = TrainConfig(
+        nepochs=1, batch_size=8, steps=30, learning_rate=1e-30, early_stop_patience=1, validation_fraction=0.0
+    )
+    res = train_pinn(data, model_config=ModelConfig(N=N), train_config=tc, probe=probe, nphotons=1e9)
+    assert res.steps_run == 30 and res.epochs_run == 15
+
+
 def test_bundle_with_lambda_layer_is_refused(tmp_path):
     import keras
 
