@@ -7,12 +7,12 @@ made with :func:`dataclasses.replace`, which re-runs the validation.
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .core import classical as _classical
+from .core.checks import Record as _Record
 from .core.checks import check_bool, check_choice, check_float, check_int, check_name
 
 PROBE_MODES = ("idealized", "custom")
@@ -41,23 +41,6 @@ GPU_SETUP_HINT = (
 #: "reference": PtychoPINN's CNN (the default; options such as ``dense_bottleneck`` extend it).
 ARCHITECTURES = ("reference",)
 INPUT_TRANSFORMS = ("linear", "log", "linear+log")
-
-
-class _Record:
-    """Shared dict conversion for the frozen records."""
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)  # type: ignore[call-overload]
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]):
-        if not isinstance(data, dict):
-            raise TypeError(f"{cls.__name__}.from_dict expects a mapping, got {type(data).__name__}")
-        known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown {cls.__name__} key(s) {unknown}; allowed keys: {sorted(known)}")
-        return cls(**data)
 
 
 # --------------------------------------------------------------------------- records
@@ -239,13 +222,11 @@ class ModelConfig(_Record):
         s(self, "fullres_filters", check_int("fullres_filters", self.fullres_filters, minimum=0))
         s(self, "backprojection", check_int("backprojection", self.backprojection, minimum=0, maximum=50))
         s(self, "input_gain", check_float("input_gain", self.input_gain, minimum=0.0, exclusive=True))
-        if self.backprojection and self.prediction == "group":
+        if self.backprojection and (self.prediction == "group" or self.amp_init == "data"):
             raise ValueError(
-                "backprojection works per member pattern; it cannot start a one-object-per-group "
-                "prediction: use --backprojection 0 or --prediction member"
+                "backprojection works per member pattern and starts the amplitude head itself: use it with "
+                "prediction='member' and amp_init='zero', or set backprojection=0"
             )
-        if self.backprojection and self.amp_init == "data":
-            raise ValueError("backprojection already starts the amplitude head; use amp_init='zero'")
         s(
             self,
             "input_counts_scale",

@@ -1,7 +1,8 @@
 """Generate the README's results table from report hubs (never typed by hand).
 
 For every finished run in the given hubs: scenario, profile, reconstruction (the PINN alone,
-and the PINN + physics refinement when the run refined), amplitude SSIM beside its flat
+the PINN + physics refinement when the run refined, the network's physics input alone when
+it has one), amplitude SSIM beside its flat
 baseline, Pearson r, MAE, least-squares scale, epochs, training and refinement time.  With
 ``--readme`` the table replaces the block between the README's results markers.
 
@@ -35,6 +36,8 @@ def collect(hubs: list[Path]) -> list[dict]:
                 continue
             prof, st = meta["profile"], meta["settings"]
             variant = f"Adam {st.get('learning_rate')}"
+            if st.get("backprojection"):
+                variant += f", physics input {st['backprojection']}"
             if st.get("dense_bottleneck"):
                 variant += f", dense {st['dense_bottleneck']}"
             if st.get("input_transform", "linear") != "linear":

@@ -7,6 +7,7 @@ can use it.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from typing import Any
@@ -84,3 +85,21 @@ def check_name(kind: str, value: Any) -> str:
             "(no path separators, not '.' or '..')"
         )
     return value
+
+
+class Record:
+    """Dict conversion for the frozen config records: ``from_dict`` refuses unknown keys
+    and names the allowed ones."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]):
+        if not isinstance(data, dict):
+            raise TypeError(f"{cls.__name__}.from_dict expects a mapping, got {type(data).__name__}")
+        known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown {cls.__name__} key(s) {unknown}; allowed keys: {sorted(known)}")
+        return cls(**data)

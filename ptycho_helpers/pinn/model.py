@@ -7,6 +7,10 @@ that share every layer:
   the model that is trained (Poisson likelihood on intensities);
 * ``diffraction_to_obj``: ``diffraction -> [amp, phase]`` (b,N,N,C), used for inference.
 
+With ``ModelConfig.backprojection > 0`` (the run default) the network also reads the
+patterns brought back to real space by the known probe, and its heads start at that image
+(:mod:`ptycho_helpers.pinn.backprojection`).
+
 Physics (Keras twin of :func:`ptycho_helpers.core.geometry.model_intensity`): the object
 patch of each member lives on the integer grid at ``floor(position)``; for gridsize > 1
 the members are placed at their integer offsets on a ``N + 2·pad`` canvas, averaged
@@ -33,12 +37,7 @@ from keras import layers, ops
 
 from ..config import ModelConfig
 from ..core.physics import disk_mask, support_mask
-
-PACKAGE = "ptycho_helpers"
-
-#: Width of the two full-resolution convolutions that read the back-projection beside the
-#: decoder output (``fullres_filters`` overrides it).
-BACKPROJECTION_FILTERS = 32
+from .backprojection import PACKAGE, BackProjection, corrected_logits
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -98,115 +97,6 @@ class BorderFill(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "N": self.N}
-
-
-@keras.saving.register_keras_serializable(package=PACKAGE)
-class BackProjection(layers.Layer):
-    """The measured diffraction brought back to real space by the known physics.
-
-    ``k`` error-reduction iterations per pattern (no network, no training): a flat object
-    of the Parseval amplitude of that pattern, ``a = sqrt(Σd² / Σ|P|²)``, is propagated,
-    its far-field modulus replaced by the measured one, propagated back, and the object
-    updated where the probe lights it, ``O += conj(P)·(ψ' − ψ) / max|P|²``.  The update is
-    1-homogeneous in ``d``, so it works on the input-gain-scaled diffraction as it is.
-
-    Input ``(b, N, N, C)`` measured amplitudes (fftshifted, the model's input, i.e. the
-    data × the input gain α); output ``(b, N, N, 3C)``: ``[|O|, Re O, Im O]`` of each
-    member in object units (divided by α), the units the heads predict in.
-    The probe (× the disk r < N/4 when ``probe_mask``) is a non-trainable weight.
-    """
-
-    def __init__(self, N: int, iterations: int, probe_mask: bool, input_gain: float = 1.0, **kwargs):
-        super().__init__(**kwargs)
-        self.input_gain = float(input_gain)
-        self.N = int(N)
-        self.iterations = int(iterations)
-        self.probe_mask = bool(probe_mask)
-
-    def build(self, input_shape):
-        N = self.N
-        self.probe_re = self.add_weight(shape=(N, N), initializer="zeros", trainable=False, name="probe_re")
-        self.probe_im = self.add_weight(shape=(N, N), initializer="zeros", trainable=False, name="probe_im")
-        self._disk = disk_mask(N).astype(np.float32) if self.probe_mask else np.ones((N, N), np.float32)
-
-    def set_probe(self, probe: np.ndarray) -> None:
-        p = np.asarray(probe, dtype=np.complex64)
-        if p.shape != (self.N, self.N):
-            raise ValueError(f"probe must have shape ({self.N}, {self.N}), got {p.shape}")
-        self.probe_re.assign(p.real)
-        self.probe_im.assign(p.imag)
-
-    def call(self, x):
-        N, h = self.N, self.N // 2
-        d = ops.transpose(ops.cast(x, "float32"), (0, 3, 1, 2))  # (b, C, N, N)
-        d = ops.relu(d)
-        disk = ops.convert_to_tensor(self._disk)
-        pr, pi = self.probe_re * disk, self.probe_im * disk
-        p2 = pr**2 + pi**2
-        a0 = ops.sqrt(ops.sum(d**2, axis=(2, 3), keepdims=True) / ops.sum(p2))
-        target = ops.roll(d, shift=(-h, -h), axis=(2, 3)) * float(N)  # unshifted |fft2| = N·d
-        o_re = a0 * ops.ones_like(d)
-        o_im = ops.zeros_like(d)
-        step = 1.0 / ops.max(p2)
-        for _ in range(self.iterations):
-            s_re, s_im = o_re * pr - o_im * pi, o_re * pi + o_im * pr
-            f_re, f_im = ops.fft2((s_re, s_im))
-            k = target / ops.maximum(ops.sqrt(f_re**2 + f_im**2), 1e-6)
-            q_re, q_im = ops.ifft2((f_re * k, f_im * k))
-            e_re, e_im = q_re - s_re, q_im - s_im
-            o_re = o_re + (pr * e_re + pi * e_im) * step
-            o_im = o_im + (pr * e_im - pi * e_re) * step
-        o_re, o_im = o_re / self.input_gain, o_im / self.input_gain
-        amp = ops.sqrt(o_re**2 + o_im**2)
-        out = ops.concatenate([amp, o_re, o_im], axis=1)  # (b, 3C, N, N)
-        return ops.transpose(out, (0, 2, 3, 1))
-
-    def compute_output_shape(self, input_shape):
-        return (*input_shape[:-1], 3 * input_shape[-1])
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "N": self.N,
-            "iterations": self.iterations,
-            "probe_mask": self.probe_mask,
-            "input_gain": self.input_gain,
-        }
-
-
-@keras.saving.register_keras_serializable(package=PACKAGE)
-class HeadPrior(layers.Layer):
-    """Logits that make the output heads reproduce the back-projection: the inverse of the
-    amplitude head on ``|O|`` and of ``π·tanh`` on ``arg O`` (inputs ``(b, n, n, 3C)``
-    as :class:`BackProjection` gives them; outputs ``[amp_logits, phase_logits]``)."""
-
-    def __init__(self, channels: int, amp_activation: str, amp_scale: float, **kwargs):
-        super().__init__(**kwargs)
-        self.channels = int(channels)
-        self.amp_activation = str(amp_activation)
-        self.amp_scale = float(amp_scale)
-
-    def call(self, bp):
-        C = self.channels
-        amp, re, im = bp[..., :C], bp[..., C : 2 * C], bp[..., 2 * C :]
-        if self.amp_activation == "softplus":
-            a = ops.maximum(amp, 1e-3)
-            amp_logits = a + ops.log(-ops.expm1(-a))  # softplus^-1
-        else:
-            cap = 1.0 if self.amp_activation == "sigmoid" else self.amp_scale
-            q = ops.clip(amp / cap, 1e-3, 1.0 - 1e-3)
-            amp_logits = ops.log(q / (1.0 - q))
-        t = ops.clip(ops.arctan2(im, re) / math.pi, -0.999, 0.999)
-        phase_logits = 0.5 * ops.log((1.0 + t) / (1.0 - t))  # atanh
-        return amp_logits, phase_logits
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "channels": self.channels,
-            "amp_activation": self.amp_activation,
-            "amp_scale": self.amp_scale,
-        }
 
 
 def _shift_matrices(offsets, N: int, pad: int):
@@ -433,28 +323,7 @@ def build_model(config: ModelConfig, probe: np.ndarray) -> PINN:
         amp = layers.Conv2D(config.out_channels, 3, padding="same", name="amp_logits")(da)
         phase = layers.Conv2D(config.out_channels, 3, padding="same", name="phase_logits")(dp)
     else:  # the heads start at the back-projection; the network learns the correction
-        centre = layers.Cropping2D(N // 4, name="backprojection_centre")(back)
-        prior_amp, prior_phase = HeadPrior(C, config.amp_activation, config.amp_scale, name="head_prior")(
-            centre
-        )
-        amp, phase = prior_amp, prior_phase
-        for name, d, prior in (("amp", da, prior_amp), ("phase", dp, prior_phase)):
-            t = layers.Concatenate(name=f"{name}_with_backprojection")([d, centre])
-            width = config.fullres_filters or BACKPROJECTION_FILTERS
-            t = _conv(t, width, f"{name}_bp_conv_a", bn)
-            t = _conv(t, width, f"{name}_bp_conv_b", bn)
-            t = layers.Conv2D(
-                config.out_channels,
-                3,
-                padding="same",
-                kernel_initializer="zeros",
-                bias_initializer="zeros",
-                name=f"{name}_logits",
-            )(t)
-            if name == "amp":
-                amp = layers.Add(name="amp_logits_total")([t, prior])
-            else:
-                phase = layers.Add(name="phase_logits_total")([t, prior])
+        amp, phase = corrected_logits(back, da, dp, config, lambda t, f, name: _conv(t, f, name, bn))
     amp = _amp_head(config, "amp_centre")(amp)
     amp = layers.ZeroPadding2D(N // 4, name="amp_pad")(amp)
     phase = PiTanh(name="phase_centre")(phase)

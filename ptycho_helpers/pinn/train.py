@@ -333,7 +333,9 @@ def train_pinn(
         )
     if not train_config.steps:  # a step budget is the learning-curve instrument: never cut short
         callbacks.append(
-            keras.callbacks.EarlyStopping(monitor="loss", patience=train_config.early_stop_patience, verbose=0)
+            keras.callbacks.EarlyStopping(
+                monitor="loss", patience=train_config.early_stop_patience, verbose=0
+            )
         )
     log.info(
         "training %d groups (%d validation), C=%d, N=%d, batch %d, %d epochs; alpha=%.6g s=%.6g "

@@ -101,7 +101,9 @@ def test_sigkill_leaves_running_status_reported_as_incomplete(tmp_path):
 def test_nan_loss_fails_the_scenario_and_the_next_one_runs(tmp_path):
     hub = tmp_path / "hub"
     tiny = {"base_total_images": 32, "group_count": 8, "nepochs": 3, "group_limit": 2}
-    bad = runs.execute_scenario(hub, "gs1_ideal", {**tiny, "learning_rate": 1e6}, run_name="absurd_lr")
+    # the reference CNN (backprojection 0) diverges at this rate within 3 steps
+    absurd = {**tiny, "learning_rate": 1e6, "backprojection": 0}
+    bad = runs.execute_scenario(hub, "gs1_ideal", absurd, run_name="absurd_lr")
     good = runs.execute_scenario(hub, "gs1_ideal", tiny, run_name="normal")
     assert bad["status"] == "failed" and "TrainingDiverged" in bad["error"]
     assert good["status"] == "complete"

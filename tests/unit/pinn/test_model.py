@@ -177,7 +177,7 @@ def test_group_prediction_physics_matches_numpy_twin():
 def test_backprojection_layer_equals_numpy_twin_and_starts_the_heads(rng, gridsize):
     """The physics input (k error-reduction iterations per pattern) against its numpy twin,
     and the untrained model's output is exactly that image in the support (zero outside)."""
-    from ptycho_helpers.pinn.model import BackProjection
+    from ptycho_helpers.pinn.backprojection import BackProjection
 
     N, C = 32, gridsize**2
     probe = physics.normalize_probe_guess(ph.make_probe(N), 4.0)
