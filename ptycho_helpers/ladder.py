@@ -6,7 +6,8 @@ Rung 0 is ``gs{1,2}_grid`` (the legacy grid protocol); each next rung changes on
 of the knob table toward the non-grid protocol.  The last rung changes the scan and the
 object set together (a grid scan of separate objects → random positions on the y-halves
 of one object; the workbook runs only these two pairs) and sizes the non-grid workload so
-the groups fit.  ``direction="nongrid-to-grid"`` walks the same rungs back.
+the groups fit.  A last rung adds the workbook's physics input (``backprojection``) to the
+non-grid end.  ``direction="nongrid-to-grid"`` walks the same rungs back.
 """
 
 from __future__ import annotations
@@ -42,6 +43,9 @@ RUNGS: tuple[tuple[str, dict[str, tuple[Any, Any]]], ...] = (
         "grid scan of separate objects → random positions on y-halves of one object",
         {"scan": ("grid", "random"), "object_set": ("separate", "halves"), "group_count": (None, 1000)},
     ),
+    # not a protocol difference: the workbook's default model on top of the non-grid protocol
+    # (per member pattern, so after the prediction rung; undone first going back)
+    ("reference CNN → physics input (back-projection, 5 iterations)", {"backprojection": (0, 5)}),
 )
 DIRECTIONS = ("grid-to-nongrid", "nongrid-to-grid")
 

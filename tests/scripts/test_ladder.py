@@ -29,6 +29,10 @@ def test_each_rung_differs_from_its_neighbour_in_exactly_its_recorded_settings(g
     ends = (tasks[0]["values"], tasks[-1]["values"])
     grid_end = ends[0] if direction == "grid-to-nongrid" else ends[1]
     assert grid_end.get("scan", "grid") == "grid" and grid_end.get("prediction", "group") != "member"
+    nongrid_end = ends[1] if grid_end is ends[0] else ends[0]
+    assert (
+        grid_end.get("backprojection", 0) == 0 and nongrid_end["backprojection"] == 5
+    )  # 0: the grid profile's
 
 
 def test_two_seeds_make_two_runs_per_rung_and_verdict_uses_the_spread():
