@@ -260,7 +260,9 @@ def hub_summary(
     lines += [
         "",
         "Reconstructions of the same stitched test patterns, scored on the same covered region: *PINN* (the "
-        "network alone), *PINN + refinement* (its patches refined on their own diffraction), *classical* (PtyLab, "
+        "network alone: no refinement, no classical engine), *network input alone* (the physics input the "
+        "network reads and starts from, its back-projection; PINN minus it is what training added), "
+        "*PINN + refinement* (its patches refined on their own diffraction), *classical* (PtyLab, "
         "known probe, from a flat start and from the PINN's image). *flat baseline*: a constant image at the "
         "truth's mean; *blur σ8*: the truth blurred by 8 px; *LS scale*: the least-squares factor truth ≈ "
         "scale × prediction (1 = no amplitude bias); *reference-metric*: the grid protocol's whole-image, "
