@@ -48,7 +48,8 @@ class RefinedBlock(BaseModel):
 
 
 class ClassicalScores(BaseModel):
-    """Scores of one classical reconstruction (same metric code, same covered region)."""
+    """Scores of one further reconstruction of the same patches (the classical engine's; the
+    physics input's in :class:`BackprojectionBlock`): same metric code, same covered region."""
 
     model_config = ConfigDict(extra="forbid")
     alignment: dict[str, Any] | None = None
@@ -90,17 +91,12 @@ class DenseBlock(BaseModel):
     reference: dict[str, Any] | None = None
 
 
-class BackprojectionBlock(BaseModel):
+class BackprojectionBlock(ClassicalScores):
     """The network's physics input alone (``--backprojection`` iterations), stitched like the
-    PINN: what the heads start from, so the network's own gain is PINN − this."""
+    PINN and scored like any further reconstruction: what the heads start from, so the
+    network's own gain is PINN − this."""
 
-    model_config = ConfigDict(extra="forbid")
     iterations: int
-    alignment: dict[str, Any] | None = None
-    amplitude: ImageScores | None = None
-    amplitude_scaled: ImageScores | None = None
-    phase: dict[str, Any] | None = None
-    reference: dict[str, Any] | None = None
 
 
 class Comparison(BaseModel):

@@ -22,8 +22,43 @@ PACKAGE = "ptycho_helpers"
 BACKPROJECTION_FILTERS = 32
 
 
+class ProbeLayer(layers.Layer):
+    """A layer holding the known probe as two non-trainable ``(N, N)`` weights (saved with
+    the model), ``× the disk r < N/4`` when ``probe_mask``: the shared part of the physics
+    layers (``model.DiffractionPhysics``, :class:`BackProjection`)."""
+
+    def _build_probe(self, N: int, probe_mask: bool) -> None:
+        self.probe_re = self.add_weight(shape=(N, N), initializer="zeros", trainable=False, name="probe_re")
+        self.probe_im = self.add_weight(shape=(N, N), initializer="zeros", trainable=False, name="probe_im")
+        self._disk = disk_mask(N).astype(np.float32) if probe_mask else np.ones((N, N), np.float32)
+
+    def set_probe(self, probe: np.ndarray) -> None:
+        p = np.asarray(probe, dtype=np.complex64)
+        if p.shape != (self.N, self.N):
+            raise ValueError(f"probe must have shape ({self.N}, {self.N}), got {p.shape}")
+        self.probe_re.assign(p.real)
+        self.probe_im.assign(p.imag)
+
+    def _masked_probe(self):
+        """(real, imaginary) parts of the probe the model uses."""
+        disk = ops.convert_to_tensor(self._disk)
+        return self.probe_re * disk, self.probe_im * disk
+
+
+def amp_head_inverse(a, amp_activation: str, amp_scale: float):
+    """The logits at which the amplitude head outputs ``a`` (``keras.ops``; tensors or
+    scalars): softplus⁻¹, or the logit of ``a / cap`` for the sigmoid heads (cap 1 or k),
+    both kept away from the heads' flat ends."""
+    if amp_activation == "softplus":
+        a = ops.maximum(a, 1e-3)
+        return a + ops.log(-ops.expm1(-a))
+    cap = 1.0 if amp_activation == "sigmoid" else amp_scale
+    q = ops.clip(ops.divide(a, cap), 1e-3, 1.0 - 1e-3)
+    return ops.log(q / (1.0 - q))
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class BackProjection(layers.Layer):
+class BackProjection(ProbeLayer):
     """The measured diffraction brought back to real space by the known physics.
 
     ``k`` error-reduction iterations per pattern (no network, no training): a flat object
@@ -46,24 +81,13 @@ class BackProjection(layers.Layer):
         self.probe_mask = bool(probe_mask)
 
     def build(self, input_shape):
-        N = self.N
-        self.probe_re = self.add_weight(shape=(N, N), initializer="zeros", trainable=False, name="probe_re")
-        self.probe_im = self.add_weight(shape=(N, N), initializer="zeros", trainable=False, name="probe_im")
-        self._disk = disk_mask(N).astype(np.float32) if self.probe_mask else np.ones((N, N), np.float32)
-
-    def set_probe(self, probe: np.ndarray) -> None:
-        p = np.asarray(probe, dtype=np.complex64)
-        if p.shape != (self.N, self.N):
-            raise ValueError(f"probe must have shape ({self.N}, {self.N}), got {p.shape}")
-        self.probe_re.assign(p.real)
-        self.probe_im.assign(p.imag)
+        self._build_probe(self.N, self.probe_mask)
 
     def call(self, x):
         N, h = self.N, self.N // 2
         d = ops.transpose(ops.cast(x, "float32"), (0, 3, 1, 2))  # (b, C, N, N)
         d = ops.relu(d)
-        disk = ops.convert_to_tensor(self._disk)
-        pr, pi = self.probe_re * disk, self.probe_im * disk
+        pr, pi = self._masked_probe()
         p2 = pr**2 + pi**2
         a0 = ops.sqrt(ops.sum(d**2, axis=(2, 3), keepdims=True) / ops.sum(p2))
         target = ops.roll(d, shift=(-h, -h), axis=(2, 3)) * float(N)  # unshifted |fft2| = N·d
@@ -111,13 +135,7 @@ class HeadPrior(layers.Layer):
     def call(self, bp):
         C = self.channels
         amp, re, im = bp[..., :C], bp[..., C : 2 * C], bp[..., 2 * C :]
-        if self.amp_activation == "softplus":
-            a = ops.maximum(amp, 1e-3)
-            amp_logits = a + ops.log(-ops.expm1(-a))  # softplus^-1
-        else:
-            cap = 1.0 if self.amp_activation == "sigmoid" else self.amp_scale
-            q = ops.clip(amp / cap, 1e-3, 1.0 - 1e-3)
-            amp_logits = ops.log(q / (1.0 - q))
+        amp_logits = amp_head_inverse(amp, self.amp_activation, self.amp_scale)
         t = ops.clip(ops.arctan2(im, re) / math.pi, -0.999, 0.999)
         phase_logits = 0.5 * ops.log((1.0 + t) / (1.0 - t))  # atanh
         return amp_logits, phase_logits

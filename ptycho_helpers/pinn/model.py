@@ -36,8 +36,8 @@ import numpy as np
 from keras import layers, ops
 
 from ..config import ModelConfig
-from ..core.physics import disk_mask, support_mask
-from .backprojection import PACKAGE, BackProjection, corrected_logits
+from ..core.physics import support_mask
+from .backprojection import PACKAGE, BackProjection, ProbeLayer, corrected_logits
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -107,7 +107,7 @@ def _shift_matrices(offsets, N: int, pad: int):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class DiffractionPhysics(layers.Layer):
+class DiffractionPhysics(ProbeLayer):
     """Object patches (amp, phase) + geometry -> far-field intensity (object units).
 
     Inputs ``[amp (b,N,N,C), phase (b,N,N,C), geometry (b,C,4)]``; output ``(b,N,N,C)``.
@@ -133,18 +133,8 @@ class DiffractionPhysics(layers.Layer):
         self.probe_big = bool(probe_big)
 
     def build(self, input_shape):
-        N = self.N
-        self.probe_re = self.add_weight(shape=(N, N), initializer="zeros", trainable=False, name="probe_re")
-        self.probe_im = self.add_weight(shape=(N, N), initializer="zeros", trainable=False, name="probe_im")
-        self._support = support_mask(N, self.probe_big).astype(np.float32)
-        self._disk = disk_mask(N).astype(np.float32) if self.probe_mask else np.ones((N, N), np.float32)
-
-    def set_probe(self, probe: np.ndarray) -> None:
-        p = np.asarray(probe, dtype=np.complex64)
-        if p.shape != (self.N, self.N):
-            raise ValueError(f"probe must have shape ({self.N}, {self.N}), got {p.shape}")
-        self.probe_re.assign(p.real)
-        self.probe_im.assign(p.imag)
+        self._build_probe(self.N, self.probe_mask)
+        self._support = support_mask(self.N, self.probe_big).astype(np.float32)
 
     def _combine_extract(self, re, im, offsets):
         A_x = _shift_matrices(offsets[..., 0], self.N, self.pad)
@@ -192,9 +182,7 @@ class DiffractionPhysics(layers.Layer):
             return t * (1.0 - fy) + ny * fy
 
         re, im = shift(re), shift(im)
-        disk = ops.convert_to_tensor(self._disk)
-        pr = self.probe_re * disk
-        pi = self.probe_im * disk
+        pr, pi = self._masked_probe()
         ex_re = re * pr - im * pi
         ex_im = re * pi + im * pr
         f_re, f_im = ops.fft2((ex_re, ex_im))

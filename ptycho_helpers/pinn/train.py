@@ -76,14 +76,12 @@ def mean_object_amplitude(diffraction: np.ndarray, probe: np.ndarray, probe_mask
 
 def init_amplitude_head(pinn, amplitude: float) -> None:
     """Set the amplitude head's bias so that an untrained model outputs ``amplitude``."""
+    from keras import ops
+
+    from .backprojection import amp_head_inverse
+
     cfg = pinn.config
-    a = float(amplitude)
-    if cfg.amp_activation == "softplus":
-        b = a + math.log(-math.expm1(-a))  # softplus^-1
-    else:
-        cap = 1.0 if cfg.amp_activation == "sigmoid" else cfg.amp_scale
-        q = min(max(a / cap, 1e-3), 1 - 1e-3)
-        b = math.log(q / (1 - q))
+    b = float(ops.convert_to_numpy(amp_head_inverse(float(amplitude), cfg.amp_activation, cfg.amp_scale)))
     names = ["amp_logits"] + (["big_amp_logits"] if cfg.probe_big else [])
     for name in names:
         layer = pinn.autoencoder.get_layer(name)

@@ -26,20 +26,28 @@ from ptycho_helpers.pinn.infer import predict_patches  # noqa: E402
 from ptycho_helpers.pinn.refine import refine_patches  # noqa: E402
 from ptycho_helpers.pinn.train import train_pinn  # noqa: E402
 
+N = 32
 
-def test_trained_model_beats_flat_baseline(lines_setup):
-    N = 32
+
+def _trained(lines_setup, **model):
+    """(obj, probe, data, train result, prediction) of a tiny model: 64 training groups,
+    15 epochs of batch 8, predicted on the same groups (the guards stitch at M = 8)."""
     obj, probe, raw = lines_setup
     groups = ph.group_positions(raw.positions, gridsize=1, n_groups=64, rng=0)
     data = gather_groups(raw.diffraction, raw.positions, groups)
     res = train_pinn(
         data,
-        model_config=ModelConfig(N=N),
+        model_config=ModelConfig(N=N, **model),
         train_config=TrainConfig(nepochs=15, batch_size=8),
         probe=probe,
         nphotons=1e9,
     )
     rec = predict_patches(res.pinn.diffraction_to_obj, data, input_gain=res.scales.input_gain)
+    return obj, probe, data, res, rec
+
+
+def test_trained_model_beats_flat_baseline(lines_setup):
+    obj, probe, data, res, rec = _trained(lines_setup)
     stitched = ph.reassemble_patches(rec.patches, rec.positions, 8)
     comp = metrics.compare_to_truth(stitched, obj)
     amp, flat = comp["amplitude"], comp["baselines"]["flat"]
@@ -72,18 +80,7 @@ def test_trained_model_beats_flat_baseline(lines_setup):
 def test_backprojection_model_beats_flat_and_keeps_its_start(lines_setup):
     """The physics-input model (``backprojection``): its untrained output is the
     per-pattern back-projection; training must keep what that start gives and beat flat."""
-    N = 32
-    obj, probe, raw = lines_setup
-    groups = ph.group_positions(raw.positions, gridsize=1, n_groups=64, rng=0)
-    data = gather_groups(raw.diffraction, raw.positions, groups)
-    res = train_pinn(
-        data,
-        model_config=ModelConfig(N=N, backprojection=5),
-        train_config=TrainConfig(nepochs=15, batch_size=8),
-        probe=probe,
-        nphotons=1e9,
-    )
-    rec = predict_patches(res.pinn.diffraction_to_obj, data, input_gain=res.scales.input_gain)
+    obj, probe, data, res, rec = _trained(lines_setup, backprojection=5)
     comp = metrics.compare_to_truth(ph.reassemble_patches(rec.patches, rec.positions, 8), obj)
     start = physics.error_reduction(np.transpose(data.diffraction, (0, 3, 1, 2)), probe, 5, probe_mask=True)
     start = start.reshape(-1, N, N) * physics.support_mask(N, False)
