@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..core import geometry, metrics, physics
+from ..core.reassemble import reassemble_patches
 from ..hub import artifacts, results
 from .record import ScenarioContext
 from .records import RefinedReconstruction, TrainedModel
@@ -75,7 +76,6 @@ def backprojection_stitched(recon, M: int) -> Any:
     """The network's physics input alone (``ModelConfig.backprojection`` error-reduction
     iterations per test pattern), masked to the model's support, combined per group like
     the PINN's patches and stitched at the same positions: what the network starts from."""
-    from ..core.reassemble import reassemble_patches
     from ..pinn.infer import combined_patches
 
     trained, rec = recon.trained, recon.rec
