@@ -55,18 +55,19 @@ def train_config_of(ctx: ScenarioContext, groups: ScenarioGroups) -> TrainConfig
 
 
 def curve_monitor(ctx: ScenarioContext, groups: ScenarioGroups, mc: ModelConfig):
-    """Amplitude SSIM of the first ``CURVE_GROUPS`` stitched test groups against the truth
-    (masked, and the reference metric when the tiles cover their canvas), for the learning
-    curve; ``None`` without a ground truth."""
+    """Amplitude SSIM of the first ``CURVE_GROUPS`` stitched test groups (every test tile of
+    the grid protocol) against the truth (masked, and the reference metric when the tiles
+    cover their canvas), for the learning curve; ``None`` without a ground truth."""
     sim = groups.sim
     if sim.obj is None:
         return None
     from ..core import metrics
     from ..pinn.infer import combined_patches, predict_patches
 
-    sub = GroupedData(
-        *(a[:CURVE_GROUPS] for a in (groups.test.diffraction, groups.test.positions, groups.test.geometry))
-    )
+    # the grid protocol's tiles cover the test object seamlessly: score them all, so each
+    # point of the curve is the reference's own metric on the whole stitched test object
+    n = groups.test.n_groups if ctx.resolved.spec.scan == "grid" else CURVE_GROUPS
+    sub = GroupedData(*(a[:n] for a in (groups.test.diffraction, groups.test.positions, groups.test.geometry)))
     M = ctx.resolved.params.reassemble_M
 
     def monitor(step: int, model) -> dict[str, float]:
