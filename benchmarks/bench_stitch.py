@@ -24,6 +24,8 @@ def run(n: int = 256, N: int = 64, M: int = 20, repeats: int = 3) -> dict:
     ours = reassemble_patches(patches, pos, M)
     ref_img, ref_w = reference_reassemble(patches, pos, M)
     cov = ours.covered
+    if ref_img.shape != ours.image.shape:
+        raise AssertionError(f"canvases differ: ours {ours.image.shape}, baseline {ref_img.shape}")
     max_diff = float(np.max(np.abs(ours.image[cov] - ref_img[cov])))
     t_ours = best_of(lambda: reassemble_patches(patches, pos, M), repeats)
     t_ref = best_of(lambda: reference_reassemble(patches, pos, M), 1)

@@ -15,7 +15,8 @@ from ptycho_helpers.core.reassemble import even_ceil
 
 def reference_reassemble(patches: np.ndarray, positions: np.ndarray, M: int) -> tuple[np.ndarray, np.ndarray]:
     n, N, _ = patches.shape
-    centred = positions - positions.mean(axis=0)
+    # the canvas of ``reassemble_patches``: centred on the integer grid point floor(mean)
+    centred = positions - np.floor(positions.mean(axis=0))
     pad = even_ceil(float(np.max(np.abs(centred))))
     S = M + 2 * pad + 1
     lo = N // 2 - M // 2

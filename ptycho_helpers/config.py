@@ -28,6 +28,15 @@ CLASSICAL_ENGINES = (*_classical.ENGINES, "none")
 CLASSICAL_STARTS = _classical.STARTS
 LR_SCHEDULES = ("plateau", "constant")
 AMP_ACTIVATIONS = ("softplus", "sigmoid", "scaled_sigmoid")
+#: data: the photon scale s and input gain α computed from the training data (fixed);
+#: reference: PtychoPINN's one trainable log-scale at the closed form sqrt(nphotons)/(N/2)
+INTENSITY_SCALES = ("data", "reference")
+#: the physics input reads the data at the fixed input gain: no trainable scale with it
+SCALE_RULE = (
+    "intensity_scale='reference' needs backprojection=0 (the reference CNN); or use intensity_scale='data'"
+)
+
+
 #: where a run computes: auto = a GPU when the Keras backend sees one, else the CPU
 DEVICES = ("auto", "gpu", "cpu")
 #: environment variable naming the process that launched a run's kernel (set by the runner
@@ -38,8 +47,6 @@ GPU_SETUP_HINT = (
     "on a GPU workstation install the GPU set-up (`make venv GPU=1`, requirements-gpu.txt), "
     "or run with --device cpu"
 )
-#: "reference": PtychoPINN's CNN (the default; options such as ``dense_bottleneck`` extend it).
-ARCHITECTURES = ("reference",)
 INPUT_TRANSFORMS = ("linear", "log", "linear+log")
 
 
@@ -180,7 +187,6 @@ class ModelConfig(_Record):
 
     N: int = 64
     gridsize: int = 1
-    architecture: str = "reference"
     amp_activation: str = "softplus"
     amp_scale: float = 5.0  # k of scaled_sigmoid
     probe_big: bool = False
@@ -196,6 +202,10 @@ class ModelConfig(_Record):
     prediction: str = "member"  # member: one patch per member; group: one object per group
     backprojection: int = 0  # >0: error-reduction iterations of the physics input (0: off)
     input_gain: float = 1.0  # α of the input (set by training); the back-projection divides by it
+    intensity_scale: str = (
+        "data"  # data: fixed s and α from the data | reference: PtychoPINN's trainable log-scale
+    )
+    scale_init: float = 1.0  # initial scale of intensity_scale="reference" (set by training: the closed form)
 
     def __post_init__(self) -> None:
         s = object.__setattr__
@@ -209,7 +219,6 @@ class ModelConfig(_Record):
             )
         s(self, "N", N)
         s(self, "gridsize", check_int("gridsize", self.gridsize, minimum=1))
-        check_choice("architecture", self.architecture, ARCHITECTURES)
         check_choice("amp_activation", self.amp_activation, AMP_ACTIVATIONS)
         s(self, "amp_scale", check_float("amp_scale", self.amp_scale, minimum=0.0, exclusive=True))
         s(self, "probe_big", check_bool("probe_big", self.probe_big))
@@ -222,6 +231,10 @@ class ModelConfig(_Record):
         s(self, "fullres_filters", check_int("fullres_filters", self.fullres_filters, minimum=0))
         s(self, "backprojection", check_int("backprojection", self.backprojection, minimum=0, maximum=50))
         s(self, "input_gain", check_float("input_gain", self.input_gain, minimum=0.0, exclusive=True))
+        check_choice("intensity_scale", self.intensity_scale, INTENSITY_SCALES)
+        s(self, "scale_init", check_float("scale_init", self.scale_init, minimum=0.0, exclusive=True))
+        if self.intensity_scale == "reference" and self.backprojection:
+            raise ValueError(SCALE_RULE)
         if self.backprojection and (self.prediction == "group" or self.amp_init == "data"):
             raise ValueError(
                 "backprojection works per member pattern and starts the amplitude head itself: use it with "
@@ -262,6 +275,7 @@ class ModelConfig(_Record):
     @classmethod
     def from_dict(cls, data: dict[str, Any]):
         data = dict(data)
+        data.pop("architecture", None)  # bundles before the one-value option was removed
         if data.get("filters") is not None:
             data["filters"] = tuple(data["filters"])
         return super().from_dict(data)
@@ -278,7 +292,6 @@ class TrainConfig(_Record):
     seed: int = 42
     nll_weight: float = 1.0
     mae_weight: float = 0.0
-    realspace_weight: float = 0.0
     lr_patience: int = 2
     lr_factor: float = 0.5
     lr_min: float = 1e-4
@@ -291,18 +304,11 @@ class TrainConfig(_Record):
         s = object.__setattr__
         s(self, "nepochs", check_int("nepochs", self.nepochs, minimum=1))
         s(self, "batch_size", check_int("batch_size", self.batch_size, minimum=1))
-        s(
-            self,
-            "learning_rate",
-            check_float("learning_rate", self.learning_rate, minimum=0.0, exclusive=True),
-        )
-        s(
-            self,
-            "validation_fraction",
-            check_float("validation_fraction", self.validation_fraction, minimum=0.0, maximum=0.5),
-        )
+        s(self, "learning_rate", check_float("learning_rate", self.learning_rate, minimum=0, exclusive=True))
+        vf = check_float("validation_fraction", self.validation_fraction, minimum=0.0, maximum=0.5)
+        s(self, "validation_fraction", vf)
         s(self, "seed", check_int("seed", self.seed, minimum=0, maximum=2**32 - 1))
-        for w in ("nll_weight", "mae_weight", "realspace_weight"):
+        for w in ("nll_weight", "mae_weight"):
             s(self, w, check_float(w, getattr(self, w), minimum=0.0))
         if self.nll_weight == 0 and self.mae_weight == 0:
             raise ValueError("nll_weight and mae_weight are both 0; at least one must be > 0")
@@ -330,6 +336,7 @@ class RunSettings(_Record):
     group_limit: int = 64
     seed: int = TrainConfig.seed
     amp_activation: str = "softplus"
+    intensity_scale: str = "data"
     custom_probe_path: str | None = None
     register: bool = False
     amp_vmax: float | None = None
@@ -357,11 +364,8 @@ class RunSettings(_Record):
         s(self, "steps", check_int("steps", self.steps, minimum=0))
         s(self, "backprojection", check_int("backprojection", self.backprojection, minimum=0, maximum=50))
         check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
-        s(
-            self,
-            "validation_fraction",
-            check_float("validation_fraction", self.validation_fraction, minimum=0.0, maximum=0.5),
-        )
+        vf = check_float("validation_fraction", self.validation_fraction, minimum=0.0, maximum=0.5)
+        s(self, "validation_fraction", vf)
         s(self, "curve_every", check_int("curve_every", self.curve_every, minimum=0))
         s(self, "refine_lr", check_float("refine_lr", self.refine_lr, minimum=0.0, exclusive=True))
         check_choice("classical", self.classical, CLASSICAL_ENGINES)
@@ -375,13 +379,12 @@ class RunSettings(_Record):
         s(self, "group_limit", check_int("group_limit", self.group_limit, minimum=1))
         s(self, "seed", check_int("seed", self.seed, minimum=0, maximum=2**32 - 1))
         check_choice("amp_activation", self.amp_activation, AMP_ACTIVATIONS)
+        check_choice("intensity_scale", self.intensity_scale, INTENSITY_SCALES)
+        if self.intensity_scale == "reference" and self.backprojection:
+            raise ValueError(SCALE_RULE)
         s(self, "register", check_bool("register", self.register))
         s(self, "object_amp_norm", check_bool("object_amp_norm", self.object_amp_norm))
-        s(
-            self,
-            "learning_rate",
-            check_float("learning_rate", self.learning_rate, minimum=0.0, exclusive=True),
-        )
+        s(self, "learning_rate", check_float("learning_rate", self.learning_rate, minimum=0, exclusive=True))
         if self.amp_vmax is not None:
             s(self, "amp_vmax", check_float("amp_vmax", self.amp_vmax, minimum=0.0, exclusive=True))
         if self.data_path is not None and not Path(self.data_path).is_file():

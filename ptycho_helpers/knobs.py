@@ -24,6 +24,7 @@ from .config import (
     CLASSICAL_STARTS,
     DEVICES,
     INPUT_TRANSFORMS,
+    INTENSITY_SCALES,
     LOSSES,
     LR_SCHEDULES,
     OBJECT_SETS,
@@ -127,6 +128,14 @@ KNOBS: tuple[Knob, ...] = (
     _k("group_limit", int, "settings", "test groups stitched: min(group_count, group_limit)"),
     _k("seed", int, "settings", "training seed (weights, validation draw, shuffling)"),
     _k("amp_activation", str, "settings", "amplitude head", choices=AMP_ACTIVATIONS),
+    _k(
+        "intensity_scale",
+        str,
+        "settings",
+        "data: fixed scales from the training data; reference: PtychoPINN's trainable log-scale "
+        "at sqrt(nphotons)/(N/2), shared by input and output",
+        choices=INTENSITY_SCALES,
+    ),
     _k("learning_rate", float, "settings", "Adam learning rate (the reference used 1e-3)"),
     _k("input_transform", str, "settings", "network input", choices=INPUT_TRANSFORMS),
     _k("dense_bottleneck", int, "settings", "width of a dense bottleneck layer (0: none, the reference CNN)"),

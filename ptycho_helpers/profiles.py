@@ -16,6 +16,7 @@ from .knobs import SETTING_KNOBS
 #: grid protocol (amplitudes in [0, 1]); softplus there can stay on the flat image (issue 24).
 _GRID_RUN = {
     "amp_activation": "sigmoid",
+    "intensity_scale": "reference",  # one trainable log-scale at sqrt(nphotons)/(N/2)
     "batch_size": 16,
     "learning_rate": 1e-3,
     "lr_schedule": "constant",

@@ -38,6 +38,7 @@ from keras import layers, ops
 from ..config import ModelConfig
 from ..core.physics import support_mask
 from .backprojection import PACKAGE, BackProjection, ProbeLayer, corrected_logits
+from .scale_layer import IntensityScale
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -273,6 +274,10 @@ def build_model(config: ModelConfig, probe: np.ndarray) -> PINN:
     geo_in = keras.Input((C, 4), name="geometry")
     h = x_in
     back = None
+    scaler = None
+    if config.intensity_scale == "reference":  # PtychoPINN's shared trainable log-scale (.scale_layer)
+        scaler = IntensityScale(config.scale_init, name="intensity_scale", dtype="float32")
+        h = scaler(x_in, direction="input")
     if config.backprojection:  # the data in real space, by the known physics (no weights)
         bp_layer = BackProjection(
             N,
@@ -341,6 +346,8 @@ def build_model(config: ModelConfig, probe: np.ndarray) -> PINN:
         dtype="float32",  # the physics stays float32 under a mixed-precision policy
     )
     intensity = physics([amp, phase, geo_in])
+    if scaler is not None:
+        intensity = scaler(intensity, direction="output")
     autoencoder = keras.Model([x_in, geo_in], intensity, name="pinn")
     physics.set_probe(p)
     if back is not None:

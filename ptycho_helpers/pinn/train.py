@@ -22,9 +22,11 @@ import numpy as np
 
 from ..config import ModelConfig, TrainConfig
 from ..core.grouping import GroupedData
-from ..core.physics import input_gain, loss_photon_scale
 from .device import is_out_of_memory, out_of_memory_error
 from .loss import make_loss
+from .scales import Scales, compute_scales, model_scales
+
+__all__ = ["Scales", "compute_scales", "model_scales", "train_pinn"]
 
 logger = logging.getLogger(__name__)
 
@@ -39,27 +41,6 @@ class TrainingDiverged(RuntimeError):
         )
         self.epoch = epoch
         self.history = history
-
-
-@dataclass(frozen=True)
-class Scales:
-    """The two data normalisations of a model (saved with the bundle).
-
-    ``input_gain`` α scales the network input; ``photon_scale`` s converts object-unit
-    intensities to counts; ``photon_scale_closed_form`` = sqrt(nphotons)/(N/2) is recorded
-    beside it for comparison with PtychoPINN.
-    """
-
-    input_gain: float
-    photon_scale: float
-    photon_scale_closed_form: float
-    nphotons: float
-
-
-def compute_scales(diffraction: np.ndarray, nphotons: float) -> Scales:
-    """α and s of DESIGN §4 from training diffraction ``(g, N, N, C)`` (per pattern)."""
-    s, s_closed = loss_photon_scale(diffraction, nphotons)
-    return Scales(input_gain(diffraction), s, s_closed, float(nphotons))
 
 
 def mean_object_amplitude(diffraction: np.ndarray, probe: np.ndarray, probe_mask: bool) -> float:
@@ -147,6 +128,7 @@ class TrainResult:
     summary: dict[str, Any] = field(default_factory=dict)
     steps_run: int = 0
     curve: dict[str, list[float]] = field(default_factory=dict)  # step, loss, monitor values
+    learned_scale: float | None = None  # exp(log-scale) at the end (intensity_scale="reference")
 
 
 #: seconds between progress lines within an epoch (long epochs are never silent)
@@ -270,7 +252,8 @@ def train_pinn(
     with Adam + ReduceLROnPlateau (``lr_schedule="plateau"``; ``"constant"``: the fixed rate)
     + EarlyStopping on the training loss.  ``train_config.steps > 0`` is an optimiser-step
     budget (training stops after exactly that step; no early stopping).  ``monitor(step, live) -> {name: value}``
-    (``live.diffraction_to_obj``, ``live.input_gain``: the model being trained) is
+    (``live.diffraction_to_obj``, ``live.autoencoder``, ``live.input_gain``,
+    ``live.photon_scale``: the model being trained and its scales) is
     called every ``train_config.curve_every`` steps and at the end (the learning curve in
     ``TrainResult.curve``); it must not feed back into training.
 
@@ -288,7 +271,7 @@ def train_pinn(
         raise TypeError(f"train_config must be a TrainConfig, got {type(train_config).__name__}")
     _validate_data(data, model_config)
     keras.utils.set_random_seed(train_config.seed)
-    scales = compute_scales(data.diffraction, nphotons)
+    scales, model_config = model_scales(data.diffraction, nphotons, model_config)
     X = (scales.input_gain * data.diffraction).astype(np.float32)
     Y = np.square(data.diffraction, dtype=np.float32)
     G = data.geometry.astype(np.float32)
@@ -316,7 +299,12 @@ def train_pinn(
         per_epoch = math.ceil(len(tr_idx) / train_config.batch_size)
         nepochs = math.ceil(train_config.steps / per_epoch)
     epoch_log = _epoch_logger(nepochs, log)
-    live = SimpleNamespace(diffraction_to_obj=pinn.diffraction_to_obj, input_gain=scales.input_gain)
+    live = SimpleNamespace(
+        diffraction_to_obj=pinn.diffraction_to_obj,
+        autoencoder=pinn.autoencoder,
+        input_gain=scales.input_gain,
+        photon_scale=scales.photon_scale,
+    )
     steps_cb = _step_callback(train_config, (lambda step: monitor(step, live)) if monitor else None, log)
     callbacks = [epoch_log, steps_cb]
     if train_config.lr_schedule == "plateau":
@@ -383,6 +371,14 @@ def train_pinn(
         curve=steps_cb.curve,
     )
     result.summary = summarize_history(history)
+    from .scale_layer import learned_scale
+
+    learned = learned_scale(pinn.autoencoder)
+    if learned is not None:
+        result.learned_scale = learned
+        log.info(
+            "trainable intensity scale: %.6g at the end (initial %.6g)", learned, model_config.scale_init
+        )
     return result
 
 

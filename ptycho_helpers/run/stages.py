@@ -143,6 +143,7 @@ def train_scenario(ctx: ScenarioContext, groups: ScenarioGroups) -> TrainedModel
         input_gain=result.scales.input_gain,
         photon_scale=result.scales.photon_scale,
         photon_scale_closed_form=result.scales.photon_scale_closed_form,
+        **({"intensity_scale_learned": result.learned_scale} if result.learned_scale is not None else {}),
     )
     ctx.meta.training.update(
         epochs_run=result.epochs_run,

@@ -18,6 +18,7 @@ def model_config_of(ctx: ScenarioContext, groups: ScenarioGroups) -> ModelConfig
         N=r.params.N,
         gridsize=r.spec.gridsize,
         amp_activation=s.amp_activation,
+        intensity_scale=s.intensity_scale,
         probe_big=r.spec.probe_big,
         probe_mask=r.spec.probe_mask,
         combine_pad=groups.combine_pad,
@@ -67,7 +68,9 @@ def curve_monitor(ctx: ScenarioContext, groups: ScenarioGroups, mc: ModelConfig)
     # the grid protocol's tiles cover the test object seamlessly: score them all, so each
     # point of the curve is the reference's own metric on the whole stitched test object
     n = groups.test.n_groups if ctx.resolved.spec.scan == "grid" else CURVE_GROUPS
-    sub = GroupedData(*(a[:n] for a in (groups.test.diffraction, groups.test.positions, groups.test.geometry)))
+    sub = GroupedData(
+        *(a[:n] for a in (groups.test.diffraction, groups.test.positions, groups.test.geometry))
+    )
     M = ctx.resolved.params.reassemble_M
 
     def monitor(step: int, model) -> dict[str, float]:

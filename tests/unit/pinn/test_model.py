@@ -210,3 +210,74 @@ def test_backprojection_config_errors():
         ModelConfig(N=32, backprojection=3, amp_init="data")
     with pytest.raises(ValueError, match="backprojection"):
         ModelConfig(N=32, backprojection=-1)
+
+
+def _reference_grid_loss(
+    obj: np.ndarray, offsets: np.ndarray, probe: np.ndarray, d: np.ndarray, nphotons: float
+):
+    """PtychoPINN's gs2 grid forward pass and Poisson NLL written from its equations (numpy,
+    float64): the group object ``O`` (N, N) is cut at each member's integer offset (zero
+    outside), multiplied by the probe (no mask, full support), propagated as
+    ``A = sqrt(fftshift(|fft2(ψ)|²) / N²)``, scaled by ``exp(w)`` with ``w = log s0`` and
+    ``s0 = sqrt(nphotons)/(N/2)``; the NLL ``λ − k·log λ`` of the counts ``k = (s0·d)²``
+    under ``λ = (exp(w)·A)²``.  Returns the workbook's form of it, the deviance/2
+    ``NLL − (k − k·log k)``, as the mean per group."""
+    g, N = obj.shape[0], obj.shape[-1]
+    s0 = np.sqrt(nphotons) / (N / 2)
+    out = np.empty(g)
+    for b in range(g):
+        pad = np.pad(obj[b], N)
+        per_member = []
+        for c, (ox, oy) in enumerate(offsets[b]):
+            cut = pad[N + oy : 2 * N + oy, N + ox : 2 * N + ox]
+            amp = np.sqrt(np.fft.fftshift(np.abs(np.fft.fft2(cut * probe)) ** 2) / N**2)
+            lam = (s0 * amp) ** 2
+            k = (s0 * d[b, :, :, c].astype(np.float64)) ** 2
+            nll = lam - k * np.log(lam)
+            per_member.append(nll - (k - k * np.log(k)))
+        out[b] = np.mean(per_member)
+    return out
+
+
+def test_grid_model_forward_scale_and_loss_equal_the_reference_equations():
+    """Twin of the reference's grid model (physics + trainable scale + loss) on a tiny gs2
+    case: the network reads d itself, the loss equals the NLL of the reference's equations.
+    A different initial scale (e.g. the data's s instead of the closed form) fails here."""
+    from ptycho_helpers.pinn.loss import make_loss
+    from ptycho_helpers.pinn.train import model_scales
+
+    rng = np.random.default_rng(5)
+    N, g, nphotons = 16, 3, 1e9
+    probe = physics.normalize_probe_guess(ph.make_probe(N), 4.0)
+    offs = 2 * np.array([(-1, -1), (1, -1), (-1, 1), (1, 1)])
+    centres = np.array([[30.0, 30.0], [41.0, 35.0], [52.0, 47.0]])
+    geo = physics.split_positions(centres[:, None, :] + offs[None]).astype(np.float32)
+    d = rng.uniform(0.05, 2.0, (g, N, N, 4)).astype(np.float32)  # any positive amplitudes
+    base = ModelConfig(
+        N=N,
+        gridsize=2,
+        prediction="group",
+        probe_big=True,
+        probe_mask=False,
+        combine_pad=4,
+        amp_activation="sigmoid",
+        intensity_scale="reference",
+    )
+    scales, mc = model_scales(d, nphotons, base)
+    assert mc.scale_init == pytest.approx(np.sqrt(nphotons) / (N / 2), rel=1e-12)  # 988.21 at N=64
+    pinn = build_model(mc, probe)
+    x = (scales.input_gain * d).astype(np.float32)
+    scaled_in = pinn.autoencoder.get_layer("intensity_scale")(ops_tensor(x), direction="input")
+    assert_allclose(keras.ops.convert_to_numpy(scaled_in), d, rtol=1e-5)  # the network reads d
+    amp, phase = (keras.ops.convert_to_numpy(t) for t in pinn.diffraction_to_obj(x))
+    obj = (amp * np.exp(1j * phase))[..., 0].astype(np.complex128)
+    want = _reference_grid_loss(obj, offs[None].repeat(g, 0), probe, d, nphotons)
+    pred = pinn.autoencoder([x, geo])
+    got = keras.ops.convert_to_numpy(make_loss(scales.photon_scale)(np.square(d), pred))
+    assert_allclose(got, want, rtol=2e-3)
+    # the fixed data scale is a different model: its loss differs from the reference's
+    assert not np.allclose(make_loss(1.1 * scales.photon_scale)(np.square(d), pred), want, rtol=2e-3)
+
+
+def ops_tensor(x):
+    return keras.ops.convert_to_tensor(x)
