@@ -355,6 +355,7 @@ class RunSettings(_Record):
     lr_schedule: str = TrainConfig.lr_schedule
     validation_fraction: float = TrainConfig.validation_fraction
     curve_every: int = 0  # learning-curve SSIM every this many steps (0: ~20 points per run)
+    curve_groups: int = 16  # test groups the learning curve scores (0: all; the grid's whole test object)
     device: str = "auto"
 
     def __post_init__(self) -> None:
@@ -367,6 +368,7 @@ class RunSettings(_Record):
         vf = check_float("validation_fraction", self.validation_fraction, minimum=0.0, maximum=0.5)
         s(self, "validation_fraction", vf)
         s(self, "curve_every", check_int("curve_every", self.curve_every, minimum=0))
+        s(self, "curve_groups", check_int("curve_groups", self.curve_groups, minimum=0))
         s(self, "refine_lr", check_float("refine_lr", self.refine_lr, minimum=0.0, exclusive=True))
         check_choice("classical", self.classical, CLASSICAL_ENGINES)
         s(

@@ -162,6 +162,13 @@ KNOBS: tuple[Knob, ...] = (
     _k("validation_fraction", float, "settings", "random validation share of the training groups"),
     _k("curve_every", int, "settings", "learning-curve SSIM every this many steps (0: about 20 points)"),
     _k(
+        "curve_groups",
+        int,
+        "settings",
+        "test groups each learning-curve point scores (0: all; on the grid protocol that is the reference "
+        "metric on the whole test object, about 23 training steps of compute per point)",
+    ),
+    _k(
         "device",
         str,
         "settings",

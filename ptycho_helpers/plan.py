@@ -14,19 +14,27 @@ from pathlib import Path
 from typing import Any
 
 from .config import RunParams, RunSettings
+from .core.physics import SIM_SLICE
 from .core.simulate import make_probe
 from .hub import interchange
 from .scenarios import ResolvedRun, profile_settings, resolve_run
 
+#: what a kernel holds before any data: Python, the Keras backend, the model and its optimiser
+RUNTIME_BYTES = int(1.5 * 2**30)
+
 
 def estimate_memory_bytes(resolved: ResolvedRun) -> int:
-    """Rough peak memory of a run: simulation buffers, the object canvas and training arrays."""
+    """Rough peak memory of a run (checked against a measured peak in benchmarks/bench_memory.py):
+    the float32 diffraction of every pattern, the simulation slices in flight
+    (``physics.noisy_diffraction``), the object canvas, the grouped training copy (gathered
+    one member at a time; training feeds batches by index: no further copies), the
+    runtime."""
     p, C = resolved.params, resolved.spec.channels
     n = resolved.counts[0]
-    sim = n * p.N * p.N * 48  # exit waves, FFT, rates, counts, amplitudes
+    sim = n * p.N * p.N * 4 + 2 * SIM_SLICE * p.N * p.N * 64
     obj = (2 * p.object_size) ** 2 * 8 * 4  # line canvas and three blurs
-    train = resolved.n_train_groups * C * p.N * p.N * 4 * 4  # inputs, targets, copies
-    return int(sim + obj + train)
+    groups = 1.25 * resolved.n_train_groups * C * p.N * p.N * 4  # the copy and one member in flight
+    return int(sim + obj + groups + RUNTIME_BYTES)
 
 
 def available_memory_bytes() -> int:

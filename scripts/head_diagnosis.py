@@ -32,8 +32,8 @@ import numpy as np
 def grid_data(units: str, groups: int, seed: int):
     """The gs2 grid protocol's training groups (a seeded subset) and the object-unit factor."""
     from ptycho_helpers.core import physics
-    from ptycho_helpers.core.grid import simulate_grid, subset
-    from ptycho_helpers.core.grouping import gather_groups
+    from ptycho_helpers.core.grid import simulate_grid
+    from ptycho_helpers.core.grouping import Groups, gather_groups
     from ptycho_helpers.core.simulate import make_lines_object, make_probe
 
     N = 64
@@ -51,8 +51,12 @@ def grid_data(units: str, groups: int, seed: int):
         object_units=units,
     )
     keep = np.sort(np.random.default_rng(seed).choice(scan.train_groups.n_groups, groups, replace=False))
-    rows, g = subset(scan.train_groups, keep)
-    data = gather_groups(scan.train.diffraction[rows], scan.train.positions[rows], g)
+    g = scan.train_groups
+    data = gather_groups(
+        scan.train.diffraction,
+        scan.train.positions,
+        Groups(g.indices[keep], g.centroids[keep], g.relative[keep]),
+    )
     return data, scan.train.probeGuess, scan.train_scale
 
 

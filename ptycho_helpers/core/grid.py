@@ -15,7 +15,7 @@ import numpy as np
 
 from .checks import check_float, check_int
 from .grouping import Groups
-from .physics import extract_patches, far_field_intensity, poisson_amplitudes, simulation_photon_scale
+from .physics import extract_patches, noisy_diffraction
 from .simulate import RawData
 
 #: Member order of a 2×2 group, in units of ``offset/2``: ``(x, y)``.
@@ -68,18 +68,6 @@ def grid_groups(size: int, N: int, stride: int, gridsize: int, offset: int = 4) 
     return members.reshape(-1, 2), groups
 
 
-def subset(groups: Groups, keep: np.ndarray) -> tuple[np.ndarray, Groups]:
-    """The groups ``keep`` (indices into the groups) with their members renumbered
-    ``0..k·C-1``; returns (member rows of the original positions, new groups)."""
-    k = np.asarray(keep, dtype=np.int64)
-    rows = groups.indices[k].reshape(-1)
-    C = groups.indices.shape[1]
-    new = Groups(
-        np.arange(len(k) * C, dtype=np.int64).reshape(-1, C), groups.centroids[k], groups.relative[k]
-    )
-    return rows, new
-
-
 def grid_group_counts(size: int, N: int, train_stride: int, test_stride: int, gridsize: int, offset: int = 4):
     """``(train groups per object, test groups)`` of the grid protocol."""
     half = 0.0 if gridsize == 1 else offset / 2
@@ -115,12 +103,21 @@ class GridScan:
 
 
 def _scan(objects, probe, positions, nphotons, rng, object_scale) -> RawData:
-    """Exit waves of every object at the same positions, one photon scale, one Poisson draw."""
+    """Exit waves of every object at the same positions, one photon scale, one Poisson draw
+    (streamed: the waves are made slice by slice, :func:`physics.noisy_diffraction`)."""
     p = np.asarray(probe).astype(np.complex64)
-    waves = np.concatenate([extract_patches(o / object_scale, positions, p.shape[0]) * p for o in objects])
-    scale = simulation_photon_scale(waves, nphotons)
-    diffraction = poisson_amplitudes(far_field_intensity(waves), scale, rng)
+    scaled = [o / object_scale for o in objects]
     xy = np.concatenate([positions] * len(objects))
+    n_per = len(positions)
+
+    def waves_of(start: int, stop: int) -> np.ndarray:  # rows of the object-major stack
+        parts = []
+        for k in range(start // n_per, (stop - 1) // n_per + 1):
+            a, b = max(start, k * n_per) - k * n_per, min(stop, (k + 1) * n_per) - k * n_per
+            parts.append(extract_patches(scaled[k], positions[a:b], p.shape[0]) * p)
+        return np.concatenate(parts)
+
+    diffraction, scale = noisy_diffraction(waves_of, len(xy), nphotons, rng)
     return RawData(
         xcoords=xy[:, 0].copy(),
         ycoords=xy[:, 1].copy(),

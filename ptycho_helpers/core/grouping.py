@@ -137,7 +137,8 @@ class GroupedData:
 
 
 def gather_groups(diffraction: np.ndarray, positions: np.ndarray, groups: Groups) -> GroupedData:
-    """Collect the patterns and geometry of each group.
+    """Collect the patterns and geometry of each group (one float32 copy; no intermediates
+    of the whole size).
 
     Parameters
     ----------
@@ -154,5 +155,8 @@ def gather_groups(diffraction: np.ndarray, positions: np.ndarray, groups: Groups
     if groups.indices.size and groups.indices.max() >= d.shape[0]:
         raise ValueError("groups refer to positions beyond the data; were they built on another split?")
     members = pos[groups.indices]  # (g, C, 2)
-    x = np.moveaxis(d[groups.indices], 1, -1).astype(np.float32)  # (g, N, N, C)
+    g, C = groups.indices.shape
+    x = np.empty((g, *d.shape[1:], C), dtype=np.float32)  # (g, N, N, C), filled one member at a time
+    for c in range(C):
+        x[..., c] = d[groups.indices[:, c]]
     return GroupedData(x, members, split_positions(members))

@@ -15,7 +15,7 @@ from skimage.draw import line as draw_line
 
 from .checks import check_float, check_int
 from .io import read_npz
-from .physics import extract_patches, far_field_intensity, poisson_amplitudes, simulation_photon_scale
+from .physics import extract_patches, noisy_diffraction
 
 logger = logging.getLogger(__name__)
 
@@ -244,9 +244,10 @@ def simulate_nongrid_raw_data(
         raise ValueError(f"buffer={buf} leaves no scan area in an object of size {size}")
     rng = _rng(seed)
     xy = draw_scan_positions(n, size, buf, rng)
-    exit_waves = extract_patches(o, xy, p.shape[0]) * p.astype(np.complex64)
-    scale = simulation_photon_scale(exit_waves, nph)
-    diffraction = poisson_amplitudes(far_field_intensity(exit_waves), scale, rng)
+    pc = p.astype(np.complex64)
+    diffraction, scale = noisy_diffraction(
+        lambda a, b: extract_patches(o, xy[a:b], p.shape[0]) * pc, n, nph, rng
+    )
     return RawData(
         xcoords=xy[:, 0].copy(),
         ycoords=xy[:, 1].copy(),

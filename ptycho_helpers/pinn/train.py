@@ -264,6 +264,7 @@ def train_pinn(
     """
     import keras
 
+    from .feed import GroupBatches
     from .model import build_model
 
     log = log or logger
@@ -272,10 +273,9 @@ def train_pinn(
     _validate_data(data, model_config)
     keras.utils.set_random_seed(train_config.seed)
     scales, model_config = model_scales(data.diffraction, nphotons, model_config)
-    X = (scales.input_gain * data.diffraction).astype(np.float32)
-    Y = np.square(data.diffraction, dtype=np.float32)
+    D = data.diffraction if data.diffraction.dtype == np.float32 else data.diffraction.astype(np.float32)
     G = data.geometry.astype(np.float32)
-    g = X.shape[0]
+    g = D.shape[0]
     n_val = int(round(train_config.validation_fraction * g))
     n_val = min(n_val, g - 1)
     order = np.random.default_rng(train_config.seed).permutation(g)
@@ -288,6 +288,12 @@ def train_pinn(
     if model_config.backprojection:  # the physics input returns to object units by 1/α
         model_config = dataclasses.replace(model_config, input_gain=scales.input_gain)
     pinn = build_model(model_config, probe)
+
+    def batches(idx, seed):  # built from indices into D: no scaled/squared/shuffled copies
+        return GroupBatches(
+            D, G, idx, gain=scales.input_gain, batch_size=train_config.batch_size, shuffle_seed=seed
+        )
+
     if model_config.amp_init == "data":
         init_amplitude_head(pinn, mean_object_amplitude(data.diffraction, probe, model_config.probe_mask))
     pinn.autoencoder.compile(
@@ -339,12 +345,9 @@ def train_pinn(
     t0 = time.perf_counter()
     try:
         fit = pinn.autoencoder.fit(
-            [X[tr_idx], G[tr_idx]],
-            Y[tr_idx],
-            validation_data=([X[val_idx], G[val_idx]], Y[val_idx]) if n_val else None,
-            batch_size=train_config.batch_size,
+            batches(tr_idx, train_config.seed),
+            validation_data=batches(val_idx, None) if n_val else None,
             epochs=nepochs,
-            shuffle=True,
             verbose=0,
             callbacks=callbacks,
         )

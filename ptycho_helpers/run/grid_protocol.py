@@ -9,8 +9,7 @@ import numpy as np
 
 from ..core import physics
 from ..core.grid import simulate_grid
-from ..core.grid import subset as grid_subset
-from ..core.grouping import gather_groups
+from ..core.grouping import Groups, gather_groups
 from ..core.simulate import make_lines_object, make_probe
 from . import telemetry
 from .record import ScenarioContext
@@ -86,7 +85,11 @@ def grid_groups_of(ctx: ScenarioContext, sim: SimulatedDataset):
     keep = np.arange(n_avail)
     if n_train < n_avail:
         keep = np.sort(np.random.default_rng(r.params.sim_seed).choice(n_avail, n_train, replace=False))
-    rows, gtr = grid_subset(sim.train_groups, keep)
-    train = gather_groups(sim.train.diffraction[rows], sim.train.positions[rows], gtr)
+    g = sim.train_groups  # indices into the simulated patterns: no copy of the chosen rows
+    train = gather_groups(
+        sim.train.diffraction,
+        sim.train.positions,
+        Groups(g.indices[keep], g.centroids[keep], g.relative[keep]),
+    )
     gte = telemetry.grid_test_groups(sim.test_groups, ctx.settings.group_limit)
     return train, gte

@@ -28,10 +28,6 @@ def model_config_of(ctx: ScenarioContext, groups: ScenarioGroups) -> ModelConfig
     )
 
 
-#: Test groups the learning curve scores (evaluation only: never used for stopping or tuning).
-CURVE_GROUPS = 16
-
-
 CURVE_POINTS = 20
 
 
@@ -56,18 +52,18 @@ def train_config_of(ctx: ScenarioContext, groups: ScenarioGroups) -> TrainConfig
 
 
 def curve_monitor(ctx: ScenarioContext, groups: ScenarioGroups, mc: ModelConfig):
-    """Amplitude SSIM of the first ``CURVE_GROUPS`` stitched test groups (every test tile of
-    the grid protocol) against the truth (masked, and the reference metric when the tiles
-    cover their canvas), for the learning curve; ``None`` without a ground truth."""
+    """Amplitude SSIM of the first ``curve_groups`` stitched test groups (all with 0)
+    against the truth (masked, and the reference metric when the tiles cover their
+    canvas), for the learning curve; ``None`` without a ground truth."""
     sim = groups.sim
     if sim.obj is None:
         return None
     from ..core import metrics
     from ..pinn.infer import combined_patches, predict_patches
 
-    # the grid protocol's tiles cover the test object seamlessly: score them all, so each
-    # point of the curve is the reference's own metric on the whole stitched test object
-    n = groups.test.n_groups if ctx.resolved.spec.scan == "grid" else CURVE_GROUPS
+    # curve_groups=0: every test group (on the grid protocol, whose tiles cover the test
+    # object seamlessly, each point is then the reference's metric on the whole object)
+    n = ctx.settings.curve_groups or groups.test.n_groups
     sub = GroupedData(
         *(a[:n] for a in (groups.test.diffraction, groups.test.positions, groups.test.geometry))
     )
@@ -79,7 +75,8 @@ def curve_monitor(ctx: ScenarioContext, groups: ScenarioGroups, mc: ModelConfig)
         st = reassemble_patches(patches, rec.positions, M)
         out = {"amp_ssim": metrics.masked_amp_ssim(st, sim.obj)}
         if st.covered.all():
-            out["amp_ssim_reference"] = metrics.reference_comparison(st, sim.obj)["amplitude"]["ssim"]
+            ref = metrics.reference_comparison(st, sim.obj)["amplitude"]
+            out.update(amp_ssim_reference=ref["ssim"], pearson_r_reference=ref["pearson_r"])
         return out
 
     return monitor

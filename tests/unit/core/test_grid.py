@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import ptycho_helpers as ph
-from ptycho_helpers.core.grid import grid_group_counts, grid_groups, patch_max_scale, simulate_grid, subset
+from ptycho_helpers.core.grid import grid_group_counts, grid_groups, patch_max_scale, simulate_grid
 
 
 @pytest.mark.parametrize(
@@ -32,12 +32,10 @@ def test_fixed_2x2_groups_at_plus_minus_2_in_a_fixed_order():
     assert len(np.unique(g.indices)) == g.indices.size  # no pattern shared between groups
 
 
-def test_gs1_grid_points_and_subset_renumbering():
+def test_gs1_grid_points():
     pos, g = grid_groups(392, 64, 10, 1)
     np.testing.assert_array_equal(np.unique(pos[:, 0]), 32 + 10 * np.arange(33))
-    rows, sub = subset(g, np.array([3, 7]))
-    np.testing.assert_array_equal(rows, [3, 7])
-    np.testing.assert_array_equal(sub.indices, [[0], [1]])
+    np.testing.assert_array_equal(g.indices[:, 0], np.arange(33 * 33))
 
 
 def test_simulate_grid_units_and_layout():

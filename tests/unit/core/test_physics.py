@@ -155,3 +155,27 @@ def test_error_reduction_keeps_a_consistent_object_and_lowers_the_data_error(rng
     )
     with pytest.raises(ValueError, match="like the probe"):
         physics.error_reduction(d[:, :16, :16], probe, 1, probe_mask=True)
+
+
+@pytest.mark.parametrize("n, slice_", [(1, 1024), (7, 1024), (50, 1024), (50, 3)])
+def test_streamed_noisy_diffraction_equals_the_whole_stack_path(n, slice_, monkeypatch):
+    """The memory-lean simulation draws exactly what the whole-stack path draws, also when
+    each Poisson chunk is drawn in several slices."""
+    monkeypatch.setattr(physics, "SIM_SLICE", slice_)
+    rng = np.random.default_rng(1)
+    N = 16
+    waves = (rng.uniform(0.2, 1.0, (n, N, N)) * np.exp(1j * rng.uniform(-1, 1, (n, N, N)))).astype(
+        np.complex64
+    )
+    scale = physics.simulation_photon_scale(waves, 1e6)
+    want = physics.poisson_amplitudes(physics.far_field_intensity(waves), scale, np.random.default_rng(9))
+    calls = []
+
+    def waves_of(a, b):
+        calls.append(b - a)
+        return waves[a:b]
+
+    got, got_scale = physics.noisy_diffraction(waves_of, n, 1e6, np.random.default_rng(9))
+    assert got_scale == scale
+    np.testing.assert_array_equal(got, want)
+    assert max(calls) <= min(slice_, -(-n // min(physics.POISSON_CHUNKS, n)))  # never the whole stack

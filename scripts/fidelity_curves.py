@@ -1,0 +1,169 @@
+"""Reference fidelity: the reference code's learning curves (measured with
+``shared/reference_harness``) beside the workbook's grid runs at the same optimiser steps.
+
+Collects
+* reference curves: ``curve.json`` files written by the harness (``--reference
+  LABEL=path``, label ``gs1 seed default`` etc.), with the harness provenance given by
+  ``--provenance`` (a JSON file: command, commit, versions);
+* workbook curves: ``train_outputs/learning_curve.json`` of complete ``gs1_grid`` /
+  ``gs2_grid`` runs in the given hubs (the curve must score the whole test object:
+  ``curve_groups=0``, so ``amp_ssim_reference`` is the reference metric), with each run's
+  seed, head, scale setting, learned scale and final reference metric from its record.
+
+Writes ``docs/data/reference_fidelity.json`` (the committed data every number of the page
+comes from), ``docs/reference_fidelity.png`` and the generated table of
+``docs/reference_fidelity.md`` (between its ``table`` markers).  ``--check`` rewrites
+nothing and fails if the page's table differs from the committed JSON.
+
+Run: .venv/bin/python scripts/fidelity_curves.py --reference "gs2 · seed default"=REF/gs2/curve.json \\
+        --provenance prov.json --hubs reports/<hub> ...        (or --check)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "docs" / "data" / "reference_fidelity.json"
+PAGE = ROOT / "docs" / "reference_fidelity.md"
+PLOT = ROOT / "docs" / "reference_fidelity.png"
+START, END = "<!-- table:start (scripts/fidelity_curves.py) -->", "<!-- table:end -->"
+STEPS = (250, 500, 1000, 1500, 2000)
+
+
+def reference_rows(path: Path) -> list[dict]:
+    return [
+        {
+            "step": r["step"],
+            "amp_ssim": round(r["amp_ssim"], 4),
+            "pearson_r": round(r["pearson_r"], 4),
+            "flat_ssim": round(r["flat_ssim"], 4),
+        }
+        for r in json.loads(path.read_text())
+    ]
+
+
+def workbook_runs(hubs: list[Path]) -> list[dict]:
+    runs = []
+    for hub in hubs:
+        for curve_path in sorted(hub.glob("*_grid/train_outputs/learning_curve.json")):
+            folder = curve_path.parents[1]
+            meta = json.loads((folder / "run_metadata.json").read_text())
+            if meta.get("status") != "complete":
+                continue
+            c = json.loads(curve_path.read_text())
+            if "amp_ssim_reference" not in c:
+                continue
+            settings = meta.get("settings", {})
+            ref = json.loads((folder / "comparison_metrics.json").read_text())["reference"]
+            rows = []
+            for i, step in enumerate(c["step"]):
+                row = {"step": int(step), "amp_ssim": round(c["amp_ssim_reference"][i], 4)}
+                if "pearson_r_reference" in c:
+                    row["pearson_r"] = round(c["pearson_r_reference"][i], 4)
+                rows.append(row)
+            runs.append(
+                {
+                    "scenario": folder.name,
+                    "hub": hub.name,
+                    "seed": settings.get("seed"),
+                    "amp_activation": settings.get("amp_activation"),
+                    "intensity_scale": settings.get("intensity_scale", "data"),
+                    "intensity_scale_learned": meta.get("scales", {}).get("intensity_scale_learned"),
+                    "steps": meta.get("training", {}).get("steps_run"),
+                    "final_reference_ssim": round(ref["amplitude"]["ssim"], 4),
+                    "final_pearson_r": round(ref["amplitude"]["pearson_r"], 4),
+                    "flat_ssim": round(ref["flat_baseline"]["ssim"], 4),
+                    "rows": rows,
+                }
+            )
+    return runs
+
+
+def at(rows: list[dict], step: int, key: str = "amp_ssim") -> str:
+    for r in rows:
+        if r["step"] == step and key in r:
+            return f"{r[key]:.3f}"
+    return "—"
+
+
+def table(data: dict) -> str:
+    lines = [
+        "| curve | " + " | ".join(f"{s:,}" for s in STEPS) + " | r at 1,000 | flat |",
+        "| --- " * (len(STEPS) + 3) + "|",
+    ]
+    for label, rows in data["reference"].items():
+        flat = rows[0]["flat_ssim"] if rows else float("nan")
+        cells = " | ".join(at(rows, s) for s in STEPS)
+        lines.append(f"| reference code, {label} | {cells} | {at(rows, 1000, 'pearson_r')} | {flat:.3f} |")
+    for run in data["workbook"]:
+        label = (
+            f"workbook {run['scenario']}, seed {run['seed']}, {run['amp_activation']}, "
+            f"scale {run['intensity_scale']}"
+        )
+        cells = " | ".join(at(run["rows"], s) for s in STEPS)
+        lines.append(f"| {label} | {cells} | {at(run['rows'], 1000, 'pearson_r')} | {run['flat_ssim']:.3f} |")
+    return "\n".join(lines)
+
+
+def plot(data: dict, out: Path) -> None:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(11, 4.2))
+    axes = dict(zip(("gs1", "gs2"), fig.subplots(1, 2), strict=True))
+    for label, rows in data["reference"].items():
+        ax = axes["gs1" if label.startswith("gs1") else "gs2"]
+        ax.plot(
+            [r["step"] for r in rows], [r["amp_ssim"] for r in rows], "k-o", lw=2, label=f"reference {label}"
+        )
+    for run in data["workbook"]:
+        ax = axes[run["scenario"][:3]]
+        rows = [r for r in run["rows"] if r["step"] > 0]
+        ax.plot(
+            [r["step"] for r in rows],
+            [r["amp_ssim"] for r in rows],
+            "--.",
+            label=f"workbook seed {run['seed']} {run['amp_activation']}/{run['intensity_scale']}",
+        )
+    for name, ax in axes.items():
+        ax.set(xlabel="optimiser step", ylabel="amp SSIM (reference metric)", title=f"{name} grid protocol")
+        ax.legend(fontsize=6)
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+
+
+def write_page(text: str, tbl: str) -> str:
+    a, b = text.index(START) + len(START), text.index(END)
+    return text[:a] + "\n" + tbl + "\n" + text[b:]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--reference", action="append", default=[], help="LABEL=path/to/curve.json")
+    ap.add_argument("--provenance", type=Path, help="JSON: how the reference curves were made")
+    ap.add_argument("--hubs", nargs="*", type=Path, default=[])
+    ap.add_argument("--check", action="store_true", help="fail if the page's table is stale")
+    a = ap.parse_args(argv)
+    if a.check:
+        data = json.loads(DATA.read_text())
+        if write_page(PAGE.read_text(), table(data)) != PAGE.read_text():
+            print(f"error: the table in {PAGE} differs from {DATA}; rerun scripts/fidelity_curves.py")
+            return 1
+        return 0
+    data = {
+        "provenance": json.loads(a.provenance.read_text()) if a.provenance else {},
+        "reference": {k: reference_rows(Path(v)) for k, v in (r.split("=", 1) for r in a.reference)},
+        "workbook": workbook_runs(a.hubs),
+    }
+    DATA.write_text(json.dumps(data, indent=1) + "\n")
+    plot(data, PLOT)
+    PAGE.write_text(write_page(PAGE.read_text(), table(data)))
+    print(table(data))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
