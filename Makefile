@@ -52,12 +52,17 @@ full: $(STAMP)
 # JupyterLab at the repository root with the project's kernel; the notebooks open as
 # working copies in lab/ (git-ignored), so autosave never touches the tracked templates.
 # Checkpoints go to .lab-checkpoints/ (ignored), never into a hub. Stop with Ctrl-C.
+# As root (containers) JupyterLab needs --allow-root: added when `id -u` is 0. LAB_ARGS
+# passes further flags (e.g. LAB_ARGS="--ServerApp.token=abc").
 LAB_PORT ?= 8888
+LAB_ARGS ?=
+LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 lab: $(STAMP)
 	mkdir -p lab
 	for nb in notebooks/*.ipynb; do test -e lab/$$(basename $$nb) || cp $$nb lab/; done
 	$(VENV)/bin/jupyter lab --no-browser --ip=127.0.0.1 --port=$(LAB_PORT) --ServerApp.root_dir=$(CURDIR) \
-		--FileCheckpoints.checkpoint_dir=$(CURDIR)/.lab-checkpoints lab/inspect_run.ipynb
+		--FileCheckpoints.checkpoint_dir=$(CURDIR)/.lab-checkpoints \
+		--LabApp.default_url=/lab/tree/lab/inspect_run.ipynb $(LAB_ROOT) $(LAB_ARGS)
 
 # nbval: re-run the templates (the scenario notebook at tiny size) and compare the checked outputs
 nbval: $(STAMP)

@@ -15,6 +15,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import bench_backends  # noqa: E402
+import bench_memory  # noqa: E402
 import bench_runs  # noqa: E402
 import bench_simulate  # noqa: E402
 import bench_stitch  # noqa: E402
@@ -29,6 +30,7 @@ def main(smoke: bool = False, out_dir: Path = HERE) -> dict:
         "simulate": bench_simulate.run(n=200 if smoke else 2000, repeats=1 if smoke else 3),
         "train": bench_train.run(groups=16 if smoke else 128, epochs=1 if smoke else 2),
         "stitch": bench_stitch.run(n=32 if smoke else 256, repeats=1 if smoke else 3),
+        "memory": bench_memory.run(stride=32 if smoke else 4),
     }
     if not smoke:  # real papermill runs, Dask clusters, one subprocess per backend: minutes, not for CI
         results["runs"] = bench_runs.run(smoke=False)
@@ -52,6 +54,12 @@ def main(smoke: bool = False, out_dir: Path = HERE) -> dict:
             results["stitch"]["n_patches"] / results["stitch"]["ours_s"],
             results["stitch"]["ratio"],
             ">= 100",
+        ),
+        (
+            f"peak GiB of the gs2 grid data path (train stride {results['memory']['stride']}) vs the whole-stack path",
+            results["memory"]["streamed_peak_gib"],
+            results["memory"]["ratio"],
+            "<= 0.5",
         ),
     ]
     if "runs" in results:

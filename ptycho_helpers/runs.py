@@ -187,7 +187,9 @@ def execute_scenario(
     with open(log_path, "a", buffering=1) as log:
         log.write(f"# {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {' '.join(cmd)}\n")
         # the kernel (papermill's child) ends when this process dies (runtime.die_with_parent)
-        child_env = {**os.environ, **(env or {}), LAUNCHER_ENV: str(os.getpid())}
+        # TQDM_DISABLE before the kernel imports anything: PtyLab's progress bars would be
+        # saved into the notebook (tqdm reads the variable when it is first imported)
+        child_env = {"TQDM_DISABLE": "1", **os.environ, **(env or {}), LAUNCHER_ENV: str(os.getpid())}
         proc = subprocess.Popen(
             cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=child_env, text=True, errors="replace"
         )

@@ -76,6 +76,15 @@ def test_tiny_rerun_writes_a_complete_hub(tiny_hub):
         curve = comp["classical"]["classical"]["ssim_curve"]
         assert curve[0][0] == 0 and curve[-1][0] == 50
         assert "classical PtyLab" in notes and "flat start" in notes
+        # no frozen progress bars (PtyLab's tqdm) in the executed notebook
+        nb = json.loads((hub / sc / "scenario_run.ipynb").read_text())
+        out_text = "".join(
+            "".join(o.get("text", ""))
+            for c in nb["cells"]
+            if c["cell_type"] == "code"
+            for o in c.get("outputs", [])
+        )
+        assert "%|" not in out_text and "it/s]" not in out_text, out_text[:2000]
         stats = json.loads((hub / sc / "inference_outputs" / "stats.json").read_text())
         for key in (
             "amplitude",
