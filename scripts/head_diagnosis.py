@@ -9,6 +9,8 @@ Adam 1e-3 constant, batch 16, Poisson loss, the scale setting given) and every
 * the pre-activation ``z`` of the central amplitude head (``amp_logits``): mean, std,
   and the share of pixels where the activation's slope is below 0.05 (softplus: z < -2.9;
   sigmoid: |z| > 2.9) — the "flat tail";
+* the decoder features the head reads (its input, after ReLU): the share of channels
+  that are zero at every pixel of the batch ("dead") and the share of zero activations;
 * the output amplitude (mean, std) beside the truth's patch mean;
 * the gradient of the loss with respect to ``z`` (mean |∂L/∂z|) and with respect to the
   head's kernel (L2 norm); the training loss.
@@ -101,12 +103,13 @@ def run_case(units: str, head: str, scale: str, data, probe, steps: int, every: 
         geo = tf.constant(data.geometry[fixed].astype(np.float32))
         y = tf.constant(np.square(data.diffraction[fixed], dtype=np.float32))
         logits_layer = auto.get_layer("amp_logits")
-        probe_model = keras.Model(auto.inputs, [logits_layer.output, auto.output])
+        probe_model = keras.Model(auto.inputs, [logits_layer.input, logits_layer.output, auto.output])
         with tf.GradientTape() as tape:
-            z, pred = probe_model([x, geo])
+            feats, z, pred = probe_model([x, geo])
             loss = tf.reduce_mean(make_loss(live.photon_scale)(y, pred))
         gz, gk = tape.gradient(loss, [z, logits_layer.kernel])
-        z = z.numpy()
+        z, feats = z.numpy(), feats.numpy()
+        active = (feats > 0).reshape(-1, feats.shape[-1])
         amp = auto.get_layer("amp").output
         a = keras.Model(auto.inputs[0], amp)(x).numpy()
         rows.append(
@@ -119,6 +122,8 @@ def run_case(units: str, head: str, scale: str, data, probe, steps: int, every: 
                 "z_mean": float(z.mean()),
                 "z_std": float(z.std()),
                 "flat_tail_share": float(np.mean(slope(z, head) < 0.05)),
+                "dead_feature_share": float(np.mean(~active.any(axis=0))),
+                "zero_activation_share": float(np.mean(~active)),
                 "amp_mean": float(a.mean()),
                 "amp_std": float(a.std()),
                 "grad_z_mean_abs": float(np.mean(np.abs(gz.numpy()))),
@@ -156,11 +161,14 @@ def main(argv=None) -> int:
                 {"units": units, "head": head, "unit_factor": unit, "wall_s": wall, "rows": rows}
             )
             print(f"\n{units} ({truth_note}), {head}:")
-            print("step  loss        z_mean  z_std  flat_tail  amp_mean  amp_std  |dL/dz|     |dL/dW|")
+            print(
+                "step  loss        z_mean  z_std  flat_tail  dead_ch  zeros  amp_mean  amp_std  |dL/dz|     |dL/dW|"
+            )
             for r in rows:
                 print(
                     f"{r['step']:4d}  {r['loss']:10.4g}  {r['z_mean']:6.2f}  {r['z_std']:5.2f}  "
-                    f"{r['flat_tail_share']:8.3f}  {r['amp_mean']:8.3f}  {r['amp_std']:7.3f}  "
+                    f"{r['flat_tail_share']:8.3f}  {r['dead_feature_share']:7.3f}  {r['zero_activation_share']:5.3f}  "
+                    f"{r['amp_mean']:8.3f}  {r['amp_std']:7.3f}  "
                     f"{r['grad_z_mean_abs']:.3e}  {r['grad_kernel_norm']:.3e}"
                 )
             a.out.write_text(json.dumps(out, indent=1))

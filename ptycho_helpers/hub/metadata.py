@@ -95,6 +95,10 @@ class RunMetadata(BaseModel):
         default_factory=dict,
         description="where the network ran: requested (auto|gpu|cpu), kind, name, memory_bytes, backend and versions",
     )
+    memory: dict[str, float] = Field(
+        default_factory=dict,
+        description="estimate_bytes (the planner's, before the run) and peak_rss_bytes (the kernel's measured peak)",
+    )
     stats: dict[str, Any] = Field(default_factory=dict)
     files: dict[str, str] = Field(default_factory=dict)
     versions: dict[str, str | None] = Field(default_factory=dict)

@@ -18,7 +18,7 @@ from ..core.checks import check_name
 from ..hub import artifacts, metadata
 from ..knobs import PROFILE_KNOBS
 from ..pinn.device import describe_device
-from ..plan import plan_run
+from ..plan import estimate_memory_bytes, plan_run
 from ..scenarios import ResolvedRun
 
 logger = logging.getLogger(__name__)
@@ -115,6 +115,7 @@ def start_scenario(
         git_sha=metadata.git_sha(),
         host=metadata.host_info(),
         device=device,
+        memory={"estimate_bytes": float(estimate_memory_bytes(resolved))},
     )
     ctx = ScenarioContext(name, hub, folder, resolved, run_settings, meta)
     ctx.save()
@@ -159,9 +160,19 @@ def _fail_on_error(ctx: ScenarioContext) -> None:
     shell.set_custom_exc((Exception,), handler)
 
 
+def peak_rss_bytes() -> int:
+    """This process's peak resident memory (Linux reports ru_maxrss in KiB, macOS in bytes)."""
+    import resource
+    import sys
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak if sys.platform == "darwin" else peak * 1024)
+
+
 def finish_scenario(ctx: ScenarioContext) -> metadata.RunMetadata:
     """Mark the run complete (the last write of a successful run)."""
     ctx.meta.timings_s["total"] = round(time.perf_counter() - ctx.t0, 3)
+    ctx.meta.memory["peak_rss_bytes"] = float(peak_rss_bytes())
     ctx.meta.status = "complete"
     ctx.meta.finished_utc = _now()
     ctx.save()

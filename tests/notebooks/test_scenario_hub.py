@@ -63,6 +63,9 @@ def test_tiny_rerun_writes_a_complete_hub(tiny_hub):
                 assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         meta = RunMetadata.model_validate_json((hub / sc / "run_metadata.json").read_text())
         assert meta.status == "complete"
+        # the planner's memory estimate holds within 2x of the kernel's measured peak
+        ratio = meta.memory["estimate_bytes"] / meta.memory["peak_rss_bytes"]
+        assert 0.5 <= ratio <= 2.0, meta.memory
         assert meta.timings_s["train"] > 0 and meta.git_sha is None or len(meta.git_sha) == 40
         notes = (hub / f"{sc}_notes.md").read_text()
         assert "Reviewer commentary" in notes and "flat image" in notes
