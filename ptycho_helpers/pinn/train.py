@@ -211,9 +211,10 @@ def _step_callback(train_config: TrainConfig, monitor, log: logging.Logger):
             self.curve["loss"].append(float(loss) if loss is not None else float("nan"))
             for k, v in (monitor(self.step) if monitor else {}).items():
                 self.curve.setdefault(k, []).append(float(v))
-            log.info(
-                "step %d: %s", self.step, {k: round(v[-1], 5) for k, v in self.curve.items() if k != "step"}
-            )
+            shown = {k: round(v[-1], 5) for k, v in self.curve.items() if k != "step"}
+            if loss is None:  # step 0: the untrained model has no training loss yet (not a divergence)
+                shown.pop("loss")
+            log.info("step %d%s: %s", self.step, " (untrained model)" if loss is None else "", shown)
 
         def on_train_begin(self, logs=None):
             if monitor:  # step 0: the model before its first update (no loss yet)
