@@ -32,6 +32,10 @@ RUNGS: tuple[tuple[str, dict[str, tuple[Any, Any]]], ...] = (
     ("one object per group → one patch per member", {"prediction": ("group", "member")}),
     ("amplitude MAE → Poisson NLL", {"loss": ("mae", "poisson")}),
     ("patch-max object units → as simulated", {"object_units": ("patch_max", "as_is")}),
+    # the model the reference used on its grid data; the non-grid end's model (the head must
+    # match the units: docs/reference_fidelity.md)
+    ("sigmoid amplitude head → softplus", {"amp_activation": ("sigmoid", "softplus")}),
+    ("trainable reference intensity scale → fixed data scales", {"intensity_scale": ("reference", "data")}),
     ("constant learning rate → plateau halving", {"lr_schedule": ("constant", "plateau")}),
     ("Adam 1e-3 → 5e-4", {"learning_rate": (1e-3, 5e-4)}),
     ("no validation split → 5 %", {"validation_fraction": (0.0, 0.05)}),
