@@ -92,20 +92,22 @@ def at(rows: list[dict], step: int, key: str = "amp_ssim") -> str:
 
 def table(data: dict) -> str:
     lines = [
-        "| curve | " + " | ".join(f"{s:,}" for s in STEPS) + " | r at 1,000 | flat |",
-        "| --- " * (len(STEPS) + 3) + "|",
+        "| curve | " + " | ".join(f"{s:,}" for s in STEPS) + " | r at 1,000 | r at 2,000 | flat |",
+        "| --- " * (len(STEPS) + 4) + "|",
     ]
     for label, rows in data["reference"].items():
         flat = rows[0]["flat_ssim"] if rows else float("nan")
         cells = " | ".join(at(rows, s) for s in STEPS)
-        lines.append(f"| reference code, {label} | {cells} | {at(rows, 1000, 'pearson_r')} | {flat:.3f} |")
+        r1, r2 = at(rows, 1000, "pearson_r"), at(rows, 2000, "pearson_r")
+        lines.append(f"| reference code, {label} | {cells} | {r1} | {r2} | {flat:.3f} |")
     for run in data["workbook"]:
         label = (
             f"workbook {run['scenario']}, seed {run['seed']}, {run['amp_activation']}, "
             f"scale {run['intensity_scale']}"
         )
         cells = " | ".join(at(run["rows"], s) for s in STEPS)
-        lines.append(f"| {label} | {cells} | {at(run['rows'], 1000, 'pearson_r')} | {run['flat_ssim']:.3f} |")
+        r1, r2 = at(run["rows"], 1000, "pearson_r"), f"{run['final_pearson_r']:.3f}"
+        lines.append(f"| {label} | {cells} | {r1} | {r2} | {run['flat_ssim']:.3f} |")
     return "\n".join(lines)
 
 

@@ -37,3 +37,17 @@ def test_layout_lists_every_module_and_nothing_else():
         "missing from README": sorted(actual - listed),
         "not in tree": sorted(listed - actual),
     }
+
+
+def test_reference_fidelity_table_matches_its_committed_data():
+    """docs/reference_fidelity.md's table is generated from docs/data/reference_fidelity.json."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    res = subprocess.run(
+        [sys.executable, str(root / "scripts" / "fidelity_curves.py"), "--check"],
+        capture_output=True,
+        text=True,
+    )
+    assert res.returncode == 0, res.stdout + res.stderr
