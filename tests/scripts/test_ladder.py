@@ -74,3 +74,9 @@ def test_tiny_ladder_writes_table_plot_and_verdict(tmp_path, monkeypatch):
     assert all(r["amp_ssim"] is not None and r["ref_ssim"] is not None for r in data["rows"])
     assert "## Verdict" in (hub / "ladder.md").read_text()
     assert (hub / "ladder.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_repeated_seeds_are_refused():
+    """`ladder --seeds 42 42` planned every run twice (24 tasks); now one clear error."""
+    with pytest.raises(ValueError, match=r"\[42\] more than once"):
+        ladder.plan_ladder(1, steps=10, seeds=[42, 42])
