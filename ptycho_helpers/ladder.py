@@ -63,7 +63,9 @@ def plan_ladder(gridsize: int, *, steps: int, seeds: list[int], direction: str =
         raise ValueError(f"direction {direction!r}: choose one of {', '.join(DIRECTIONS)}")
     repeated = sorted({s for s in seeds if list(seeds).count(s) > 1})
     if repeated:
-        raise ValueError(f"--seeds lists {repeated} more than once; give distinct seeds (each plans every rung)")
+        raise ValueError(
+            f"--seeds lists {repeated} more than once; give distinct seeds (each plans every rung)"
+        )
     scenario = f"gs{gridsize}_grid"
     rungs = [(lbl, ch) for lbl, ch in RUNGS if not (gridsize == 1 and "prediction" in ch)]
     rungs = [(lbl, ch) for lbl, ch in rungs if not (gridsize == 2 and "loss" in ch)]  # gs2 is Poisson in both
