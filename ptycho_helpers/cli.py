@@ -84,13 +84,22 @@ def _add_knobs(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reports-dir", default=None, help="where hubs are created (default: <repo>/reports)")
 
 
+class _StrictParser(argparse.ArgumentParser):
+    """No prefix matching: ``--nepoch 1`` is an error, not ``--nepochs 1``."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m ptycho_helpers", description="ptycho-workbook command line"
-    )
+    parser = _StrictParser(prog="python -m ptycho_helpers", description="ptycho-workbook command line")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(
-        dest="command", required=True, metavar="{rerun,run,reassembly-report,sweep,ladder}"
+        dest="command",
+        required=True,
+        metavar="{rerun,run,reassembly-report,sweep,ladder}",
+        parser_class=_StrictParser,
     )
 
     p = sub.add_parser(

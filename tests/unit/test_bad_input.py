@@ -204,3 +204,13 @@ def test_cli_names_are_paths_safe():
         with pytest.raises(ValueError):
             ph.ScenarioSpec(bad)
     assert (root / ph.ScenarioSpec("ok-name_1.2").name).parent == root
+
+
+@pytest.mark.parametrize("flag", ["--nepoch", "--step", "--learning-rat"])
+def test_cli_refuses_abbreviated_flags(flag, capsys):
+    """argparse's prefix matching took `--nepoch 1` as `--nepochs 1`; the CLI is strict."""
+    from ptycho_helpers.cli import build_parser
+
+    with pytest.raises(SystemExit) as exc:
+        build_parser().parse_args(["run", "gs1_ideal", flag, "1"])
+    assert exc.value.code == 2 and "unrecognized arguments" in capsys.readouterr().err
