@@ -63,7 +63,7 @@ def streamed(stride: int) -> None:
 def baseline(stride: int) -> None:
     """The whole-stack path: all exit waves at once, the chosen rows copied, the groups
     gathered with intermediates, scaled/squared/shuffled training copies."""
-    from ptycho_helpers.core import physics
+    from ptycho_helpers.core import noise, physics
     from ptycho_helpers.core.grid import grid_groups, patch_max_scale
     from ptycho_helpers.core.physics import split_positions
 
@@ -71,8 +71,8 @@ def baseline(stride: int) -> None:
     pos, groups = grid_groups(392, 64, stride, 2, 4)
     unit = float(np.mean([patch_max_scale(o, pos, 64) for o in train]))
     waves = np.concatenate([physics.extract_patches(o / unit, pos, 64) * probe for o in train])
-    scale = physics.simulation_photon_scale(waves, 1e9)
-    d = physics.poisson_amplitudes(physics.far_field_intensity(waves), scale, np.random.default_rng(42))
+    scale = noise.simulation_photon_scale(waves, 1e9)
+    d = noise.poisson_amplitudes(physics.far_field_intensity(waves), scale, np.random.default_rng(42))
     del waves
     idx = np.concatenate([groups.indices + k * len(pos) for k in range(2)])
     rows = idx.reshape(-1)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import RunParams, RunSettings
-from .core.physics import SIM_SLICE
+from .core.noise import SIM_SLICE
 from .core.simulate import make_probe
 from .hub import interchange
 from .scenarios import ResolvedRun, profile_settings, resolve_run
@@ -26,7 +26,7 @@ RUNTIME_BYTES = int(1.5 * 2**30)
 def estimate_memory_bytes(resolved: ResolvedRun) -> int:
     """Rough peak memory of a run (checked against a measured peak in benchmarks/bench_memory.py):
     the float32 diffraction of every pattern, the simulation slices in flight
-    (``physics.noisy_diffraction``), the object canvas, the grouped training copy (gathered
+    (``noise.noisy_diffraction``), the object canvas, the grouped training copy (gathered
     one member at a time; training feeds batches by index: no further copies), the
     runtime."""
     p, C = resolved.params, resolved.spec.channels

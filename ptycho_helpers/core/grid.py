@@ -15,7 +15,8 @@ import numpy as np
 
 from .checks import check_float, check_int
 from .grouping import Groups
-from .physics import extract_patches, noisy_diffraction
+from .noise import noisy_diffraction
+from .physics import extract_patches
 from .simulate import RawData
 
 #: Member order of a 2×2 group, in units of ``offset/2``: ``(x, y)``.
@@ -104,7 +105,7 @@ class GridScan:
 
 def _scan(objects, probe, positions, nphotons, rng, object_scale) -> RawData:
     """Exit waves of every object at the same positions, one photon scale, one Poisson draw
-    (streamed: the waves are made slice by slice, :func:`physics.noisy_diffraction`)."""
+    (streamed: the waves are made slice by slice, :func:`noise.noisy_diffraction`)."""
     p = np.asarray(probe).astype(np.complex64)
     scaled = [o / object_scale for o in objects]
     xy = np.concatenate([positions] * len(objects))

@@ -15,7 +15,8 @@ from skimage.draw import line as draw_line
 
 from .checks import check_float, check_int
 from .io import read_npz
-from .physics import extract_patches, noisy_diffraction
+from .noise import noisy_diffraction
+from .physics import extract_patches
 
 logger = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from numpy.testing import assert_allclose
 
 import ptycho_helpers as ph
 from ptycho_helpers import far_field_intensity, make_probe, normalize_probe_guess
-from ptycho_helpers.core import physics
+from ptycho_helpers.core import noise, physics
 from ptycho_helpers.core.physics import (
     disk_mask,
     extract_patches,
@@ -161,21 +161,21 @@ def test_error_reduction_keeps_a_consistent_object_and_lowers_the_data_error(rng
 def test_streamed_noisy_diffraction_equals_the_whole_stack_path(n, slice_, monkeypatch):
     """The memory-lean simulation draws exactly what the whole-stack path draws, also when
     each Poisson chunk is drawn in several slices."""
-    monkeypatch.setattr(physics, "SIM_SLICE", slice_)
+    monkeypatch.setattr(noise, "SIM_SLICE", slice_)
     rng = np.random.default_rng(1)
     N = 16
     waves = (rng.uniform(0.2, 1.0, (n, N, N)) * np.exp(1j * rng.uniform(-1, 1, (n, N, N)))).astype(
         np.complex64
     )
-    scale = physics.simulation_photon_scale(waves, 1e6)
-    want = physics.poisson_amplitudes(physics.far_field_intensity(waves), scale, np.random.default_rng(9))
+    scale = noise.simulation_photon_scale(waves, 1e6)
+    want = noise.poisson_amplitudes(physics.far_field_intensity(waves), scale, np.random.default_rng(9))
     calls = []
 
     def waves_of(a, b):
         calls.append(b - a)
         return waves[a:b]
 
-    got, got_scale = physics.noisy_diffraction(waves_of, n, 1e6, np.random.default_rng(9))
+    got, got_scale = noise.noisy_diffraction(waves_of, n, 1e6, np.random.default_rng(9))
     assert got_scale == scale
     np.testing.assert_array_equal(got, want)
-    assert max(calls) <= min(slice_, -(-n // min(physics.POISSON_CHUNKS, n)))  # never the whole stack
+    assert max(calls) <= min(slice_, -(-n // min(noise.POISSON_CHUNKS, n)))  # never the whole stack
