@@ -14,9 +14,10 @@ normalised probe, and returns the object in the data's units.  The canvas is our
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import os
 import time
+import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -34,12 +35,42 @@ class ClassicalEngineError(RuntimeError):
     """The classical engine is missing or broken (one line naming the fix)."""
 
 
+@contextlib.contextmanager
+def quiet_progress():
+    """PtyLab's engines draw ``tqdm.auto`` bars: ipywidgets in a Jupyter kernel, saved as
+    ~100 frozen bars into every executed notebook.  ``TQDM_DISABLE`` does not reach them
+    (``tqdm.notebook`` forces ``disable=False``), so for the duration of a call the
+    engines' module-level ``tqdm``/``trange`` are disabled console bars; restored after."""
+    import sys
+
+    from tqdm import std
+
+    def quiet(*args, **kwargs):
+        return std.tqdm(*args, **{**kwargs, "disable": True})
+
+    def quiet_range(*args, **kwargs):
+        return std.tqdm(range(*args), **{**kwargs, "disable": True})
+
+    saved = []
+    for name, mod in list(sys.modules.items()):
+        if name.startswith("PtyLab.Engines") and mod is not None:
+            for attr, repl in (("tqdm", quiet), ("trange", quiet_range)):
+                old = getattr(mod, attr, None)
+                if old is not None and not isinstance(old, types.ModuleType):
+                    saved.append((mod, attr, old))
+                    setattr(mod, attr, repl)
+    try:
+        yield
+    finally:
+        for mod, attr, old in saved:
+            setattr(mod, attr, old)
+
+
 def engine_version() -> str:
     """PtyLab's version; :class:`ClassicalEngineError` when it does not import."""
     try:
         from importlib.metadata import version
 
-        os.environ.setdefault("TQDM_DISABLE", "1")  # PtyLab's progress bars, not in notebooks
         import PtyLab  # noqa: F401
 
         return version("ptylab")
@@ -133,7 +164,8 @@ def forward_intensity(obj: np.ndarray, positions: np.ndarray, probe: np.ndarray)
     ones = np.ones((len(np.asarray(positions).reshape(-1, 2)), N, N))
     _, rec, eng = _setup(ones, positions, p, canvas, "ePIE")
     eng.numIterations = 0
-    eng.reconstruct()  # prepares the FFT conventions, no update
+    with quiet_progress():
+        eng.reconstruct()  # prepares the FFT conventions, no update
     out = []
     for row, col in rec.positions:
         patch = np.zeros((N, N), dtype=np.complex64)
@@ -227,13 +259,14 @@ def reconstruct(
     np.random.seed(seed)  # mPIE's momentum steps are drawn from numpy's global generator
     t = time.perf_counter()
     try:
-        if engine == "mPIE":
-            eng.reconstruct(vis_after_each_iteration=lambda loop, _rec: after(loop))
-        else:
-            last = data.numFrames - 1
-            for loop, k in eng.reconstruct_stepwise():
-                if k == last:
-                    after(loop)
+        with quiet_progress():
+            if engine == "mPIE":
+                eng.reconstruct(vis_after_each_iteration=lambda loop, _rec: after(loop))
+            else:
+                last = data.numFrames - 1
+                for loop, k in eng.reconstruct_stepwise():
+                    if k == last:
+                        after(loop)
     finally:
         np.random.set_state(state)
     t += monitor_s[0]

@@ -107,3 +107,20 @@ def test_missing_engine_is_refused_before_a_run_starts(monkeypatch):
     with pytest.raises(ValueError, match="PtyLab is not installed.*--classical none"):
         plan.plan_run("gs1_ideal", {})
     plan.plan_run("gs1_ideal", {"classical": "none"})  # skipping the stage needs no engine
+
+
+def test_quiet_progress_disables_ptylabs_bars_and_restores_them():
+    """PtyLab's tqdm.auto bars became ~100 frozen widgets in every executed notebook."""
+    import importlib
+
+    from ptycho_helpers.core.classical import quiet_progress
+
+    engine_module = importlib.import_module(
+        "PtyLab.Engines.mPIE"
+    )  # the module (the package exports the class)
+
+    before = engine_module.tqdm, engine_module.trange
+    with quiet_progress():
+        assert engine_module.tqdm([1, 2]).disable and engine_module.trange(3).disable
+        assert list(engine_module.trange(3)) == [0, 1, 2]
+    assert (engine_module.tqdm, engine_module.trange) == before
