@@ -74,6 +74,7 @@ def workbook_runs(hubs: list[Path]) -> list[dict]:
                     "intensity_scale": settings.get("intensity_scale", "data"),
                     "intensity_scale_learned": meta.get("scales", {}).get("intensity_scale_learned"),
                     "steps": meta.get("training", {}).get("steps_run"),
+                    "git_sha": (meta.get("git_sha") or "")[:7] or None,
                     "final_reference_ssim": round(ref["amplitude"]["ssim"], 4),
                     "final_pearson_r": round(ref["amplitude"]["pearson_r"], 4),
                     "flat_ssim": round(ref["flat_baseline"]["ssim"], 4),
@@ -103,10 +104,11 @@ def table(data: dict) -> str:
     for run in data["workbook"]:
         label = (
             f"workbook {run['scenario']}, seed {run['seed']}, {run['amp_activation']}, "
-            f"scale {run['intensity_scale']}"
+            f"scale {run['intensity_scale']}, code {run.get('git_sha') or '?'}"
         )
         cells = " | ".join(at(run["rows"], s) for s in STEPS)
-        r1, r2 = at(run["rows"], 1000, "pearson_r"), f"{run['final_pearson_r']:.3f}"
+        r1 = at(run["rows"], 1000, "pearson_r")
+        r2 = f"{run['final_pearson_r']:.3f}" if run.get("steps") == 2000 else "—"
         lines.append(f"| {label} | {cells} | {r1} | {r2} | {run['flat_ssim']:.3f} |")
     return "\n".join(lines)
 
