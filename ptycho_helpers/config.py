@@ -202,9 +202,8 @@ class ModelConfig(_Record):
     prediction: str = "member"  # member: one patch per member; group: one object per group
     backprojection: int = 0  # >0: error-reduction iterations of the physics input (0: off)
     input_gain: float = 1.0  # α of the input (set by training); the back-projection divides by it
-    intensity_scale: str = (
-        "data"  # data: fixed s and α from the data | reference: PtychoPINN's trainable log-scale
-    )
+    # data: fixed s and α from the data | reference: PtychoPINN's trainable log-scale
+    intensity_scale: str = "data"
     scale_init: float = 1.0  # initial scale of intensity_scale="reference" (set by training: the closed form)
 
     def __post_init__(self) -> None:

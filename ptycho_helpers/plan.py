@@ -24,7 +24,7 @@ RUNTIME_BYTES = int(1.5 * 2**30)
 
 
 def estimate_memory_bytes(resolved: ResolvedRun) -> int:
-    """Rough peak memory of a run (checked against a measured peak in benchmarks/bench_memory.py):
+    """Rough peak memory of a run (each run records it beside its measured peak, run_metadata "memory"):
     the float32 diffraction of every pattern, the simulation slices in flight
     (``noise.noisy_diffraction``), the object canvas, the grouped training copy (gathered
     one member at a time; training feeds batches by index: no further copies), the

@@ -16,6 +16,20 @@ import numpy as np
 from .physics import far_field_intensity
 
 
+def _photon_scale(energies: np.ndarray, nphotons: float) -> float:
+    """``sqrt(nphotons / mean(energies))`` of per-pattern energies ``sum_xy |P·O|**2``."""
+    energy = float(np.mean(energies))
+    if not energy > 0:
+        raise ValueError("exit waves carry no energy (probe or object is zero under the scan)")
+    return math.sqrt(float(nphotons) / energy)
+
+
+def _chunk_bounds(n: int) -> list[tuple[int, int]]:
+    """The ``POISSON_CHUNKS`` contiguous row ranges (one child generator each) of ``n`` patterns."""
+    chunks = np.array_split(np.arange(n), min(POISSON_CHUNKS, max(n, 1)))
+    return [(int(c[0]), int(c[-1]) + 1) for c in chunks if c.size]
+
+
 def simulation_photon_scale(exit_waves: np.ndarray, nphotons: float) -> float:
     """Physics photon scale ``s_sim = sqrt(nphotons / mean_n sum_xy |P·O|**2)``.
 
@@ -24,11 +38,7 @@ def simulation_photon_scale(exit_waves: np.ndarray, nphotons: float) -> float:
     exit_waves : (n, N, N) complex
     nphotons : float > 0, mean photons per pattern
     """
-    psi = np.asarray(exit_waves)
-    energy = float(np.mean(np.sum(np.abs(psi) ** 2, axis=(-2, -1))))
-    if not energy > 0:
-        raise ValueError("exit waves carry no energy (probe or object is zero under the scan)")
-    return math.sqrt(float(nphotons) / energy)
+    return _photon_scale(np.sum(np.abs(np.asarray(exit_waves)) ** 2, axis=(-2, -1)), nphotons)
 
 
 POISSON_CHUNKS = 8
@@ -46,17 +56,16 @@ def poisson_amplitudes(intensity: np.ndarray, scale: float, rng: np.random.Gener
     from concurrent.futures import ThreadPoolExecutor
 
     lam = np.asarray(intensity, dtype=np.float64) * (scale * scale)
-    chunks = np.array_split(np.arange(lam.shape[0]), min(POISSON_CHUNKS, max(lam.shape[0], 1)))
-    gens = rng.spawn(len(chunks))
+    bounds = _chunk_bounds(lam.shape[0])
+    gens = rng.spawn(len(bounds))
     out = np.empty(lam.shape, dtype=np.float32)
 
     def draw(k: int) -> None:
-        idx = chunks[k]
-        if idx.size:
-            out[idx[0] : idx[-1] + 1] = np.sqrt(gens[k].poisson(lam[idx[0] : idx[-1] + 1])) / scale
+        a, b = bounds[k]
+        out[a:b] = np.sqrt(gens[k].poisson(lam[a:b])) / scale
 
-    with ThreadPoolExecutor(max_workers=min(len(chunks), os.cpu_count() or 1)) as pool:
-        list(pool.map(draw, range(len(chunks))))
+    with ThreadPoolExecutor(max_workers=min(len(bounds), os.cpu_count() or 1)) as pool:
+        list(pool.map(draw, range(len(bounds))))
     return out
 
 
@@ -85,8 +94,7 @@ def noisy_diffraction(
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    chunks = np.array_split(np.arange(n), min(POISSON_CHUNKS, max(n, 1)))
-    bounds = [(int(c[0]), int(c[-1]) + 1) for c in chunks if c.size]
+    bounds = _chunk_bounds(n)
 
     def slices(a: int, b: int):  # a chunk in slices of at most SIM_SLICE patterns
         return [(i, min(i + SIM_SLICE, b)) for i in range(a, b, SIM_SLICE)]
@@ -95,10 +103,7 @@ def noisy_diffraction(
     energies = np.concatenate(
         [np.sum(np.abs(waves_of(i, j)) ** 2, axis=(-2, -1)) for a, b in bounds for i, j in slices(a, b)]
     )
-    energy = float(np.mean(energies))
-    if not energy > 0:
-        raise ValueError("exit waves carry no energy (probe or object is zero under the scan)")
-    scale = math.sqrt(float(nphotons) / energy)
+    scale = _photon_scale(energies, nphotons)
     gens = rng.spawn(len(bounds))
     out = np.empty((n, *waves_of(0, 1).shape[-2:]), dtype=np.float32)
 

@@ -49,8 +49,7 @@ class GroupBatches(keras.utils.PyDataset):
     def __getitem__(self, i: int):
         rows = self.order[i * self.batch_size : (i + 1) * self.batch_size]
         d = self.d[rows]
-        x = d * self.gain if d.dtype == np.float32 else (d * self.gain).astype(np.float32)
-        return (x, self.g[rows]), np.square(d, dtype=np.float32)
+        return (d * self.gain, self.g[rows]), np.square(d)
 
     def on_epoch_end(self) -> None:
         self._shuffle()
