@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench full venv clean-venv lab nbval
+.PHONY: run test lint bench full venv clean-venv lab nbval docs
 
 # GPU=1: the CUDA builds of TensorFlow and JAX (requirements-gpu.txt) instead of the CPU wheel.
 # A venv made with GPU=1 stays a GPU venv (.venv/.gpu): later `make run`/`make test` never
@@ -45,6 +45,10 @@ test: $(STAMP)
 	$(PY) -m pytest -q; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "ERROR: pytest collected no tests (exit 5)" >&2; fi; \
 	exit $$rc
+
+# the documentation site into build/site (also built with --strict by the tests)
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict
 
 full: $(STAMP)
 	$(PY) -m ptycho_helpers rerun --profile full

@@ -344,7 +344,7 @@ class RunSettings(_Record):
     data_path: str | None = None
     input_transform: str = "linear"
     dense_bottleneck: int = 0
-    backprojection: int = 5  # the network's physics input (README "What limits quality"); 0: off
+    backprojection: int = 5  # the network's physics input (docs/results.md "What limits quality"); 0: off
     refine_steps: int = 0  # retired from the default: the classical stage is the finishing step
     refine_lr: float = 0.05
     classical: str = "mPIE"

@@ -1,25 +1,36 @@
-"""Generate the README's results table from report hubs (never typed by hand).
+"""The results table of docs/results.md: report hubs -> committed data -> page (never typed by hand).
 
-For every finished run in the given hubs: scenario, profile, reconstruction (the PINN alone,
-the PINN + physics refinement when the run refined, the network's physics input alone when
-it has one), amplitude SSIM beside its flat
-baseline, Pearson r, MAE, least-squares scale, epochs, training and refinement time.  With
-``--readme`` the table replaces the block between the README's results markers.
+``collect``: for every finished run in the given hubs (scenario, profile, reconstruction:
+the PINN, the PINN + physics refinement when the run refined, the network's physics input
+alone when it has one) the medians over the seeds of amplitude SSIM beside its flat
+baseline, Pearson r, MAE, least-squares scale, epochs, training and refinement time are
+written to a committed JSON file with the command and commit that produced them.
+``render``: that file -> the table between the results markers of ``docs/results.md``;
+``render --check`` fails when the page is stale (run by the tests).
 
-Run: .venv/bin/python scripts/results_table.py reports/<hub> [reports/<hub> ...] [--readme]
+Run: .venv/bin/python scripts/results_table.py collect reports/<hub> [...] --out docs/data/results_stable.json
+     .venv/bin/python scripts/results_table.py render [--check]
 """
+
 
 from __future__ import annotations
 
 import argparse
 import json
 import statistics
+import subprocess
+import sys
 from pathlib import Path
 
 from ptycho_helpers.hub.results import run_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 START, END = "<!-- results:start -->", "<!-- results:end -->"
+DATA = ROOT / "docs" / "data" / "results_stable.json"
+PAGE = ROOT / "docs" / "results.md"
+README = ROOT / "README.md"
+MAKE_RUN = ROOT / "docs" / "data" / "make_run.json"
+MR_START, MR_END = "<!-- make-run:start -->", "<!-- make-run:end -->"
 
 
 def collect(hubs: list[Path]) -> list[dict]:
@@ -63,48 +74,113 @@ def _median(rows: list[dict], key: str) -> float | None:
     return statistics.median(values) if values else None
 
 
-def markdown(rows: list[dict]) -> str:
+def aggregate(rows: list[dict]) -> list[dict]:
+    """One row per (scenario, profile, model/training, reconstruction): medians over its runs."""
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
         groups.setdefault((r["scenario"], r["profile"], r["variant"], r["stage"]), []).append(r)
+    out = []
+    for (sc, prof, variant, stage), rs in sorted(groups.items()):
+        out.append(
+            {
+                "scenario": sc,
+                "profile": prof,
+                "variant": variant,
+                "stage": stage,
+                "runs": len(rs),
+                "seeds": [x["seed"] for x in rs],
+                **{k: _median(rs, k) for k in ("amp_ssim", "flat_ssim", "pearson_r", "mae", "ls_scale")},
+                "epochs": _median(rs, "epochs"),
+                "train_s": _median(rs, "train_s"),
+                "refine_s": _median(rs, "refine_s"),
+            }
+        )
+    return out
+
+
+def markdown(doc: dict) -> str:
     lines = [
         "| scenario | profile | model/training | reconstruction | runs (seeds) | amp SSIM (median) | flat baseline | SSIM − flat | Pearson r | MAE | LS scale | epochs | train time | refine time |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for (sc, prof, variant, stage), rs in sorted(groups.items()):
-        seeds = ",".join(str(x["seed"]) for x in rs)
-        refine_s = _median(rs, "refine_s")
+    for r in doc["rows"]:
+        seeds = ",".join(str(x) for x in r["seeds"])
         lines.append(
-            f"| {sc} | {prof} | {variant} | {stage} | {len(rs)} ({seeds}) | {_median(rs, 'amp_ssim'):.3f} | {_median(rs, 'flat_ssim'):.3f} | "
-            f"{_median(rs, 'amp_ssim') - _median(rs, 'flat_ssim'):+.3f} | {_median(rs, 'pearson_r'):.3f} | {_median(rs, 'mae'):.3f} | {_median(rs, 'ls_scale'):.3f} | "
-            f"{_median(rs, 'epochs'):.0f} | {_median(rs, 'train_s'):.0f} s | "
-            + (f"{refine_s:.0f} s |" if refine_s is not None else "— |")
+            f"| {r['scenario']} | {r['profile']} | {r['variant']} | {r['stage']} | {r['runs']} ({seeds}) | "
+            f"{r['amp_ssim']:.3f} | {r['flat_ssim']:.3f} | {r['amp_ssim'] - r['flat_ssim']:+.3f} | "
+            f"{r['pearson_r']:.3f} | {r['mae']:.3f} | {r['ls_scale']:.3f} | {r['epochs']:.0f} | {r['train_s']:.0f} s | "
+            + (f"{r['refine_s']:.0f} s |" if r["refine_s"] is not None else "— |")
         )
-    lines.append("")
-    lines.append(
-        "Train time: wall seconds of `fit` on the 2-core machine; runs from sweep hubs share the cores "
-        "(2 Dask workers, 1 TensorFlow thread each), runs from `rerun` hubs have both cores."
-    )
-    lines.append("Source hubs: " + ", ".join(sorted({f"`{r['hub']}`" for r in rows})))
+    prov = doc["provenance"]
+    lines += [
+        "",
+        f"Data: `docs/data/results_stable.json` (commit {prov['commit']}; {prov['machine']}). "
+        f"Command: `{prov['command']}`.",
+    ]
     return "\n".join(lines)
 
 
-def main() -> None:
+def _commit() -> str:
+    out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    return out.stdout.strip() or "unknown"
+
+
+def make_run_table(doc: dict) -> str:
+    """The README's table: scenario, reconstruction, amp SSIM, flat, reference metric, r, from
+    the summary rows of one ``make run`` (``docs/data/make_run.json``)."""
+    header = [c.strip() for c in doc["summary_header"].strip("|").split("|")]
+    keep = ["scenario", "reconstruction", "amp SSIM", "flat baseline", "reference-metric SSIM", "Pearson r"]
+    lines = ["| " + " | ".join(keep) + " |", "|" + " --- |" * len(keep)]
+    for row in doc["summary_rows"]:
+        cells = dict(zip(header, (c.strip() for c in row.strip().strip("|").split("|"))))
+        cells["scenario"] = cells["scenario"].split("]")[0].lstrip("[")
+        lines.append("| " + " | ".join(cells[k] for k in keep) + " |")
+    lines += ["", f"Command: {doc['command']}; commit {doc['git_sha'][:7]}."]
+    return "\n".join(lines)
+
+
+def _fill(path: Path, start: str, end: str, table: str, check: bool) -> int:
+    text = path.read_text()
+    if start not in text or end not in text:
+        raise SystemExit(f"{path} lacks the markers {start} ... {end}")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    new = f"{head}{start}\n{table}\n{end}{tail}"
+    if check:
+        if new != text:
+            print(f"{path.relative_to(ROOT)} is stale: run scripts/results_table.py render", file=sys.stderr)
+            return 1
+        return 0
+    path.write_text(new)
+    return 0
+
+
+def render(check: bool) -> int:
+    rc = _fill(PAGE, START, END, markdown(json.loads(DATA.read_text())), check)
+    return rc | _fill(README, MR_START, MR_END, make_run_table(json.loads(MAKE_RUN.read_text())), check)
+
+
+def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("hubs", nargs="+", type=Path)
-    ap.add_argument("--readme", action="store_true", help="write the table into README.md")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    c = sub.add_parser("collect", help="hubs -> the committed results data")
+    c.add_argument("hubs", nargs="+", type=Path)
+    c.add_argument("--out", type=Path, default=DATA)
+    c.add_argument("--command", default="", help="the command that made the hubs (recorded)")
+    c.add_argument("--machine", default="2 cores", help="where the hubs ran (recorded)")
+    r = sub.add_parser("render", help="the committed data -> docs/results.md")
+    r.add_argument("--check", action="store_true", help="exit 1 when the page is stale")
     a = ap.parse_args()
-    table = markdown(collect(a.hubs))
-    print(table)
-    if a.readme:
-        readme = ROOT / "README.md"
-        text = readme.read_text()
-        if START not in text or END not in text:
-            raise SystemExit(f"README.md lacks the markers {START} ... {END}")
-        head, rest = text.split(START, 1)
-        _, tail = rest.split(END, 1)
-        readme.write_text(f"{head}{START}\n{table}\n{END}{tail}")
+    if a.cmd == "render":
+        return render(a.check)
+    doc = {
+        "provenance": {"command": a.command, "commit": _commit(), "machine": a.machine, "hubs": [h.name for h in a.hubs]},
+        "rows": aggregate(collect(a.hubs)),
+    }
+    a.out.write_text(json.dumps(doc, indent=1) + "\n")
+    print(markdown(doc))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -10,7 +10,7 @@ Why: the network alone is optimisation-limited here — after training its Poiss
 deviance/2 is ~10³–10⁴ per pixel against a noise floor of ≈ 0.45, and it reconstructs the
 low frequencies (the brightness), not the lines.  Starting from its prediction, 100 Adam
 steps on the patches bring the deviance to ~10–100 per pixel and restore the lines
-(README "What limits quality" has the measurements, including refinement from a flat
+(docs/results.md "What limits quality" has the measurements, including refinement from a flat
 start, which the PINN start beats).
 """
 

@@ -1,0 +1,107 @@
+"""The documentation: a short README, generated pages that are never stale, a site that
+builds without warnings, and a layout page that lists exactly the package's modules."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPTS = ROOT / "scripts"
+
+
+def _script(name: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(SCRIPTS / name), *args], capture_output=True, text=True, cwd=ROOT)
+
+
+def _layout_block() -> str:
+    return (ROOT / "docs" / "layout.md").read_text().split("```", 2)[1]
+
+
+def test_layout_lists_every_module_and_nothing_else():
+    block = _layout_block()
+    listed, folder = set(), ""
+    for line in block.splitlines():
+        m = re.match(r"^(\s*)(\S+)", line)
+        if not m or m.group(2) == "ptycho_helpers/":
+            continue
+        indent, name = len(m.group(1)), m.group(2)
+        if indent == 2 and name.endswith("/"):
+            folder = name
+        elif indent == 2:
+            folder = ""
+            listed.add(name)
+        elif indent == 4:
+            listed.add(folder + name)
+    pkg = ROOT / "ptycho_helpers"
+    actual = {
+        str(p.relative_to(pkg)) for p in pkg.rglob("*.py") if p.name not in ("__init__.py", "__main__.py")
+    }
+    assert listed == actual, {
+        "missing from docs/layout.md": sorted(actual - listed),
+        "not in tree": sorted(listed - actual),
+    }
+
+
+@pytest.mark.parametrize(
+    "script,args",
+    [
+        ("fidelity_curves.py", ["--check"]),
+        ("make_options_page.py", ["--check"]),
+        ("results_table.py", ["render", "--check"]),
+    ],
+)
+def test_generated_pages_match_their_source(script, args):
+    res = _script(script, *args)
+    assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_options_page_check_fails_on_a_hand_edit(tmp_path):
+    page = tmp_path / "options.md"
+    page.write_text((ROOT / "docs" / "options.md").read_text().replace("training batch size", "batch size"))
+    res = _script("make_options_page.py", "--check", "--page", str(page))
+    assert res.returncode == 1 and "stale" in res.stderr
+
+
+def test_options_page_lists_every_knob():
+    from ptycho_helpers.knobs import KNOBS
+
+    text = (ROOT / "docs" / "options.md").read_text()
+    assert all(f"| `{k.name}` | `{k.cli_flag}` |" in text for k in KNOBS)
+
+
+def test_readme_is_a_front_page_whose_links_resolve():
+    text = (ROOT / "README.md").read_text()
+    assert len(text.splitlines()) <= 200
+    assert text.splitlines()[3:5] == [
+        "make run     # main job: new .venv if missing, then rerun gs1_ideal + gs2_ideal (stable profiles) into reports/<UTC stamp>/",
+        "make test    # tests: new .venv if missing, then ruff + the whole pytest suite + the docs build (what CI runs)",
+    ]
+    links = re.findall(r"\]\(([^)#]+)\)", text)
+    missing = [x for x in links if not x.startswith("http") and not (ROOT / x).exists()]
+    assert links and missing == []
+
+
+def test_no_page_cites_a_hub_stamp():
+    """Numbers come from committed data or a command, never from a git-ignored hub."""
+    stamp = re.compile(r"reports/\d{4}-\d{2}-\d{2}T\d{6}Z")
+    pages = [ROOT / "README.md", ROOT / "CHANGELOG.md", *(ROOT / "docs").glob("*.md")]
+    assert [p.name for p in pages if stamp.search(p.read_text())] == []
+
+
+def test_site_builds_without_warnings(tmp_path):
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    res = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+    )
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert (tmp_path / "site" / "options" / "index.html").exists()
