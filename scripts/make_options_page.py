@@ -45,7 +45,12 @@ def page() -> str:
         "",
     ]
     for title in dict.fromkeys(GROUPS.values()):
-        lines += [f"## {title}", "", "| option | CLI flag | type | choices | default | what it sets |", "| --- | --- | --- | --- | --- | --- |"]
+        lines += [
+            f"## {title}",
+            "",
+            "| option | CLI flag | type | choices | default | what it sets |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
         for k in KNOBS:
             if GROUPS[k.target] != title:
                 continue
@@ -68,7 +73,9 @@ def page() -> str:
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--check", action="store_true", help="exit 1 when the page is stale")
-    ap.add_argument("--page", type=Path, default=PAGE, help="the page to write or check (default docs/options.md)")
+    ap.add_argument(
+        "--page", type=Path, default=PAGE, help="the page to write or check (default docs/options.md)"
+    )
     a = ap.parse_args()
     text = page()
     if a.check:

@@ -12,7 +12,6 @@ Run: .venv/bin/python scripts/results_table.py collect reports/<hub> [...] --out
      .venv/bin/python scripts/results_table.py render [--check]
 """
 
-
 from __future__ import annotations
 
 import argparse
@@ -132,7 +131,7 @@ def make_run_table(doc: dict) -> str:
     keep = ["scenario", "reconstruction", "amp SSIM", "flat baseline", "reference-metric SSIM", "Pearson r"]
     lines = ["| " + " | ".join(keep) + " |", "|" + " --- |" * len(keep)]
     for row in doc["summary_rows"]:
-        cells = dict(zip(header, (c.strip() for c in row.strip().strip("|").split("|"))))
+        cells = dict(zip(header, (c.strip() for c in row.strip().strip("|").split("|")), strict=True))
         cells["scenario"] = cells["scenario"].split("]")[0].lstrip("[")
         lines.append("| " + " | ".join(cells[k] for k in keep) + " |")
     lines += ["", f"Command: {doc['command']}; commit {doc['git_sha'][:7]}."]
@@ -174,7 +173,12 @@ def main() -> int:
     if a.cmd == "render":
         return render(a.check)
     doc = {
-        "provenance": {"command": a.command, "commit": _commit(), "machine": a.machine, "hubs": [h.name for h in a.hubs]},
+        "provenance": {
+            "command": a.command,
+            "commit": _commit(),
+            "machine": a.machine,
+            "hubs": [h.name for h in a.hubs],
+        },
         "rows": aggregate(collect(a.hubs)),
     }
     a.out.write_text(json.dumps(doc, indent=1) + "\n")

@@ -16,7 +16,9 @@ SCRIPTS = ROOT / "scripts"
 
 
 def _script(name: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(SCRIPTS / name), *args], capture_output=True, text=True, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, str(SCRIPTS / name), *args], capture_output=True, text=True, cwd=ROOT
+    )
 
 
 def _layout_block() -> str:
