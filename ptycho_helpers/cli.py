@@ -185,7 +185,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"hub: {hub}\nsummary: {hub / 'summary.md'}")
         return rc
     if args.command == "reassembly-report":
-        from .run.telemetry import reassembly_report, telemetry_markdown
+        from .plan.telemetry import reassembly_report, telemetry_markdown
 
         tel = reassembly_report(args.scenario, _knob_values(args), profile=args.profile)
         artifacts.write_json(args.output_json, tel)

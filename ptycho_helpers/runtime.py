@@ -13,7 +13,8 @@ import os
 import sys
 from collections.abc import Iterator
 
-from .config import DEVICES, GPU_SETUP_HINT, LAUNCHER_ENV
+from .config import LAUNCHER_ENV
+from .plan.resolve import check_device, gpu_visible  # noqa: F401  (re-exported: the entry points' device check)
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -36,26 +37,6 @@ def silenced_stderr() -> Iterator[None]:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
-
-
-def gpu_visible() -> bool:
-    """Whether an NVIDIA GPU is visible to this process, without importing a backend:
-    a driver entry (``/proc/driver/nvidia/gpus/*`` or ``/dev/nvidia<k>``) and a
-    ``CUDA_VISIBLE_DEVICES`` that does not hide every device."""
-    hidden = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if hidden is not None and hidden.strip() in ("", "-1"):
-        return False
-    import glob
-
-    return bool(glob.glob("/proc/driver/nvidia/gpus/*") or glob.glob("/dev/nvidia[0-9]*"))
-
-
-def check_device(device: str) -> None:
-    """Parent-side check (no backend import): ``gpu`` asked for with none visible is an error."""
-    if device not in DEVICES:
-        raise ValueError(f"device={device!r} is not one of {', '.join(DEVICES)}")
-    if device == "gpu" and not gpu_visible():
-        raise ValueError(f"--device gpu: no GPU is visible to this machine; {GPU_SETUP_HINT}")
 
 
 def _hide_gpus() -> None:

@@ -1,6 +1,6 @@
 """Which device the Keras backend computes on, recorded in ``run_metadata.json["device"]``.
 
-The parent checks only what needs no backend (:func:`ptycho_helpers.runtime.check_device`:
+The parent checks only what needs no backend (:func:`ptycho_helpers.plan.check_device`:
 a driver is visible); here, in the kernel, the backend itself is asked, so a CPU-only build
 (``tensorflow-cpu``) on a GPU machine is refused for ``--device gpu`` instead of training on
 the CPU silently.

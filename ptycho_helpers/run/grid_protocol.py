@@ -11,7 +11,7 @@ from ..core import physics
 from ..core.grid import simulate_grid
 from ..core.grouping import Groups, gather_groups
 from ..core.simulate import make_lines_object, make_probe
-from . import telemetry
+from ..plan import telemetry
 from .record import ScenarioContext
 from .records import SimulatedDataset
 

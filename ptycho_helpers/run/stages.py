@@ -27,7 +27,8 @@ from ..core.simulate import (
     split_raw_data_by_axis,
 )
 from ..hub import artifacts, interchange, plotting
-from . import grid_protocol, telemetry
+from ..plan import telemetry
+from . import grid_protocol
 from .record import ScenarioContext
 from .records import (  # noqa: F401 - the stage records, importable from here too
     Reconstructed,

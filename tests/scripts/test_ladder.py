@@ -13,7 +13,7 @@ from ptycho_helpers import ladder, plan
 def _plenty_of_memory(monkeypatch):
     """Planning checks memory against what is free *now*; keep these tests independent of
     whatever else the machine runs (the estimate itself is tested in test_plan)."""
-    monkeypatch.setattr(plan, "available_memory_bytes", lambda: 1 << 40)
+    monkeypatch.setattr(plan.resolve, "available_memory_bytes", lambda: 1 << 40)
 
 
 @pytest.mark.parametrize("gridsize", [1, 2])

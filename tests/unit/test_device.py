@@ -14,6 +14,7 @@ import pytest
 
 from ptycho_helpers import runtime
 from ptycho_helpers.config import RunSettings
+from ptycho_helpers.plan import resolve
 
 
 def test_gpu_hidden_by_cuda_visible_devices_is_not_visible(monkeypatch):
@@ -51,7 +52,7 @@ def test_backend_without_gpu_support_refuses_gpu_in_the_kernel(monkeypatch):
     """A driver is visible but the installed backend is a CPU build (tensorflow-cpu): the
     kernel refuses instead of training on the CPU silently."""
     pytest.importorskip("keras")
-    monkeypatch.setattr(runtime, "gpu_visible", lambda: True)
+    monkeypatch.setattr(resolve, "gpu_visible", lambda: True)
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     import keras
 

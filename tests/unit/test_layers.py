@@ -16,18 +16,24 @@ import pytest
 
 PKG = Path(__file__).resolve().parents[2] / "ptycho_helpers"
 TOP_CONFIG = {"config", "knobs", "scenarios", "profiles"}
-PARENT = {"plan", "runs", "sweep", "studies", "cli", "runtime", "__main__", "__init__"}
-LAYERS = {"core", "pinn", "run", "hub"}
-#: layer -> the layers / top-level modules it may import ("top-config" = config, knobs, scenarios)
+LAYERS = {"core", "pinn", "run", "hub", "plan"}
+#: layer -> the layers it may import ("top-config" = config, knobs, scenarios, profiles).
+#: ``plan`` is the one seam both processes call: the parent (runs, sweep, cli) and the
+#: kernel (run) import it; it imports neither. No exceptions.
 ALLOWED = {
     "core": {"core"},
     "config": {"core", "top-config"},
     "pinn": {"core", "pinn", "top-config"},
     "hub": {"core", "hub", "top-config"},
+    "plan": {"core", "hub", "top-config", "plan"},
     "run": {"core", "pinn", "hub", "run", "top-config", "plan"},
-    "parent": {"core", "hub", "top-config", "parent", "plan", "run.telemetry"},
+    "parent": {"core", "hub", "top-config", "parent", "plan"},
 }
-THIRD_PARTY_FORBIDDEN = {"core": {"tensorflow", "keras", "torch", "jax"}, "hub": {"tensorflow", "keras"}}
+THIRD_PARTY_FORBIDDEN = {
+    "core": {"tensorflow", "keras", "torch", "jax"},
+    "hub": {"tensorflow", "keras"},
+    "plan": {"tensorflow", "keras", "torch", "jax"},
+}
 
 
 def _layer_of(rel: Path) -> str:
@@ -46,10 +52,10 @@ def _target(module: str) -> str | None:
         return "parent"  # the package __init__
     head = parts[1]
     if head in LAYERS:
-        return "run.telemetry" if parts[1:3] == ["run", "telemetry"] else head
+        return head
     if head in TOP_CONFIG:
         return "top-config"
-    return "plan" if head == "plan" else "parent"
+    return "parent"
 
 
 def _imports(path: Path, root: Path) -> list[tuple[int, str]]:
@@ -84,8 +90,7 @@ def violations(root: Path = PKG) -> list[str]:
             target = _target(mod)
             if target is None:
                 continue
-            allowed = ALLOWED[layer] | ({"run.telemetry"} if "run" in ALLOWED[layer] else set())
-            if target not in allowed:
+            if target not in ALLOWED[layer]:
                 bad.append(f"{rel}:{line} imports {mod} ({layer} may import only {sorted(ALLOWED[layer])})")
     return bad
 
@@ -106,6 +111,20 @@ def test_planted_violation_is_caught(tmp_path):
     bad = violations(tmp_path / "ptycho_helpers")
     assert any("core/physics.py" in b and "imports ptycho_helpers.run" in b for b in bad), bad
     assert any("core/physics.py" in b and "keras" in b for b in bad), bad
+
+
+def test_planted_upward_import_from_the_plan_layer_is_caught(tmp_path):
+    """The seam: plan importing the kernel side (run) or the parent side (runs) fails."""
+    import shutil
+
+    shutil.copytree(PKG, tmp_path / "ptycho_helpers")
+    planted = tmp_path / "ptycho_helpers" / "plan" / "telemetry.py"
+    planted.write_text(
+        planted.read_text() + "\n\ndef _x():\n    from ..run import record\n    from .. import runs\n"
+    )
+    bad = violations(tmp_path / "ptycho_helpers")
+    assert any("plan/telemetry.py" in b and "imports ptycho_helpers.run" in b for b in bad), bad
+    assert any("plan/telemetry.py" in b and "imports ptycho_helpers.runs" in b for b in bad), bad
 
 
 @pytest.mark.parametrize(

@@ -150,7 +150,7 @@ def test_dense_block_scores_every_test_position(staged):
 
 def test_reassembly_report_equals_the_kernel_telemetry(staged):
     """The parent-free report draws the same positions and groups as the run did."""
-    from ptycho_helpers.run.telemetry import reassembly_report, scan_test_positions
+    from ptycho_helpers.plan.telemetry import reassembly_report, scan_test_positions
 
     ctx, sim, groups, *_ = staged
     np.testing.assert_array_equal(scan_test_positions(ctx.resolved, ctx.settings), sim.test.positions)

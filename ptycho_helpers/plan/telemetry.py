@@ -21,8 +21,8 @@ from ..core.grouping import Groups, group_positions
 from ..core.reassemble import reassembly_telemetry
 from ..core.simulate import draw_scan_positions, split_indices_by_axis
 from ..hub import artifacts, interchange, results
-from ..plan import plan_run
 from ..scenarios import ResolvedRun
+from .resolve import plan_run
 
 
 def test_groups(resolved: ResolvedRun, positions: np.ndarray, group_limit: int) -> Groups:

@@ -8,16 +8,18 @@ started by papermill directly resolves exactly like one started by the CLI.
 
 from __future__ import annotations
 
+import glob
 import importlib.util
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .config import RunParams, RunSettings
-from .core.noise import SIM_SLICE
-from .core.simulate import make_probe
-from .hub import interchange
-from .scenarios import ResolvedRun, profile_settings, resolve_run
+from ..config import DEVICES, GPU_SETUP_HINT, RunParams, RunSettings
+from ..core.noise import SIM_SLICE
+from ..core.simulate import make_probe
+from ..hub import interchange
+from ..scenarios import ResolvedRun, profile_settings, resolve_run
 
 #: what a kernel holds before any data: Python, the Keras backend, the model and its optimiser
 RUNTIME_BYTES = int(1.5 * 2**30)
@@ -37,6 +39,24 @@ def estimate_memory_bytes(resolved: ResolvedRun) -> int:
     return int(sim + obj + groups + RUNTIME_BYTES)
 
 
+def gpu_visible() -> bool:
+    """Whether an NVIDIA GPU is visible to this process, without importing a backend:
+    a driver entry (``/proc/driver/nvidia/gpus/*`` or ``/dev/nvidia<k>``) and a
+    ``CUDA_VISIBLE_DEVICES`` that does not hide every device."""
+    hidden = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if hidden is not None and hidden.strip() in ("", "-1"):
+        return False
+    return bool(glob.glob("/proc/driver/nvidia/gpus/*") or glob.glob("/dev/nvidia[0-9]*"))
+
+
+def check_device(device: str) -> None:
+    """No backend import: ``gpu`` asked for with none visible is an error."""
+    if device not in DEVICES:
+        raise ValueError(f"device={device!r} is not one of {', '.join(DEVICES)}")
+    if device == "gpu" and not gpu_visible():
+        raise ValueError(f"--device gpu: no GPU is visible to this machine; {GPU_SETUP_HINT}")
+
+
 def available_memory_bytes() -> int:
     """Memory the OS can give us now (MemAvailable), or a large number when unknown."""
     try:
@@ -54,8 +74,6 @@ def preflight(resolved: ResolvedRun, settings: RunSettings) -> None:
 
     Raises ``ValueError``/``FileNotFoundError`` before anything is allocated or written.
     """
-    from .runtime import check_device
-
     check_device(settings.device)  # --device gpu without a visible GPU: refused here, not in the kernel
     if settings.custom_probe_path is not None and resolved.spec.probe_mode != "custom":
         raise ValueError(
@@ -112,7 +130,7 @@ def plan_run(
     Returns ``(resolved, settings, overrides)``; raises ``ValueError``/``TypeError``/
     ``FileNotFoundError`` with a one-line message naming the bad value.
     """
-    from .knobs import split_values
+    from ..knobs import split_values
 
     overrides, given = split_values(values)
     settings = settings_for(scenario, given, profile=profile)
