@@ -1,8 +1,13 @@
 """Frozen configuration records: run parameters, scenarios, model and training settings.
 
-Every record validates itself in ``__post_init__`` and raises ``ValueError`` /
-``TypeError`` with a message naming the bad value and what is allowed.  Variants are
-made with :func:`dataclasses.replace`, which re-runs the validation.
+Each field is declared once, with :func:`~ptycho_helpers.core.checks.setting`: its default,
+a one-line doc and its bounds or choices.  A run setting that lands in the model or
+training record is declared there and referred to with ``same_as``.  Every record
+validates itself in ``__post_init__`` (the declared bounds via ``check_fields``, then its
+cross-field rules) and raises ``ValueError`` / ``TypeError`` with a message naming the bad
+value and what is allowed.  Variants are made with :func:`dataclasses.replace`, which
+re-runs the validation.  The knob table, CLI flags, notebook parameters and the options
+page are derived from these declarations (``knobs.py``).
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from typing import Any
 
 from .core import classical as _classical
 from .core.checks import Record as _Record
-from .core.checks import check_bool, check_choice, check_float, check_int, check_name
+from .core.checks import check_int, check_name, same_as, setting
 
 PROBE_MODES = ("idealized", "custom")
 #: Protocol settings of a scenario (REFERENCE_PROTOCOLS.md): the non-grid value first.
@@ -50,126 +55,95 @@ GPU_SETUP_HINT = (
 INPUT_TRANSFORMS = ("linear", "log", "linear+log")
 
 
+# --------------------------------------------------------------------------- rules
+def check_model_rules(
+    *, intensity_scale: str, backprojection: int, prediction: str, amp_init: str = "zero"
+) -> None:
+    """The cross-field rules of the model settings, written once: the model record, the run
+    settings and the planner (which knows the scenario's prediction) all call this."""
+    if intensity_scale == "reference" and backprojection:
+        raise ValueError(SCALE_RULE)
+    if backprojection and prediction == "group":
+        raise ValueError(
+            "the network's physics input (--backprojection) works per member pattern and this scenario "
+            "predicts one object per group: add --backprojection 0 or --prediction member"
+        )
+    if backprojection and amp_init == "data":
+        raise ValueError(
+            "backprojection starts the amplitude head itself: use amp_init='zero' or backprojection=0"
+        )
+
+
 # --------------------------------------------------------------------------- records
 @dataclass(frozen=True)
 class RunParams(_Record):
-    """Physics and workload parameters of a simulated run (PtychoPINN ``sim_lines_4x``).
+    """Physics and workload parameters of a simulated run (PtychoPINN ``sim_lines_4x``)."""
 
-    Attributes
-    ----------
-    N : int
-        Patch / diffraction pattern side in pixels; a multiple of 4.
-    object_size : int
-        Side of the square lines object in pixels.
-    object_seed, sim_seed : int
-        Seeds of the object and of the scan positions + Poisson noise.
-    buffer : float
-        Scan positions are drawn uniformly in ``[buffer, object_size - buffer]``.
-    split_fraction : float
-        Share of positions (largest y) that form the test set; in (0, 1).
-    base_total_images : int
-        Scan positions per unit of ``gridsize**2 * image_multiplier``.
-    group_count : int
-        Number of groups sampled per split.
-    nphotons : float
-        Mean photons per diffraction pattern.
-    neighbor_count : int
-        K, the neighbour pool for gridsize > 1.
-    reassemble_M : int
-        Side of the central crop kept from each patch when stitching.
-    """
-
-    N: int = 64
-    object_size: int = 392
-    object_seed: int = 42
-    sim_seed: int = 42
-    buffer: float = 10.0
-    split_fraction: float = 0.5
-    base_total_images: int = 2000
-    group_count: int = 1000
-    nphotons: float = 1e9
-    neighbor_count: int = 4
-    reassemble_M: int = 20
+    N: int = setting(64, "patch / diffraction pattern side in px; a multiple of 4", minimum=4)
+    object_size: int = setting(392, "side of the lines object in px", minimum=4)
+    object_seed: int = setting(42, "seed of the lines object", minimum=0)
+    sim_seed: int = setting(42, "seed of positions, Poisson noise and grouping", minimum=0)
+    buffer: float = setting(10.0, "scan positions lie in [buffer, size - buffer]", minimum=0.0)
+    split_fraction: float = setting(0.5, "test share (largest y)", minimum=0.0, maximum=1.0, exclusive=True)
+    base_total_images: int = setting(2000, "scan positions per gridsize**2", minimum=1)
+    group_count: int = setting(1000, "groups per split", minimum=1)
+    # >= 1 photon per pattern (below, the data are all zeros); <= 1e15 keeps every Poisson
+    # rate far below numpy's limit (~9e18)
+    nphotons: float = setting(1e9, "mean photons per diffraction pattern", minimum=1.0, maximum=1e15)
+    neighbor_count: int = setting(4, "K, neighbour pool for gridsize > 1", minimum=1)
+    reassemble_M: int = setting(20, "central crop side kept from each patch when stitching", minimum=1)
 
     def __post_init__(self) -> None:
-        s = object.__setattr__
-        N = check_int("N", self.N, minimum=4)
+        self.check_fields()
+        N = self.N
         if N % 4:
             raise ValueError(f"N={N} is not allowed; N must be divisible by 4 (e.g. 32, 64, 128)")
-        s(self, "N", N)
-        s(self, "object_size", check_int("object_size", self.object_size, minimum=N))
-        s(self, "object_seed", check_int("object_seed", self.object_seed, minimum=0))
-        s(self, "sim_seed", check_int("sim_seed", self.sim_seed, minimum=0))
-        buffer = check_float("buffer", self.buffer, minimum=0.0)
-        if 2 * buffer >= self.object_size:
+        object.__setattr__(self, "object_size", check_int("object_size", self.object_size, minimum=N))
+        if 2 * self.buffer >= self.object_size:
             raise ValueError(
-                f"buffer={buffer} leaves no scan area in an object of size {self.object_size}; "
+                f"buffer={self.buffer} leaves no scan area in an object of size {self.object_size}; "
                 f"it must be < object_size/2 = {self.object_size / 2}"
             )
-        s(self, "buffer", buffer)
-        s(
-            self,
-            "split_fraction",
-            check_float("split_fraction", self.split_fraction, minimum=0.0, maximum=1.0, exclusive=True),
-        )
-        s(self, "base_total_images", check_int("base_total_images", self.base_total_images, minimum=1))
-        s(self, "group_count", check_int("group_count", self.group_count, minimum=1))
-        # >= 1 photon per pattern (below, the data are all zeros); <= 1e15 keeps every Poisson
-        # rate far below numpy's limit (~9e18)
-        s(self, "nphotons", check_float("nphotons", self.nphotons, minimum=1.0, maximum=1e15))
-        s(self, "neighbor_count", check_int("neighbor_count", self.neighbor_count, minimum=1))
-        M = check_int("reassemble_M", self.reassemble_M, minimum=1)
-        if M > N:
-            raise ValueError(f"reassemble_M={M} exceeds the patch size N={N}; it must be <= N")
-        s(self, "reassemble_M", M)
+        if self.reassemble_M > N:
+            raise ValueError(
+                f"reassemble_M={self.reassemble_M} exceeds the patch size N={N}; it must be <= N"
+            )
 
 
 @dataclass(frozen=True)
 class ScenarioSpec(_Record):
-    """One scenario: gridsize and probe choice (the table of DESIGN §4)."""
+    """One scenario: gridsize, probe and the protocol settings (the table of DESIGN §4).
+
+    Each difference of the legacy grid protocol from the non-grid one
+    (REFERENCE_PROTOCOLS.md) is a named, recorded value, not a code path.
+    """
 
     name: str
-    gridsize: int = 1
-    probe_mode: str = "idealized"
-    probe_scale: float = 10.0
-    probe_big: bool = False
-    probe_mask: bool = True
-    image_multiplier: int = 1
-    group_multiplier: int = 1
-    # protocol settings (REFERENCE_PROTOCOLS.md): each difference of the legacy grid
-    # protocol from the non-grid one is a named, recorded value, not a code path
-    scan: str = "random"  # random positions in [buffer, size-buffer] | regular grid
-    train_stride: int = 4  # grid step of the training scan (px)
-    test_stride: int = 10  # grid step of the test scan (px); also the seamless tile side
-    group_offset: int = 4  # member spacing of a fixed 2x2 grid group (±2 px)
-    object_set: str = "halves"  # train/test = y-halves of one object | separate objects
-    n_objects: int = 2  # training objects for object_set=separate
-    prediction: str = "member"  # one patch per member | one object per group
-    object_units: str = "as_is"  # as simulated | divided by the mean of the per-patch maxima
-    loss: str = "poisson"  # Poisson NLL | amplitude MAE
+    gridsize: int = setting(1, "1 or 2", minimum=1)
+    probe_mode: str = setting("idealized", "idealized | custom", choices=PROBE_MODES)
+    # the probe amplitude is 1/probe_scale of its mean: beyond [1e-3, 1e3] float32 intensities overflow or vanish
+    probe_scale: float = setting(
+        10.0, "probe normalisation: mean of abs(disk*probe) is 1/probe_scale", minimum=1e-3, maximum=1e3
+    )
+    probe_big: bool = setting(False, "model fills the patch border too")
+    probe_mask: bool = setting(True, "multiply the probe by the disk r < N/4 in the model")
+    image_multiplier: int = setting(1, "extra factor on the number of positions", minimum=1)
+    group_multiplier: int = setting(1, "extra factor on the number of groups", minimum=1)
+    scan: str = setting("random", "scan positions", choices=SCANS)
+    train_stride: int = setting(4, "grid step of the training scan in px", minimum=1)
+    test_stride: int = setting(10, "grid step of the test scan in px (seamless tile side)", minimum=1)
+    group_offset: int = setting(4, "member spacing of a fixed 2x2 grid group in px", minimum=0)
+    object_set: str = setting("halves", "train/test objects", choices=OBJECT_SETS)
+    n_objects: int = setting(2, "training objects when the object set is separate", minimum=1)
+    prediction: str = setting("member", "network output for gridsize 2", choices=PREDICTIONS)
+    object_units: str = setting("as_is", "object amplitude units", choices=OBJECT_UNITS)
+    loss: str = setting("poisson", "training loss", choices=LOSSES)
 
     def __post_init__(self) -> None:
-        s = object.__setattr__
         check_name("scenario", self.name)
-        check_choice("scan", self.scan, SCANS)
-        check_choice("object_set", self.object_set, OBJECT_SETS)
-        check_choice("prediction", self.prediction, PREDICTIONS)
-        check_choice("object_units", self.object_units, OBJECT_UNITS)
-        check_choice("loss", self.loss, LOSSES)
-        for k in ("train_stride", "test_stride", "n_objects"):
-            s(self, k, check_int(k, getattr(self, k), minimum=1))
-        s(self, "group_offset", check_int("group_offset", self.group_offset, minimum=0))
-        g = check_int("gridsize", self.gridsize, minimum=1)
-        if g > 4:
-            raise ValueError(f"gridsize={g} is out of range; it must be 1, 2, 3 or 4")
-        s(self, "gridsize", g)
-        check_choice("probe_mode", self.probe_mode, PROBE_MODES)
-        # the probe amplitude is 1/probe_scale of its mean: beyond [1e-3, 1e3] float32 intensities overflow or vanish
-        s(self, "probe_scale", check_float("probe_scale", self.probe_scale, minimum=1e-3, maximum=1e3))
-        s(self, "probe_big", check_bool("probe_big", self.probe_big))
-        s(self, "probe_mask", check_bool("probe_mask", self.probe_mask))
-        s(self, "image_multiplier", check_int("image_multiplier", self.image_multiplier, minimum=1))
-        s(self, "group_multiplier", check_int("group_multiplier", self.group_multiplier, minimum=1))
+        self.check_fields()
+        if self.gridsize > 4:
+            raise ValueError(f"gridsize={self.gridsize} is out of range; it must be 1, 2, 3 or 4")
 
     @property
     def channels(self) -> int:
@@ -185,74 +159,67 @@ class ModelConfig(_Record):
     combined for gridsize > 1; it must cover the largest relative offset of any group.
     """
 
-    N: int = 64
-    gridsize: int = 1
-    amp_activation: str = "softplus"
-    amp_scale: float = 5.0  # k of scaled_sigmoid
-    probe_big: bool = False
-    probe_mask: bool = True
-    combine_pad: int = 0
-    filters: tuple[int, ...] | None = None
-    input_transform: str = "linear"
-    amp_init: str = "zero"  # "data": start the amplitude head at the data's mean object amplitude
-    batch_norm: bool = False  # BatchNormalization after every convolution
-    dense_bottleneck: int = 0  # >0: a fully connected layer of this width at the bottleneck
-    fullres_filters: int = 0  # >0: two convolutions of this width at the output resolution
-    input_counts_scale: float = 1.0  # log transform: log1p(scale * X) / 10, scale = s / alpha
-    prediction: str = "member"  # member: one patch per member; group: one object per group
-    backprojection: int = 0  # >0: error-reduction iterations of the physics input (0: off)
-    input_gain: float = 1.0  # α of the input (set by training); the back-projection divides by it
-    # data: fixed s and α from the data | reference: PtychoPINN's trainable log-scale
-    intensity_scale: str = "data"
-    scale_init: float = 1.0  # initial scale of intensity_scale="reference" (set by training: the closed form)
+    N: int = setting(64, "patch side in px; divisible by 8 (the encoder halves it three times)", minimum=8)
+    gridsize: int = setting(1, "patterns per group side", minimum=1)
+    amp_activation: str = setting("softplus", "amplitude head", choices=AMP_ACTIVATIONS)
+    amp_scale: float = setting(5.0, "k of scaled_sigmoid", minimum=0.0, exclusive=True)
+    probe_big: bool = setting(False, "model fills the patch border too")
+    probe_mask: bool = setting(True, "multiply the probe by the disk r < N/4 in the model")
+    combine_pad: int = setting(
+        0, "margin of a group's combining canvas in px (rounded up to even)", minimum=0
+    )
+    input_transform: str = setting("linear", "network input", choices=INPUT_TRANSFORMS)
+    amp_init: str = setting(
+        "zero", "data: start the amplitude head at the data's mean object amplitude", choices=("zero", "data")
+    )
+    batch_norm: bool = setting(False, "BatchNormalization after every convolution")
+    dense_bottleneck: int = setting(
+        0, "width of a dense bottleneck layer (0: none, the reference CNN)", minimum=0
+    )
+    fullres_filters: int = setting(
+        0, "two convolutions of this width at the output resolution (0: none)", minimum=0
+    )
+    input_counts_scale: float = setting(
+        1.0, "log transform: log1p(scale * X) / 10, scale = s / alpha", minimum=0.0, exclusive=True
+    )
+    prediction: str = setting(
+        "member", "member: one patch per member; group: one object per group", choices=PREDICTIONS
+    )
+    backprojection: int = setting(
+        0,
+        "physics input: error-reduction iterations per pattern with the known probe; the heads start "
+        "at that image and the network learns the correction (0: off, the reference CNN)",
+        minimum=0,
+        maximum=50,
+    )
+    input_gain: float = setting(1.0, "α of the input (set by training)", minimum=0.0, exclusive=True)
+    intensity_scale: str = setting(
+        "data",
+        "data: fixed scales from the training data; reference: PtychoPINN's trainable log-scale "
+        "at sqrt(nphotons)/(N/2), shared by input and output",
+        choices=INTENSITY_SCALES,
+    )
+    scale_init: float = setting(
+        1.0, "initial scale of intensity_scale='reference' (set by training)", minimum=0.0, exclusive=True
+    )
 
     def __post_init__(self) -> None:
-        s = object.__setattr__
-        N = check_int("N", self.N, minimum=8)
-        if N % 4:
-            raise ValueError(f"N={N} is not allowed; N must be divisible by 4")
-        if N % 8:
+        self.check_fields()
+        if self.N % 4:
+            raise ValueError(f"N={self.N} is not allowed; N must be divisible by 4")
+        if self.N % 8:
             raise ValueError(
-                f"N={N} is not supported by the model: the encoder halves the size three "
+                f"N={self.N} is not supported by the model: the encoder halves the size three "
                 "times, so N must be divisible by 8 (e.g. 32, 64, 128)"
             )
-        s(self, "N", N)
-        s(self, "gridsize", check_int("gridsize", self.gridsize, minimum=1))
-        check_choice("amp_activation", self.amp_activation, AMP_ACTIVATIONS)
-        s(self, "amp_scale", check_float("amp_scale", self.amp_scale, minimum=0.0, exclusive=True))
-        s(self, "probe_big", check_bool("probe_big", self.probe_big))
-        s(self, "probe_mask", check_bool("probe_mask", self.probe_mask))
-        check_choice("input_transform", self.input_transform, INPUT_TRANSFORMS)
-        check_choice("amp_init", self.amp_init, ("zero", "data"))
-        check_choice("prediction", self.prediction, PREDICTIONS)
-        s(self, "batch_norm", check_bool("batch_norm", self.batch_norm))
-        s(self, "dense_bottleneck", check_int("dense_bottleneck", self.dense_bottleneck, minimum=0))
-        s(self, "fullres_filters", check_int("fullres_filters", self.fullres_filters, minimum=0))
-        s(self, "backprojection", check_int("backprojection", self.backprojection, minimum=0, maximum=50))
-        s(self, "input_gain", check_float("input_gain", self.input_gain, minimum=0.0, exclusive=True))
-        check_choice("intensity_scale", self.intensity_scale, INTENSITY_SCALES)
-        s(self, "scale_init", check_float("scale_init", self.scale_init, minimum=0.0, exclusive=True))
-        if self.intensity_scale == "reference" and self.backprojection:
-            raise ValueError(SCALE_RULE)
-        if self.backprojection and (self.prediction == "group" or self.amp_init == "data"):
-            raise ValueError(
-                "backprojection works per member pattern and starts the amplitude head itself: use it with "
-                "prediction='member' and amp_init='zero', or set backprojection=0"
-            )
-        s(
-            self,
-            "input_counts_scale",
-            check_float("input_counts_scale", self.input_counts_scale, minimum=0.0, exclusive=True),
+        check_model_rules(
+            intensity_scale=self.intensity_scale,
+            backprojection=self.backprojection,
+            prediction=self.prediction,
+            amp_init=self.amp_init,
         )
-        pad = check_int("combine_pad", self.combine_pad, minimum=0)
-        if pad % 2:
-            pad += 1
-        s(self, "combine_pad", pad)
-        if self.filters is not None:
-            f = tuple(check_int("filters", v, minimum=1) for v in self.filters)
-            if len(f) != 3:
-                raise ValueError(f"filters={f} must list 3 encoder widths, e.g. (64, 128, 256)")
-            s(self, "filters", f)
+        if self.combine_pad % 2:
+            object.__setattr__(self, "combine_pad", self.combine_pad + 1)
 
     @property
     def channels(self) -> int:
@@ -266,17 +233,14 @@ class ModelConfig(_Record):
     @property
     def encoder_filters(self) -> tuple[int, int, int]:
         """Encoder widths: (64, 128, 256) for N >= 64, scaled by N/64 below (N=32: 32, 64, 128)."""
-        if self.filters is not None:
-            return self.filters  # type: ignore[return-value]
         k = min(self.N, 64) / 64
         return tuple(max(4, int(round(w * k))) for w in (64, 128, 256))  # type: ignore[return-value]
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]):
         data = dict(data)
-        data.pop("architecture", None)  # bundles before the one-value option was removed
-        if data.get("filters") is not None:
-            data["filters"] = tuple(data["filters"])
+        for gone in ("architecture", "filters"):  # bundles before these never-set options were removed
+            data.pop(gone, None)
         return super().from_dict(data)
 
 
@@ -284,110 +248,90 @@ class ModelConfig(_Record):
 class TrainConfig(_Record):
     """Training settings (DESIGN §4: Adam 5e-4, plateau schedule, early stopping)."""
 
-    nepochs: int = 5
-    batch_size: int = 16
-    learning_rate: float = 5e-4
-    validation_fraction: float = 0.05
-    seed: int = 42
-    nll_weight: float = 1.0
-    mae_weight: float = 0.0
-    lr_patience: int = 2
-    lr_factor: float = 0.5
-    lr_min: float = 1e-4
-    early_stop_patience: int = 3
-    steps: int = 0  # > 0: an optimiser-step budget (training stops at exactly this step)
-    lr_schedule: str = "plateau"  # plateau: ReduceLROnPlateau; constant: the reference's fixed rate
-    curve_every: int = 0  # > 0: call the training monitor every this many steps
+    nepochs: int = setting(5, "training epochs", minimum=1)
+    batch_size: int = setting(16, "training batch size", minimum=1)
+    learning_rate: float = setting(
+        5e-4, "Adam learning rate (the reference used 1e-3)", minimum=0.0, exclusive=True
+    )
+    validation_fraction: float = setting(
+        0.05, "random validation share of the training groups", minimum=0.0, maximum=0.5
+    )
+    seed: int = setting(
+        42, "training seed (weights, validation draw, shuffling)", minimum=0, maximum=2**32 - 1
+    )
+    nll_weight: float = setting(1.0, "weight of the Poisson NLL", minimum=0.0)
+    mae_weight: float = setting(0.0, "weight of the amplitude MAE", minimum=0.0)
+    lr_patience: int = setting(2, "plateau epochs before the rate is lowered", minimum=1)
+    lr_factor: float = setting(0.5, "factor of each lowering", minimum=0.0, maximum=1.0, exclusive=True)
+    lr_min: float = setting(1e-4, "lowest learning rate", minimum=0.0)
+    early_stop_patience: int = setting(3, "plateau epochs before training stops", minimum=1)
+    steps: int = setting(0, "optimiser-step budget (0: the epoch budget)", minimum=0)
+    lr_schedule: str = setting("plateau", "learning-rate schedule", choices=LR_SCHEDULES)
+    curve_every: int = setting(0, "call the training monitor every this many steps (0: never)", minimum=0)
 
     def __post_init__(self) -> None:
-        s = object.__setattr__
-        s(self, "nepochs", check_int("nepochs", self.nepochs, minimum=1))
-        s(self, "batch_size", check_int("batch_size", self.batch_size, minimum=1))
-        s(self, "learning_rate", check_float("learning_rate", self.learning_rate, minimum=0, exclusive=True))
-        vf = check_float("validation_fraction", self.validation_fraction, minimum=0.0, maximum=0.5)
-        s(self, "validation_fraction", vf)
-        s(self, "seed", check_int("seed", self.seed, minimum=0, maximum=2**32 - 1))
-        for w in ("nll_weight", "mae_weight"):
-            s(self, w, check_float(w, getattr(self, w), minimum=0.0))
+        self.check_fields()
         if self.nll_weight == 0 and self.mae_weight == 0:
             raise ValueError("nll_weight and mae_weight are both 0; at least one must be > 0")
-        s(self, "lr_patience", check_int("lr_patience", self.lr_patience, minimum=1))
-        s(
-            self,
-            "lr_factor",
-            check_float("lr_factor", self.lr_factor, minimum=0.0, maximum=1.0, exclusive=True),
-        )
-        s(self, "lr_min", check_float("lr_min", self.lr_min, minimum=0.0))
-        s(self, "early_stop_patience", check_int("early_stop_patience", self.early_stop_patience, minimum=1))
-        s(self, "steps", check_int("steps", self.steps, minimum=0))
-        check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
-        s(self, "curve_every", check_int("curve_every", self.curve_every, minimum=0))
 
 
 @dataclass(frozen=True)
 class RunSettings(_Record):
     """Run settings of one scenario that are not profile knobs (DESIGN §4).
 
-    Defaults shared with :class:`TrainConfig` are read from it (one owner per default).
+    A setting that lands in :class:`ModelConfig` or :class:`TrainConfig` is declared there
+    (``same_as``); :func:`ptycho_helpers.run.training.model_config_of` passes every such
+    field on by name.
     """
 
-    nepochs: int = TrainConfig.nepochs
-    group_limit: int = 64
-    seed: int = TrainConfig.seed
-    amp_activation: str = "softplus"
-    intensity_scale: str = "data"
-    custom_probe_path: str | None = None
-    register: bool = False
-    amp_vmax: float | None = None
-    object_amp_norm: bool = False
-    learning_rate: float = TrainConfig.learning_rate
-    data_path: str | None = None
-    input_transform: str = "linear"
-    dense_bottleneck: int = 0
-    backprojection: int = 5  # the network's physics input (docs/results.md "What limits quality"); 0: off
-    refine_steps: int = 0  # retired from the default: the classical stage is the finishing step
-    refine_lr: float = 0.05
-    classical: str = "mPIE"
-    classical_iterations: int = 50
-    classical_start: str = "mean"
-    steps: int = TrainConfig.steps
-    lr_schedule: str = TrainConfig.lr_schedule
-    validation_fraction: float = TrainConfig.validation_fraction
-    curve_every: int = 0  # learning-curve SSIM every this many steps (0: ~20 points per run)
-    curve_groups: int = 16  # test groups the learning curve scores (0: all; the grid's whole test object)
-    device: str = "auto"
+    nepochs: int = same_as(TrainConfig, "nepochs")
+    group_limit: int = setting(64, "test groups stitched: min(group_count, group_limit)", minimum=1)
+    seed: int = same_as(TrainConfig, "seed")
+    amp_activation: str = same_as(ModelConfig, "amp_activation")
+    intensity_scale: str = same_as(ModelConfig, "intensity_scale")
+    custom_probe_path: str | None = setting(None, ".npz with probeGuess for the custom probe mode")
+    register: bool = setting(False, "sub-pixel registration before the metrics")
+    amp_vmax: float | None = setting(
+        None, "amplitude colour-scale maximum (stats-based if None)", minimum=0.0, exclusive=True
+    )
+    object_amp_norm: bool = setting(False, "bias study: scale the object to max amplitude 1")
+    learning_rate: float = same_as(TrainConfig, "learning_rate")
+    data_path: str | None = setting(None, "PtychoPINN-style .npz to train/reconstruct instead of simulating")
+    input_transform: str = same_as(ModelConfig, "input_transform")
+    dense_bottleneck: int = same_as(ModelConfig, "dense_bottleneck")
+    # the network's physics input (docs/results.md "What limits quality"); 0: off
+    backprojection: int = same_as(ModelConfig, "backprojection", 5)
+    # retired from the default: the classical stage is the finishing step
+    refine_steps: int = setting(
+        0, "physics refinement steps on the test diffraction (0: PINN only)", minimum=0
+    )
+    refine_lr: float = setting(0.05, "refinement Adam step", minimum=0.0, exclusive=True)
+    classical: str = setting(
+        "mPIE", "classical engine beside the PINN (none: skip)", choices=CLASSICAL_ENGINES
+    )
+    classical_iterations: int = setting(50, "iterations of each classical reconstruction", minimum=1)
+    classical_start: str = setting("mean", "flat start of the classical engine", choices=CLASSICAL_STARTS)
+    steps: int = same_as(TrainConfig, "steps")
+    lr_schedule: str = same_as(TrainConfig, "lr_schedule")
+    validation_fraction: float = same_as(TrainConfig, "validation_fraction")
+    curve_every: int = setting(0, "learning-curve SSIM every this many steps (0: about 20 points)", minimum=0)
+    curve_groups: int = setting(
+        16,
+        "test groups each learning-curve point scores (0: all; on the grid protocol that is the reference "
+        "metric on the whole test object, about 23 training steps of compute per point)",
+        minimum=0,
+    )
+    device: str = setting(
+        "auto",
+        "where the network trains and infers: auto (a GPU when the backend sees one), gpu (an error without one), cpu",
+        choices=DEVICES,
+    )
 
     def __post_init__(self) -> None:
-        s = object.__setattr__
-        check_choice("device", self.device, DEVICES)
-        s(self, "refine_steps", check_int("refine_steps", self.refine_steps, minimum=0))
-        s(self, "steps", check_int("steps", self.steps, minimum=0))
-        s(self, "backprojection", check_int("backprojection", self.backprojection, minimum=0, maximum=50))
-        check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
-        vf = check_float("validation_fraction", self.validation_fraction, minimum=0.0, maximum=0.5)
-        s(self, "validation_fraction", vf)
-        s(self, "curve_every", check_int("curve_every", self.curve_every, minimum=0))
-        s(self, "curve_groups", check_int("curve_groups", self.curve_groups, minimum=0))
-        s(self, "refine_lr", check_float("refine_lr", self.refine_lr, minimum=0.0, exclusive=True))
-        check_choice("classical", self.classical, CLASSICAL_ENGINES)
-        s(
-            self,
-            "classical_iterations",
-            check_int("classical_iterations", self.classical_iterations, minimum=1),
+        self.check_fields()
+        check_model_rules(
+            intensity_scale=self.intensity_scale, backprojection=self.backprojection, prediction="member"
         )
-        check_choice("classical_start", self.classical_start, CLASSICAL_STARTS)
-        s(self, "nepochs", check_int("nepochs", self.nepochs, minimum=1))
-        s(self, "group_limit", check_int("group_limit", self.group_limit, minimum=1))
-        s(self, "seed", check_int("seed", self.seed, minimum=0, maximum=2**32 - 1))
-        check_choice("amp_activation", self.amp_activation, AMP_ACTIVATIONS)
-        check_choice("intensity_scale", self.intensity_scale, INTENSITY_SCALES)
-        if self.intensity_scale == "reference" and self.backprojection:
-            raise ValueError(SCALE_RULE)
-        s(self, "register", check_bool("register", self.register))
-        s(self, "object_amp_norm", check_bool("object_amp_norm", self.object_amp_norm))
-        s(self, "learning_rate", check_float("learning_rate", self.learning_rate, minimum=0, exclusive=True))
-        if self.amp_vmax is not None:
-            s(self, "amp_vmax", check_float("amp_vmax", self.amp_vmax, minimum=0.0, exclusive=True))
         if self.data_path is not None and not Path(self.data_path).is_file():
             raise FileNotFoundError(f"data_path {self.data_path!r} does not exist")
         if self.custom_probe_path is not None and not Path(self.custom_probe_path).is_file():

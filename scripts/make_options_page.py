@@ -54,7 +54,7 @@ def page() -> str:
         for k in KNOBS:
             if GROUPS[k.target] != title:
                 continue
-            choices = " \\| ".join(k.choices) if k.choices else ("file path" if k.path else "")
+            choices = " | ".join(k.choices) if k.choices else ("file path" if k.path else "")
             lines.append(
                 f"| `{k.name}` | `{k.cli_flag}` | {k.type_name} | {_cell(choices)} | {_cell(k.default_text)} | {_cell(k.help)} |"
             )

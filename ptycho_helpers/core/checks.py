@@ -87,9 +87,65 @@ def check_name(kind: str, value: Any) -> str:
     return value
 
 
+def setting(
+    default: Any,
+    doc: str,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    exclusive: bool = False,
+    choices: tuple[str, ...] | None = None,
+) -> Any:
+    """Declare a record field once: its default, a one-line doc and its bounds or choices.
+
+    :meth:`Record.check_fields` validates every such field from this declaration (the type
+    from the annotation); the knob table, the CLI help, the notebook parameters and the
+    options page read the doc and the choices from here.
+    """
+    meta = {"doc": doc, "minimum": minimum, "maximum": maximum, "exclusive": exclusive, "choices": choices}
+    return dataclasses.field(default=default, metadata=meta)
+
+
+def same_as(record: type, name: str, default: Any = dataclasses.MISSING) -> Any:
+    """The field ``name`` of another record, declared there once (doc, bounds, choices),
+    optionally with another default: a run setting that lands in a model/training record."""
+    f = {x.name: x for x in dataclasses.fields(record)}[name]
+    return dataclasses.field(
+        default=f.default if default is dataclasses.MISSING else default, metadata=f.metadata
+    )
+
+
+def _check_one(name: str, type_text: str, value: Any, meta: Any) -> Any:
+    base = type_text.split("|")[0].strip()
+    if value is None and "None" in type_text:
+        return None
+    if meta["choices"] is not None:
+        return check_choice(name, value, meta["choices"])
+    if base == "int":
+        return check_int(name, value, minimum=meta["minimum"], maximum=meta["maximum"])
+    if base == "float":
+        return check_float(
+            name, value, minimum=meta["minimum"], maximum=meta["maximum"], exclusive=meta["exclusive"]
+        )
+    if base == "bool":
+        return check_bool(name, value)
+    if base == "str" and not isinstance(value, str):
+        raise TypeError(f"{name} must be a string, got {value!r}")
+    return value
+
+
 class Record:
     """Dict conversion for the frozen config records: ``from_dict`` refuses unknown keys
-    and names the allowed ones."""
+    and names the allowed ones; :meth:`check_fields` validates the fields declared with
+    :func:`setting`."""
+
+    def check_fields(self) -> None:
+        """Validate and normalise (``np.int64`` → ``int``, ``1`` → ``1.0``) every field
+        declared with :func:`setting`, in declaration order."""
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            if "doc" in f.metadata:
+                value = _check_one(f.name, str(f.type), getattr(self, f.name), f.metadata)
+                object.__setattr__(self, f.name, value)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)  # type: ignore[call-overload]

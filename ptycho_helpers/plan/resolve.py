@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..config import DEVICES, GPU_SETUP_HINT, RunParams, RunSettings
+from ..config import DEVICES, GPU_SETUP_HINT, RunParams, RunSettings, check_model_rules
 from ..core.noise import SIM_SLICE
 from ..core.simulate import make_probe
 from ..hub import interchange
@@ -84,11 +84,11 @@ def preflight(resolved: ResolvedRun, settings: RunSettings) -> None:
         if resolved.params.N != 64 and settings.custom_probe_path is None:
             raise ValueError("the shipped synthetic probe is 64x64; give custom_probe_path for N != 64")
         make_probe(resolved.params.N, "custom", settings.custom_probe_path)
-    if settings.backprojection and resolved.spec.gridsize > 1 and resolved.spec.prediction == "group":
-        raise ValueError(
-            "the network's physics input (--backprojection, default 5) works per member pattern and "
-            f"{resolved.spec.name} predicts one object per group: add --backprojection 0 or --prediction member"
-        )
+    check_model_rules(
+        intensity_scale=settings.intensity_scale,
+        backprojection=settings.backprojection,
+        prediction=resolved.spec.prediction if resolved.spec.gridsize > 1 else "member",
+    )
     if settings.classical != "none" and importlib.util.find_spec("PtyLab") is None:
         raise ValueError(
             "the classical engine PtyLab is not installed: run `make venv` (requirements.txt pins ptylab) "

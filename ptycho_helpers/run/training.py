@@ -4,27 +4,39 @@ never used for stopping, selection or tuning)."""
 
 from __future__ import annotations
 
-from ..config import ModelConfig, TrainConfig
+import dataclasses
+from typing import Any
+
+from ..config import ModelConfig, RunSettings, TrainConfig
 from ..core.grouping import GroupedData
 from ..core.reassemble import reassemble_patches
 from .record import ScenarioContext
-from .records import ScenarioGroups
+from .stage_records import ScenarioGroups
+
+
+def shared_fields(settings: RunSettings, record: type) -> dict[str, Any]:
+    """The run settings declared in ``record`` (``config.same_as``: same name, same
+    declaration), by name: a setting added there reaches the model or the trainer without a
+    line here.  A run setting that only shares a name (``curve_every``: 0 means about 20
+    points for a run, never for the trainer) is not passed on."""
+    declared = {f.name: dict(f.metadata) for f in dataclasses.fields(record)}
+    return {
+        f.name: getattr(settings, f.name)
+        for f in dataclasses.fields(settings)
+        if declared.get(f.name) == dict(f.metadata)
+    }
 
 
 def model_config_of(ctx: ScenarioContext, groups: ScenarioGroups) -> ModelConfig:
-    r, s = ctx.resolved, ctx.settings
+    r = ctx.resolved
     return ModelConfig(
+        **shared_fields(ctx.settings, ModelConfig),
         prediction=r.spec.prediction if r.spec.gridsize > 1 else "member",
         N=r.params.N,
         gridsize=r.spec.gridsize,
-        amp_activation=s.amp_activation,
-        intensity_scale=s.intensity_scale,
         probe_big=r.spec.probe_big,
         probe_mask=r.spec.probe_mask,
         combine_pad=groups.combine_pad,
-        input_transform=s.input_transform,
-        dense_bottleneck=s.dense_bottleneck,
-        backprojection=s.backprojection,
     )
 
 
@@ -38,13 +50,8 @@ def train_config_of(ctx: ScenarioContext, groups: ScenarioGroups) -> TrainConfig
     per_epoch = -(-max(n_fit, 1) // r.batch_size)
     total = s.steps or s.nepochs * per_epoch
     return TrainConfig(
-        nepochs=s.nepochs,
+        **shared_fields(s, TrainConfig),
         batch_size=r.batch_size,
-        seed=s.seed,
-        learning_rate=s.learning_rate,
-        steps=s.steps,
-        lr_schedule=s.lr_schedule,
-        validation_fraction=s.validation_fraction,
         nll_weight=1.0 if r.spec.loss == "poisson" else 0.0,
         mae_weight=1.0 if r.spec.loss == "mae" else 0.0,
         curve_every=s.curve_every or max(1, total // CURVE_POINTS),

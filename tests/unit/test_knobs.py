@@ -12,7 +12,6 @@ import nbformat
 import papermill
 import pytest
 
-from ptycho_helpers import knobs
 from ptycho_helpers.config import RunParams, RunSettings, TrainConfig
 from ptycho_helpers.knobs import BY_NAME, KNOBS, SWEEP_TYPES, split_values
 
@@ -22,7 +21,9 @@ import make_notebooks  # noqa: E402
 
 
 def test_table_covers_run_settings_and_defaults_come_from_records():
-    knobs._check_table()
+    assert {k.name for k in KNOBS if k.target == "settings"} == {
+        f.name for f in dataclasses.fields(RunSettings)
+    }
     assert BY_NAME["nepochs"].default == TrainConfig().nepochs == RunSettings().nepochs
     assert BY_NAME["learning_rate"].default == TrainConfig().learning_rate == RunSettings().learning_rate
     assert BY_NAME["batch_size"].default == TrainConfig().batch_size
@@ -90,6 +91,6 @@ def test_generator_check_fails_on_drift(tmp_path, monkeypatch):
     nbformat.write(nb, path)
     assert make_notebooks.drifted(tmp_path / "nb") == ["scenario_run.ipynb"]
     # a knob added to the table without regenerating the template is drift too
-    new = dataclasses.replace(BY_NAME["gridsize"], name="new_knob")  # scenario target: default None
+    new = dataclasses.replace(BY_NAME["reassemble_M"], target="params")  # one more parameters line
     monkeypatch.setattr(make_notebooks, "KNOBS", (*KNOBS, new))
     assert "scenario_run.ipynb" in make_notebooks.drifted(ROOT / "notebooks")
