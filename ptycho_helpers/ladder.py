@@ -19,11 +19,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .hub import artifacts, reporting
+from .hub import artifacts, plotting, reporting
 from .hub import results as hub_results
 from .hub.viewer import table_markdown
 from .plan import plan_run
-from .sweep import execute_tasks
+from .sweep import check_scheduler, execute_tasks
 
 logger = logging.getLogger(__name__)
 
@@ -170,6 +170,8 @@ def run_ladder(
 ) -> tuple[Path, int]:
     """Plan, run and tabulate the ladder into a new hub; returns (hub, 0 if all completed)."""
     tasks = plan_ladder(gridsize, steps=steps, seeds=seeds, direction=direction)
+    if scheduler is not None:
+        check_scheduler(scheduler)
     hub = artifacts.create_hub(reports_dir or artifacts.default_reports_dir())
     t0 = time.perf_counter()
     results = execute_tasks(hub, tasks, scheduler=scheduler, workers=workers)
@@ -200,26 +202,15 @@ def run_ladder(
 
 
 def _plot(path: Path, rows: list[dict[str, Any]]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
     x = [r["rung"] for r in rows]
-    fig, ax = plt.subplots(figsize=(8, 4), dpi=100)
-    for key, style in (
+    styles = (
         ("amp_ssim", "o-"),
         ("flat_ssim", "x--"),
         ("ref_ssim", "s-"),
         ("ref_flat_ssim", "+--"),
         ("pearson_r", "d:"),
-    ):
-        ax.plot(x, [r[key] if r[key] is not None else float("nan") for r in rows], style, label=key)
-    ax.set_xticks(x)
-    ax.set_xlabel("rung (see ladder.md)")
-    ax.set_ylabel("score (median over seeds)")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    with artifacts.atomic_path(path, ".png") as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
+    )
+    lines = [(key, x, [r[key] for r in rows], style) for key, style in styles]
+    plotting.save_metric_lines(
+        path, [("rung (see ladder.md)", "score (median over seeds)", lines)], width=8.0
+    )

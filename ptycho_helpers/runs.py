@@ -7,6 +7,7 @@ A failing scenario writes ``blocker.log``, is marked ``failed`` and the next one
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import os
@@ -232,10 +233,20 @@ def execute_scenario(
 
 
 def _guard_test(hub: Path) -> dict[str, Any]:
+    """The seed workflow's guard test, recorded in the hub (``pytest_cli_smoke.log``).
+
+    Its result is reported in ``summary.md``, never folded into the reconstruction runs'
+    exit code; without a test tree or pytest (an installed package) it is "skipped" with
+    the reason."""
     log = hub / "pytest_cli_smoke.log"
+    reason = None
     if not (REPO_ROOT / GUARD_TEST.split("::")[0]).exists():
-        artifacts.write_text(log, f"skipped: {GUARD_TEST} not found (package installed without tests)\n")
-        return {"status": "skipped"}
+        reason = f"{GUARD_TEST} not found (package installed without tests)"
+    elif importlib.util.find_spec("pytest") is None:
+        reason = "pytest is not installed"
+    if reason is not None:
+        artifacts.write_text(log, f"skipped: {reason}\n")
+        return {"status": "skipped", "reason": reason}
     res = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", GUARD_TEST],
         cwd=REPO_ROOT,
@@ -243,6 +254,8 @@ def _guard_test(hub: Path) -> dict[str, Any]:
         text=True,
     )
     artifacts.write_text(log, res.stdout + res.stderr)
+    if res.returncode != 0:
+        logger.warning("guard test %s failed (exit %d); see %s", GUARD_TEST, res.returncode, log)
     return {"status": "passed" if res.returncode == 0 else "failed", "returncode": res.returncode}
 
 
@@ -296,7 +309,9 @@ def run_scenarios(
     extra = [
         "## Checks",
         "",
-        f"- guard test `{GUARD_TEST}`: **{guard['status']}** ([pytest_cli_smoke.log](pytest_cli_smoke.log))",
+        f"- guard test `{GUARD_TEST}`: **{guard['status']}**"
+        + (f" ({guard['reason']})" if guard.get("reason") else "")
+        + " ([pytest_cli_smoke.log](pytest_cli_smoke.log)); reported here, not part of the exit code",
         "- reassembly telemetry: "
         + ", ".join(f"[{sc}](reassembly_{sc}.md)" for sc in scenarios)
         + " ([reassembly_cli.log](reassembly_cli.log))",
@@ -309,7 +324,7 @@ def run_scenarios(
         extra.append("")
     artifacts.write_text(hub / "summary.md", reporting.hub_summary(hub.name, rows, extra, hub=hub))
     artifacts.seal_hub(hub)
-    ok = all(r["status"] == "complete" for r in rows) and guard["status"] in ("passed", "skipped", "not run")
+    ok = all(r["status"] == "complete" for r in rows)  # the guard's result is reported, not folded in
     return hub, 0 if ok else 1
 
 

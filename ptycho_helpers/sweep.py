@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .hub import artifacts, reporting
+from .hub import artifacts, plotting, reporting
 from .hub import results as hub_results
 from .knobs import SWEEP_TYPES
 from .plan import plan_run
@@ -99,6 +99,51 @@ def _run_task(hub: str, task: dict[str, Any], tf_threads: int | None) -> dict[st
     except Exception as exc:  # noqa: BLE001 - reported per task, the sweep goes on
         row = {"scenario": task["run_name"], "status": "failed", "error": f"{type(exc).__name__}: {exc}"}
     return row
+
+
+#: Dask's network protocols a scheduler address may name
+SCHEDULER_PROTOCOLS = ("tcp", "tls", "ws", "wss")
+#: seconds to wait for a scheduler to answer before refusing the address
+SCHEDULER_TIMEOUT_S = 5
+
+
+def check_scheduler(address: str) -> None:
+    """Refuse, before a hub exists, an address that is not ``protocol://host:port`` or
+    that does not answer as a Dask scheduler within a few seconds (a closed port, a silent
+    service, a service that speaks another protocol).  Raises ``ValueError`` (exit 2)."""
+    import re
+
+    m = re.fullmatch(r"(\w+)://([^:/\s]+|\[[0-9a-fA-F:]+\]):(\d{1,5})/?", address or "")
+    if not m or m.group(1) not in SCHEDULER_PROTOCOLS or not 0 < int(m.group(3)) < 65536:
+        raise ValueError(
+            f"--scheduler {address!r} is not a Dask scheduler address; give "
+            f"{'|'.join(SCHEDULER_PROTOCOLS)}://host:port (e.g. tcp://host:8786), or leave it out for a local cluster"
+        )
+    import threading
+
+    from dask.distributed import Client
+
+    outcome: dict[str, Any] = {}
+
+    def probe() -> None:  # a silent service accepts the socket and never answers: bound it
+        try:
+            client = Client(address, timeout=f"{SCHEDULER_TIMEOUT_S}s")
+            outcome["ok"] = client.scheduler_info().get("type") == "Scheduler"
+            client.close()
+        except (
+            BaseException
+        ) as exc:  # OSError, TimeoutError, a protocol error, MemoryError on a foreign banner
+            outcome["error"] = type(exc).__name__
+
+    t = threading.Thread(target=probe, name="scheduler-probe", daemon=True)
+    t.start()
+    t.join(2 * SCHEDULER_TIMEOUT_S)
+    if not outcome.get("ok"):
+        why = outcome.get("error") or ("not a scheduler" if "ok" in outcome else "no answer")
+        raise ValueError(
+            f"--scheduler {address}: no Dask scheduler answered within {2 * SCHEDULER_TIMEOUT_S} s "
+            f"({why}); start one (`dask scheduler`) or leave --scheduler out"
+        )
 
 
 def _connect(scheduler: str | None, workers: int):
@@ -189,6 +234,8 @@ def run_sweep(
     """Run a sweep into a new hub; returns (hub, 0 if every task completed else 1)."""
     grid = parse_sets(sets)
     tasks = plan_tasks(list(scenarios), grid)
+    if scheduler is not None:
+        check_scheduler(scheduler)
     hub = artifacts.create_hub(reports_dir or artifacts.default_reports_dir())
     logger.info("sweep of %d tasks into %s", len(tasks), hub)
     t0 = time.perf_counter()
@@ -241,33 +288,19 @@ def _write_tables(hub: Path, rows: list[dict[str, Any]], swept: list[str]) -> No
 
 
 def _plot(path: Path, rows: list[dict[str, Any]], swept: list[str]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    keys = swept or ["scenario"]
-    fig, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 3.6), squeeze=False)
-    for ax, knob in zip(axes[0], keys, strict=True):
+    panels = []
+    for knob in swept or ["scenario"]:
+        lines = []
         for sc in sorted({r["scenario"] for r in rows}):
             sub = [
                 r for r in rows if r["scenario"] == sc and r["status"] == "complete" and r["stage"] == "PINN"
             ]
             xs = sorted({r[knob] for r in sub}, key=str) if sub else []
-            for metric, style in (
-                ("amp_ssim", "o-"),
-                ("flat_ssim", "x--"),
-                ("pearson_r", "s:"),
-            ):
+            for metric, style in (("amp_ssim", "o-"), ("flat_ssim", "x--"), ("pearson_r", "s:")):
                 ys = []
                 for x in xs:
                     vals = [r[metric] for r in sub if r[knob] == x and r[metric] is not None]
-                    ys.append(sum(vals) / len(vals) if vals else float("nan"))
-                ax.plot([str(x) for x in xs], ys, style, label=f"{sc} {metric}")
-        ax.set_xlabel(knob)
-        ax.set_ylabel("metric (mean over other knobs)")
-        ax.legend(fontsize=6)
-    fig.tight_layout()
-    with artifacts.atomic_path(path, ".png") as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
+                    ys.append(sum(vals) / len(vals) if vals else None)
+                lines.append((f"{sc} {metric}", xs, ys, style))
+        panels.append((knob, "metric (mean over other knobs)", lines))
+    plotting.save_metric_lines(path, panels)

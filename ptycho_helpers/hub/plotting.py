@@ -141,3 +141,28 @@ def save_convergence(path: str | Path, runs: dict[str, Any], *, title: str) -> N
     fig.tight_layout()
     with atomic_path(path, ".png") as tmp:
         fig.savefig(tmp, format="png")
+
+
+#: one line of a metric plot: (label, x values, y values, matplotlib style)
+Series = tuple[str, list[Any], list[float], str]
+
+
+def save_metric_lines(
+    path: str | Path, panels: list[tuple[str, str, list[Series]]], *, width: float = 5.0
+) -> None:
+    """Scores against a factor as a PNG, one panel per (x label, y label, lines): the sweep's
+    and the ladder's plots.  x values are drawn as category labels; ``None`` scores are
+    gaps.  Drawn on a bare ``Figure`` (no pyplot state)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width * len(panels), 3.8), dpi=100)
+    axes = fig.subplots(1, len(panels), squeeze=False)
+    for ax, (xlabel, ylabel, lines) in zip(axes[0], panels, strict=True):
+        for label, xs, ys, style in lines:
+            ax.plot([str(x) for x in xs], [float("nan") if y is None else y for y in ys], style, label=label)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.legend(fontsize=6)
+    fig.tight_layout()
+    with atomic_path(path, ".png") as tmp:
+        fig.savefig(tmp, format="png")

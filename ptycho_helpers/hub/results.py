@@ -128,6 +128,15 @@ class Comparison(BaseModel):
     reference: dict[str, Any] | None = Field(
         default=None, description="the grid protocol's whole-image, mean-scaled SSIM of the same canvas"
     )
+    fill_free: dict[str, Any] | None = Field(
+        default=None,
+        description="scores no fill of uncovered pixels enters: reference metric on the largest covered "
+        "rectangle, interior-window masked SSIM",
+    )
+    ceiling: dict[str, Any] | None = Field(
+        default=None,
+        description="the cell's information ceiling (gridsize 1: the twin bound) and the normalised score",
+    )
 
 
 class ValueStats(BaseModel):

@@ -16,7 +16,7 @@ from scipy import ndimage
 from ..core import classical, metrics
 from ..core.reassemble import Stitched, reassemble_patches
 from .record import ScenarioContext
-from .records import RefinedReconstruction
+from .stage_records import RefinedReconstruction
 
 logger = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from ..core.grouping import gather_groups, group_positions
 from ..core.reassemble import Stitched, even_ceil, reassemble_patches
 from .record import ScenarioContext
-from .records import Reconstructed
+from .stage_records import Reconstructed
 
 logger = logging.getLogger(__name__)
 

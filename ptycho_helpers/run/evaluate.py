@@ -9,11 +9,11 @@ from typing import Any
 
 import numpy as np
 
-from ..core import geometry, metrics, physics
+from ..core import ceilings, geometry, metrics, physics
 from ..core.reassemble import reassemble_patches
 from ..hub import artifacts, results
 from .record import ScenarioContext
-from .records import RefinedReconstruction, TrainedModel
+from .stage_records import RefinedReconstruction, TrainedModel
 
 
 @dataclass(frozen=True)
@@ -83,6 +83,45 @@ def _scores(stitched, obj: np.ndarray, register: bool) -> dict[str, Any]:
     return out
 
 
+def fill_free_scores(stitched, obj: np.ndarray) -> dict[str, Any]:
+    """Scores that no fill of the uncovered pixels enters (``core.ceilings``): the
+    reference's metric on the largest fully covered rectangle, and the masked SSIM over the
+    pixels whose 7×7 window is wholly covered, each beside the flat image."""
+    cov = stitched.covered
+    t = np.abs(metrics.truth_on_canvas(obj, stitched)).astype(np.float64)
+    p = np.nan_to_num(np.abs(stitched.image).astype(np.float64))
+    rng = float(np.ptp(t[cov])) or 1.0
+    flat = np.full_like(t, float(t[cov].mean()))
+    out: dict[str, Any] = {
+        "interior_masked_ssim": ceilings.interior_masked_ssim(p, t, cov, rng),
+        "interior_masked_ssim_flat": ceilings.interior_masked_ssim(flat, t, cov, rng),
+    }
+    r0, r1, c0, c1 = ceilings.largest_covered_rectangle(cov)
+    if min(r1 - r0, c1 - c0) >= 7 + 2 * metrics.REFERENCE_TRIM:
+        out["reference_covered_rectangle"] = ceilings.reference_on_covered_rectangle(p, t, cov)
+    else:
+        out["reference_covered_rectangle"] = None
+    return out
+
+
+def ceiling_block(ctx: ScenarioContext, rec, obj: np.ndarray, comp: dict[str, Any]) -> dict[str, Any]:
+    """The cell's information ceiling on its own region and metric: for gridsize 1 the twin
+    bound (each test patch replaced by the average of its true amplitude and its twin's,
+    stitched like the PINN); the PINN's masked SSIM as ``(score − flat)/(ceiling − flat)``."""
+    if ctx.resolved.spec.gridsize != 1:
+        return {"kind": None, "note": "gridsize > 1: the per-group classical-solve ceiling is not built yet"}
+    p = ctx.resolved.params
+    true_patches = physics.extract_patches(obj, rec.positions, p.N)
+    st = reassemble_patches(ceilings.twin_ceiling_patches(true_patches), rec.positions, p.reassemble_M)
+    value = metrics.masked_amp_ssim(st, obj)
+    flat = comp["baselines"]["flat"]["ssim"]
+    return {
+        "kind": "twin (gridsize 1: a patch and its 180° twin give the same far field)",
+        "amp_ssim": value,
+        "normalised_pinn": ceilings.normalised_score(comp["amplitude"]["ssim"], flat, value),
+    }
+
+
 def backprojection_stitched(recon, M: int) -> Any:
     """The network's physics input alone (``ModelConfig.backprojection`` error-reduction
     iterations per test pattern), masked to the model's support, combined per group like
@@ -117,6 +156,8 @@ def evaluate_scenario(
         comp = metrics.compare_to_truth(stitched, sim.obj, register=ctx.settings.register)
         comp["ground_truth_available"] = True
         comp["reference"] = metrics.reference_comparison(stitched, sim.obj)
+        comp["fill_free"] = fill_free_scores(stitched, sim.obj)
+        comp["ceiling"] = ceiling_block(ctx, rec, sim.obj, comp)
     comp["noise_floor"] = noise_floor(ctx, trained)
     if refined.active:
         block: dict[str, Any] = {"refinement": refined.summary}

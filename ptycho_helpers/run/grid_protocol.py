@@ -13,7 +13,7 @@ from ..core.grouping import Groups, gather_groups
 from ..core.simulate import make_lines_object, make_probe
 from ..plan import telemetry
 from .record import ScenarioContext
-from .records import SimulatedDataset
+from .stage_records import SimulatedDataset
 
 logger = logging.getLogger(__name__)
 
@@ -49,8 +49,9 @@ def simulate_grid_scenario(ctx: ScenarioContext, t: float) -> SimulatedDataset:
         seed=p.sim_seed,
         object_units=spec.object_units,
     )
-    ctx.meta.seeds.update(train_objects=seeds, test_object=test_seed)
-    ctx.meta.scales.update(
+    ctx.merge("seeds", train_objects=seeds, test_object=test_seed)
+    ctx.merge(
+        "scales",
         simulation_photon_scale=scan.train.photon_scale,
         object_unit_train=scan.train_scale,
         object_unit_test=scan.test_scale,

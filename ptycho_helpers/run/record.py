@@ -28,7 +28,8 @@ logger = logging.getLogger(__name__)
 class ScenarioContext:
     """Where a scenario writes and what it resolved to (settings, not results).
 
-    Stages report into the run metadata only through :meth:`update` and :meth:`timed`;
+    Stages report into the run metadata only through :meth:`update`, :meth:`merge` and
+    :meth:`timed` (``tests/unit/run/test_record_api.py``);
     :meth:`save` is the one place ``run_metadata.json`` is written from the kernel.
     """
 
@@ -47,6 +48,17 @@ class ScenarioContext:
         """Set top-level metadata sections (``model=...``, ``training=...``) and save."""
         for key, value in sections.items():
             setattr(self.meta, key, value)
+        self.save()
+
+    def merge(self, section: str, **values: Any) -> None:
+        """Add values to one metadata section (``scales``, ``seeds``, ``training``,
+        ``counts``) and save: the stages' one way to record what they measured."""
+        target = getattr(self.meta, section)
+        if isinstance(target, dict):
+            target.update(values)
+        else:
+            for key, value in values.items():
+                setattr(target, key, value)
         self.save()
 
     def timed(self, stage: str, start: float) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -30,7 +30,7 @@ from ..hub import artifacts, interchange, plotting
 from ..plan import telemetry
 from . import grid_protocol
 from .record import ScenarioContext
-from .records import (  # noqa: F401 - the stage records, importable from here too
+from .stage_records import (  # noqa: F401 - the stage records, importable from here too
     Reconstructed,
     RefinedReconstruction,
     ScenarioGroups,
@@ -38,6 +38,9 @@ from .records import (  # noqa: F401 - the stage records, importable from here t
     TrainedModel,
 )
 from .training import curve_monitor, model_config_of, train_config_of
+
+if TYPE_CHECKING:
+    from .evaluate import Evaluation
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +64,7 @@ def simulate_scenario(ctx: ScenarioContext) -> SimulatedDataset:
             obj, probe, n_images=ctx.resolved.counts[0], nphotons=p.nphotons, seed=p.sim_seed, buffer=p.buffer
         )
     train, test = split_raw_data_by_axis(raw, p.split_fraction, "y")
-    ctx.meta.scales["simulation_photon_scale"] = raw.photon_scale
+    ctx.merge("scales", simulation_photon_scale=raw.photon_scale)
     ctx.timed("simulate", t)
     logger.info(
         "%s: simulated %d patterns (train %d, test %d), s_sim=%.6g",
@@ -101,13 +104,15 @@ def group_scenario(ctx: ScenarioContext, sim: SimulatedDataset) -> ScenarioGroup
         ctx.name, r, ctx.settings.group_limit, gte, sim.test.positions, data_path=ctx.settings.data_path
     )
     telemetry.write_telemetry(ctx.hub, tel)
-    c = ctx.meta.counts
-    c.train_groups, c.test_groups_available, c.test_groups_stitched = (
-        n_train,
-        sim.test_groups.n_groups if sim.test_groups is not None else int(min(r.group_count, sim.test.n)),
-        n_test,
+    ctx.merge(
+        "counts",
+        train_groups=n_train,
+        test_groups_available=sim.test_groups.n_groups
+        if sim.test_groups is not None
+        else int(min(r.group_count, sim.test.n)),
+        test_groups_stitched=n_test,
+        patches_stitched=int(n_test * C * C),
     )
-    c.patches_stitched = int(n_test * C * C)
     ctx.timed("group", t)
     return ScenarioGroups(sim, train, test, pad, tel)
 
@@ -135,18 +140,20 @@ def train_scenario(ctx: ScenarioContext, groups: ScenarioGroups) -> TrainedModel
     except TrainingDiverged as exc:
         artifacts.write_json(out / "history.json", exc.history)
         artifacts.write_json(out / "history_summary.json", summarize_history(exc.history))
-        ctx.update(training={**ctx.meta.training, "diverged_epoch": exc.epoch})
+        ctx.merge("training", diverged_epoch=exc.epoch)
         raise
     save_bundle(result, out, extra={"scenario": ctx.name})
     artifacts.write_json(out / "learning_curve.json", result.curve)
     plotting.save_history_plot(out / "history.png", result.history, curve=result.curve)
-    ctx.meta.scales.update(
+    ctx.merge(
+        "scales",
         input_gain=result.scales.input_gain,
         photon_scale=result.scales.photon_scale,
         photon_scale_closed_form=result.scales.photon_scale_closed_form,
         **({"intensity_scale_learned": result.learned_scale} if result.learned_scale is not None else {}),
     )
-    ctx.meta.training.update(
+    ctx.merge(
+        "training",
         epochs_run=result.epochs_run,
         steps_run=result.steps_run,
         n_train=result.n_train,
@@ -226,9 +233,18 @@ def refine_scenario(ctx: ScenarioContext, reconstructed: Reconstructed) -> Refin
     return RefinedReconstruction(reconstructed, refined, stitched, summary)
 
 
-def run_scenario(scenario: str, hub_dir: str | None = None, **kwargs: Any):
+class ScenarioRun(NamedTuple):
+    """What :func:`run_scenario` returns: the run's context (hub, folder, metadata), its
+    evaluation (``run.evaluate.Evaluation``) and the stitched maps' ``stats.json``."""
+
+    ctx: ScenarioContext
+    evaluation: Evaluation
+    stats: dict[str, Any]
+
+
+def run_scenario(scenario: str, hub_dir: str | None = None, **kwargs: Any) -> ScenarioRun:
     """All stages in this process (tests, benchmarks, Python users): the same calls the
-    scenario notebook makes.  Returns ``(ctx, evaluation, stats)``."""
+    scenario notebook makes."""
     from .classical import classical_scenario
     from .dense import dense_scenario
     from .evaluate import evaluate_scenario
@@ -245,4 +261,4 @@ def run_scenario(scenario: str, hub_dir: str | None = None, **kwargs: Any):
     evaluation = evaluate_scenario(ctx, refined, classical_scenario(ctx, refined), dense)
     stats = write_scenario_outputs(ctx, evaluation)
     finish_scenario(ctx)
-    return ctx, evaluation, stats
+    return ScenarioRun(ctx, evaluation, stats)

@@ -67,3 +67,61 @@ def test_sweep_on_local_cluster_with_one_failing_task(tmp_path):
     assert (hub / "sweep.png").read_bytes()[:4] == b"\x89PNG"
     assert "TrainingDiverged" in (hub / "blocker.log").read_text()
     assert "LocalCluster(2 workers" in (hub / "summary.md").read_text()
+
+
+def _serve(banner: bytes | None):
+    """A local TCP service that is not a Dask scheduler: it sends ``banner`` (an SSH-like
+    greeting) or stays silent.  Returns (port, stop)."""
+    import socket
+    import threading
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    held = []
+
+    def loop():
+        while True:
+            try:
+                c, _ = srv.accept()
+            except OSError:
+                return
+            held.append(c)
+            if banner:
+                c.sendall(banner)
+
+    threading.Thread(target=loop, daemon=True).start()
+
+    def stop():
+        srv.close()
+        for c in held:
+            c.close()
+
+    return srv.getsockname()[1], stop
+
+
+@pytest.mark.parametrize("banner", [b"SSH-2.0-OpenSSH_9.6\r\n", None], ids=["foreign-banner", "silent"])
+def test_a_service_that_is_not_a_scheduler_is_refused_before_a_hub(tmp_path, banner):
+    port, stop = _serve(banner)
+    try:
+        with pytest.raises(ValueError, match=f"tcp://127.0.0.1:{port}: no Dask scheduler answered"):
+            sweep.run_sweep(
+                ["gs1_ideal"], ["seed=1,2"], scheduler=f"tcp://127.0.0.1:{port}", reports_dir=tmp_path / "R"
+            )
+    finally:
+        stop()
+    assert not (tmp_path / "R").exists()
+
+
+@pytest.mark.parametrize("address", ["notaurl", "http://host:8786", "tcp://host:0", "tcp://host"])
+def test_a_malformed_scheduler_address_is_refused_at_once(tmp_path, address):
+    with pytest.raises(ValueError, match="is not a Dask scheduler address"):
+        sweep.run_sweep(["gs1_ideal"], ["seed=1,2"], scheduler=address, reports_dir=tmp_path / "R")
+    assert not (tmp_path / "R").exists()
+
+
+def test_a_real_scheduler_passes_the_check():
+    from dask.distributed import LocalCluster
+
+    with LocalCluster(n_workers=0, processes=False, protocol="tcp", dashboard_address=None) as cluster:
+        sweep.check_scheduler(cluster.scheduler_address)

@@ -217,3 +217,20 @@ def test_default_run_scores_the_network_input_alone(staged):
     assert "network input alone (5-iteration" in (ctx.hub / f"{ctx.name}_notes.md").read_text()
     curve = json.loads((ctx.folder / "train_outputs" / "learning_curve.json").read_text())
     assert curve["step"][0] == 0 and curve["loss"][0] is None
+
+
+def test_every_hub_has_its_ceiling_and_fill_free_scores(staged):
+    """gs1: the twin ceiling on the same region and metric, above the flat image and at most
+    1, with the PINN as a share of the gap; the fill-free scores beside the masked one."""
+    ctx, sim, groups, trained, recon, refined, ev, *_ = staged
+    c = ev.comparison
+    flat = c["baselines"]["flat"]["ssim"]
+    ceil = c["ceiling"]
+    assert ceil["kind"].startswith("twin") and flat < ceil["amp_ssim"] <= 1.0
+    assert ceil["normalised_pinn"] == pytest.approx(
+        (c["amplitude"]["ssim"] - flat) / (ceil["amp_ssim"] - flat)
+    )
+    ff = c["fill_free"]
+    assert ff["interior_masked_ssim_flat"] is None or ff["interior_masked_ssim_flat"] < 0.5
+    saved = json.loads((ctx.folder / "comparison_metrics.json").read_text())
+    assert saved["ceiling"] == ceil

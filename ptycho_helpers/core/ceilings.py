@@ -1,0 +1,109 @@
+"""What a per-group reconstructor can reach from the information a protocol gives it, and
+the scores that do not depend on how uncovered pixels are filled (issue 27).
+
+- :func:`twin_patch` / :func:`twin_ceiling_patches`: gridsize 1 with a real object and a
+  centrosymmetric probe cannot tell a patch from its twin ``conj(O(-r))`` (the same far
+  field, tested against :func:`core.physics.far_field_intensity`); the best per-patch
+  amplitude under that ambiguity is the average of the two, and its stitched score is the
+  twin ceiling of a cell (1 for an object symmetric in every patch).
+- :func:`largest_covered_rectangle` and :func:`reference_on_covered_rectangle`: the
+  reference's metric on a non-grid canvas over the largest fully covered rectangle, never
+  over a fill of the uncovered pixels.
+- :func:`interior_masked_ssim`: masked SSIM over the pixels whose 7×7 window lies wholly
+  inside the covered region (no window touches the fill).
+- :func:`normalised_score`: ``(score − flat) / (ceiling − flat)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+from skimage.metrics import structural_similarity
+
+from .metrics import reference_scores
+
+SSIM_WINDOW = 7
+
+
+def twin_patch(patches: np.ndarray) -> np.ndarray:
+    """The twin of each patch, ``conj(O(-r))`` with ``-r`` taken modulo N (pixel ``i`` →
+    ``(N − i) mod N``: the reflection of the DFT, which keeps a disk about ``N/2``).
+
+    Parameters
+    ----------
+    patches : (..., N, N) complex or real
+    """
+    flipped = np.flip(patches, axis=(-2, -1))
+    return np.conj(np.roll(flipped, (1, 1), axis=(-2, -1)))
+
+
+def twin_ceiling_patches(true_patches: np.ndarray) -> np.ndarray:
+    """The best per-patch amplitude when a patch and its twin cannot be told apart: the
+    average of the true amplitude and the twin's (as complex64 with zero phase)."""
+    amp = 0.5 * (np.abs(true_patches) + np.abs(twin_patch(true_patches)))
+    return amp.astype(np.complex64)
+
+
+def largest_covered_rectangle(covered: np.ndarray) -> tuple[int, int, int, int]:
+    """``(row0, row1, col0, col1)`` (half-open) of the largest axis-aligned rectangle whose
+    pixels are all covered; ties go to the first found (row-major). Raises when nothing is
+    covered.  The histogram-stack algorithm: O(H·W)."""
+    cov = np.asarray(covered, dtype=bool)
+    if not cov.any():
+        raise ValueError("no covered pixel: there is no rectangle to score")
+    H, W = cov.shape
+    heights = np.zeros(W, dtype=int)
+    best, box = 0, (0, 0, 0, 0)
+    for r in range(H):
+        heights = np.where(cov[r], heights + 1, 0)
+        stack: list[int] = []  # columns with increasing heights
+        for c in range(W + 1):
+            h = heights[c] if c < W else 0
+            while stack and heights[stack[-1]] >= h:
+                top = stack.pop()
+                left = stack[-1] + 1 if stack else 0
+                area = int(heights[top]) * (c - left)
+                if area > best:
+                    best, box = area, (r - int(heights[top]) + 1, r + 1, left, c)
+            if c < W:
+                stack.append(c)
+    return box
+
+
+def reference_on_covered_rectangle(pred_amp: np.ndarray, truth_amp: np.ndarray, covered: np.ndarray) -> dict:
+    """The reference's metric (:func:`core.metrics.reference_scores`: trim 2, mean-scaled,
+    SSIM 7×7) on the largest fully covered rectangle, beside the flat image there."""
+    r0, r1, c0, c1 = largest_covered_rectangle(covered)
+    p = np.asarray(pred_amp, dtype=np.float64)[r0:r1, c0:c1]
+    t = np.asarray(truth_amp, dtype=np.float64)[r0:r1, c0:c1]
+    return {
+        "rectangle": [r0, r1, c0, c1],
+        "pixels": int(p.size),
+        "amplitude": reference_scores(p, t),
+        "flat_baseline": reference_scores(np.full_like(t, t.mean()), t),
+    }
+
+
+def interior_masked_ssim(
+    pred: np.ndarray, truth: np.ndarray, covered: np.ndarray, data_range: float
+) -> float | None:
+    """SSIM averaged over the covered pixels whose whole 7×7 window is covered (the fill of
+    the uncovered pixels enters no window); ``None`` when no pixel qualifies."""
+    cov = np.asarray(covered, dtype=bool)
+    interior = ndimage.binary_erosion(cov, structure=np.ones((SSIM_WINDOW, SSIM_WINDOW)), border_value=0)
+    if not interior.any():
+        return None
+    t = np.asarray(truth, dtype=np.float64)
+    fill = float(t[cov].mean())
+    p = np.where(cov, np.nan_to_num(np.asarray(pred, dtype=np.float64)), fill)
+    _, smap = structural_similarity(
+        np.where(cov, t, fill), p, data_range=data_range, full=True, win_size=SSIM_WINDOW
+    )
+    return float(smap[interior].mean())
+
+
+def normalised_score(score: float, flat: float, ceiling: float) -> float | None:
+    """``(score − flat) / (ceiling − flat)``: 0 at the flat image, 1 at the ceiling;
+    ``None`` when the ceiling does not beat the flat image."""
+    gap = ceiling - flat
+    return None if gap <= 0 else (score - flat) / gap
