@@ -149,6 +149,38 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--reports-dir", default=None)
 
+    p = sub.add_parser(
+        "study",
+        help="a designed experiment: two-level (fractional) factorial over recorded settings, >= 3 seeds, "
+        "effects with intervals and a verdict",
+    )
+    _debug_flag(p)
+    p.add_argument("--scenario", required=True)
+    p.add_argument(
+        "--factor",
+        action="append",
+        default=[],
+        metavar="NAME=KNOB:LOW,HIGH[+KNOB:LOW,HIGH]",
+        help="a two-level factor (one or more knobs moved together)",
+    )
+    p.add_argument(
+        "--generator", action="append", default=[], metavar="FACTOR=WORD", help="e.g. D=ABC (a fraction)"
+    )
+    p.add_argument(
+        "--seeds", type=int, nargs="+", default=[1, 2, 3], help="object+scan+init seeds (default 1 2 3)"
+    )
+    p.add_argument("--steps", type=_positive, default=500, help="optimiser steps of every run (default 500)")
+    p.add_argument(
+        "--dry-run", action="store_true", help="print the plan and its estimated cost, run nothing"
+    )
+    p.add_argument(
+        "--scheduler", default=None, help="address of an existing Dask scheduler (tcp://host:8786)"
+    )
+    p.add_argument(
+        "--workers", type=_positive, default=2, help="LocalCluster workers when no scheduler is given"
+    )
+    p.add_argument("--reports-dir", default=None)
+
     p = sub.add_parser("sweep", help="cartesian sweep of scenarios x knob values on a Dask cluster")
     _debug_flag(p)
     p.add_argument("--scenario", nargs="+", required=True)
@@ -205,6 +237,23 @@ def _run(args: argparse.Namespace) -> int:
             reports_dir=args.reports_dir,
         )
         print(f"hub: {hub}\nladder: {hub / 'ladder.md'}")
+        return rc
+    if args.command == "study":
+        from . import design_study
+
+        hub, rc = design_study.run_study(
+            args.scenario,
+            args.factor,
+            seeds=args.seeds,
+            steps=args.steps,
+            generators=args.generator,
+            scheduler=args.scheduler,
+            workers=args.workers,
+            reports_dir=args.reports_dir,
+            dry_run=args.dry_run,
+        )
+        if hub is not None:
+            print(f"hub: {hub}\neffects: {hub / 'effects.md'}")
         return rc
     if args.command == "sweep":
         from . import sweep

@@ -166,3 +166,25 @@ def save_metric_lines(
     fig.tight_layout()
     with atomic_path(path, ".png") as tmp:
         fig.savefig(tmp, format="png")
+
+
+def save_effects(path: str | Path, effects: dict[str, dict[str, dict[str, float]]]) -> None:
+    """A study's effects with their intervals, one panel per metric (``effects``: metric →
+    effect → {estimate, low, high}); a vertical line at 0.  Bare ``Figure``."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(5.5 * len(effects), 0.4 * max(len(e) for e in effects.values()) + 1.5), dpi=100)
+    axes = fig.subplots(1, len(effects), squeeze=False)
+    for ax, (metric, eff) in zip(axes[0], effects.items(), strict=True):
+        labels = list(eff)
+        y = np.arange(len(labels))[::-1]
+        est = np.array([eff[k]["estimate"] for k in labels])
+        lo = np.array([eff[k]["low"] for k in labels])
+        hi = np.array([eff[k]["high"] for k in labels])
+        ax.errorbar(est, y, xerr=[est - lo, hi - est], fmt="o", capsize=3)
+        ax.axvline(0, color="0.5", lw=0.8)
+        ax.set_yticks(y, labels, fontsize=7)
+        ax.set_xlabel(f"effect on {metric} (high − low), 95 % paired t interval")
+    fig.tight_layout()
+    with atomic_path(path, ".png") as tmp:
+        fig.savefig(tmp, format="png")

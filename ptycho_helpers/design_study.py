@@ -1,0 +1,308 @@
+"""A designed experiment (issue 27): a two-level (fractional) factorial over recorded
+settings, every design row run with ≥ 3 seeds that vary object, scan and initialisation
+together, on the sweep's Dask machinery; effects with paired intervals and a generated
+verdict in one hub.
+
+A factor is a named pair of levels, each a set of knob values (one factor may move several
+knobs together, e.g. the amplitude head with the object units it matches):
+``U=amp_activation:softplus,sigmoid+object_units:as_is,patch_max`` is factor ``U`` whose
+low level sets ``amp_activation=softplus, object_units=as_is`` and whose high level sets
+``sigmoid, patch_max``.  Generators (``D=ABC``) make a fraction of the full factorial
+(``core.design``).  Seeds: each seed ``s`` sets ``seed``, ``object_seed`` and ``sim_seed``
+to ``s`` (recorded separately in every run).  The plan and its estimated wall time are
+printed before anything runs (``--dry-run`` stops there).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .core import design
+from .hub import artifacts, plotting, reporting
+from .hub import results as hub_results
+from .hub.viewer import table_markdown
+from .plan import plan_run
+from .sweep import _parse_value, _slug, check_scheduler, execute_tasks
+
+logger = logging.getLogger(__name__)
+
+#: seconds per optimiser step of one run on the 2-core CPU (measured: gs2_grid 0.32 s/step
+#: alone, 0.47 s/step beside a second run; gs1 a little less) and the fixed cost of a run
+#: (kernel start, simulation, evaluation); used only for the printed estimate
+SECONDS_PER_STEP = 0.4
+SECONDS_PER_RUN = 90.0
+#: the scores a study analyses (``hub.results.run_rows`` keys of the PINN row)
+METRICS = ("amp_ssim", "ref_ssim")
+
+
+@contextlib.contextmanager
+def _quiet_overrides():
+    """Planning every run logs each knob that bypasses the profile; a study sets them on
+    purpose (the plan lists them), so those warnings are held back while planning."""
+    log = logging.getLogger("ptycho_helpers.scenarios")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
+
+
+def parse_factor(text: str) -> tuple[str, dict[str, tuple[Any, Any]]]:
+    """``"U=amp_activation:softplus,sigmoid+object_units:as_is,patch_max"`` →
+    ``("U", {"amp_activation": ("softplus", "sigmoid"), "object_units": ("as_is", "patch_max")})``."""
+    if "=" not in text:
+        raise ValueError(f"--factor {text!r}: expected NAME=KNOB:LOW,HIGH[+KNOB:LOW,HIGH]")
+    name, spec = (s.strip() for s in text.split("=", 1))
+    if not name.isidentifier():
+        raise ValueError(f"--factor {text!r}: the factor name {name!r} must be a word (e.g. U, head)")
+    knobs: dict[str, tuple[Any, Any]] = {}
+    for part in spec.split("+"):
+        if ":" not in part or part.count(",") != 1:
+            raise ValueError(f"--factor {name}: {part!r} must be KNOB:LOW,HIGH (two levels)")
+        knob, levels = part.split(":", 1)
+        knob = knob.strip().replace("-", "_")
+        low, high = (_parse_value(knob, v.strip()) for v in levels.split(","))
+        if low == high:
+            raise ValueError(f"--factor {name}: {knob} has the same value at both levels")
+        if knob in knobs:
+            raise ValueError(f"--factor {name}: {knob} given twice")
+        knobs[knob] = (low, high)
+    return name, knobs
+
+
+def plan_study(
+    scenario: str,
+    factors: list[str],
+    *,
+    seeds: list[int],
+    steps: int,
+    generators: list[str] | None = None,
+) -> dict[str, Any]:
+    """The design and its task records ``{run_name, scenario, values, row, levels, seed}``,
+    every one validated by the kernel's planning code before anything runs."""
+    if len(seeds) < 3 or len(set(seeds)) != len(seeds):
+        raise ValueError(f"--seeds {seeds}: give at least 3 distinct seeds (intervals over seeds)")
+    if steps < 1:
+        raise ValueError(f"--steps {steps}: a study compares runs at a fixed optimiser-step budget >= 1")
+    parsed = dict(parse_factor(f) for f in factors)
+    if len(parsed) != len(factors) or len(parsed) < 2:
+        raise ValueError("give at least 2 --factor options with distinct names")
+    knob_owner: dict[str, str] = {}
+    for fname, knobs in parsed.items():
+        for k in knobs:
+            if k in knob_owner or k in ("seed", "object_seed", "sim_seed", "steps"):
+                raise ValueError(
+                    f"knob {k} is moved by factor {knob_owner.get(k, fname)!r} and {fname!r}, or is set by the study"
+                )
+            knob_owner[k] = fname
+    gens = dict(g.split("=", 1) for g in (generators or []) if "=" in g)
+    if len(gens) != len(generators or []) or not set(gens) <= set(parsed):
+        raise ValueError(
+            f"--generator {generators}: each is FACTOR=WORD (e.g. D=ABC or B=P*G*U) of a given --factor"
+        )
+    base = [f for f in parsed if f not in gens]
+    names, X = design.fractional_factorial(base, gens)
+    design.check_design(X)
+    tasks = []
+    for row, levels in enumerate(X):
+        values: dict[str, Any] = {"steps": steps}
+        for fname, level in zip(names, levels, strict=True):
+            values.update({k: v[0 if level < 0 else 1] for k, v in parsed[fname].items()})
+        tag = "".join(f"{f}{'+' if lv > 0 else '-'}" for f, lv in zip(names, levels, strict=True))
+        for seed in seeds:
+            vals = {**values, "seed": seed, "object_seed": seed, "sim_seed": seed}
+            task = {
+                "run_name": f"row{row:02d}_{_slug(tag)}__seed{seed}",
+                "scenario": scenario,
+                "values": vals,
+                "row": row,
+                "levels": dict(zip(names, (int(v) for v in levels), strict=True)),
+                "seed": seed,
+            }
+            with _quiet_overrides():
+                plan_run(scenario, vals)
+            tasks.append(task)
+    return {
+        "scenario": scenario,
+        "factors": {f: {k: list(v) for k, v in parsed[f].items()} for f in names},
+        "generators": gens,
+        "names": names,
+        "design": X.tolist(),
+        "aliases": design.alias_groups(names, X),
+        "seeds": list(seeds),
+        "steps": steps,
+        "tasks": tasks,
+    }
+
+
+def estimate_wall_s(plan: dict[str, Any], workers: int) -> float:
+    per_run = SECONDS_PER_RUN + plan["steps"] * SECONDS_PER_STEP
+    return per_run * len(plan["tasks"]) / max(1, min(workers, 2))  # 2 cores: more workers do not help
+
+
+def plan_markdown(plan: dict[str, Any], workers: int) -> str:
+    rows = [
+        {"row": i, **{f: ("+" if lv > 0 else "−") for f, lv in zip(plan["names"], r, strict=True)}}
+        for i, r in enumerate(plan["design"])
+    ]
+    lines = [
+        f"# Study plan: {plan['scenario']}, {len(plan['design'])} design rows × {len(plan['seeds'])} seeds = "
+        f"{len(plan['tasks'])} runs at {plan['steps']} steps",
+        "",
+        "Factors (low → high):",
+        "",
+    ]
+    for f, knobs in plan["factors"].items():
+        lines.append(f"- **{f}**: " + "; ".join(f"`{k}` {v[0]} → {v[1]}" for k, v in knobs.items()))
+    if plan["generators"]:
+        lines.append(f"- generators: {', '.join(f'{k} = {v}' for k, v in plan['generators'].items())}")
+    aliased = [" = ".join(g) for g in plan["aliases"] if len(g) > 1]
+    lines += [
+        f"- aliased two-factor interactions: {', '.join(aliased) if aliased else 'none (all resolved)'}",
+        f"- seeds (object, scan and initialisation together): {plan['seeds']}",
+        "",
+        table_markdown(rows),
+        "",
+        f"Estimated wall time: about {estimate_wall_s(plan, workers) / 60:.0f} min with {workers} worker(s) on "
+        f"2 cores (rough: {SECONDS_PER_STEP} s per step + {SECONDS_PER_RUN:.0f} s per run).",
+    ]
+    return "\n".join(lines)
+
+
+def analyse(plan: dict[str, Any], scores: dict[str, dict[str, float | None]]) -> dict[str, Any]:
+    """Effects of each metric with paired t intervals (the reported ones) and paired
+    bootstrap intervals over seeds; the corner-to-corner gap and how much of it the main
+    effects explain.  ``scores``: run name → {metric: value}.  Runs without a score are
+    reported; a metric with any missing cell is not analysed."""
+    names, X = plan["names"], np.array(plan["design"])
+    out: dict[str, Any] = {"metrics": {}, "missing": []}
+    for metric in METRICS:
+        S = np.full((len(plan["seeds"]), len(X)), np.nan)
+        for t in plan["tasks"]:
+            v = (scores.get(t["run_name"]) or {}).get(metric)
+            if v is None:
+                out["missing"].append(f"{t['run_name']}: {metric}")
+            else:
+                S[plan["seeds"].index(t["seed"]), t["row"]] = v
+        if np.isnan(S).any():
+            continue
+        t_ci = design.paired_t_intervals(names, X, S)
+        boot = design.paired_bootstrap(names, X, S)
+        low = np.where((X == -1).all(axis=1))[0]
+        high = np.where((X == 1).all(axis=1))[0]
+        gap = float(S[:, high[0]].mean() - S[:, low[0]].mean()) if len(low) and len(high) else None
+        mains = float(sum(t_ci[n]["estimate"] for n in names))
+        out["metrics"][metric] = {
+            "scores": S.tolist(),
+            "row_means": S.mean(axis=0).tolist(),
+            "effects": {
+                k: {**v, "bootstrap_low": boot[k]["low"], "bootstrap_high": boot[k]["high"]}
+                for k, v in t_ci.items()
+            },
+            "gap_all_high_minus_all_low": gap,
+            "sum_of_main_effects": mains,
+        }
+    return out
+
+
+def verdict_lines(plan: dict[str, Any], analysis: dict[str, Any]) -> list[str]:
+    lines = ["## Verdict (generated)", ""]
+    for metric, a in analysis["metrics"].items():
+        eff = a["effects"]
+        clear = sorted(
+            (k for k, v in eff.items() if v["low"] > 0 or v["high"] < 0),
+            key=lambda k: -abs(eff[k]["estimate"]),
+        )
+        lines.append(
+            f"**{metric}** ({len(plan['seeds'])} seeds, {plan['steps']} steps; 95 % paired t intervals):"
+        )
+        for k in clear:
+            v = eff[k]
+            lines.append(f"- {k}: {v['estimate']:+.3f} [{v['low']:+.3f}, {v['high']:+.3f}]")
+        if not clear:
+            lines.append("- no effect's interval excludes 0 at this budget and seed count")
+        if a["gap_all_high_minus_all_low"] is not None:
+            gap, mains = a["gap_all_high_minus_all_low"], a["sum_of_main_effects"]
+            lines.append(
+                f"- all factors high − all low: {gap:+.3f}; sum of main effects {mains:+.3f}; "
+                f"left to interactions and noise: {gap - mains:+.3f}"
+            )
+        lines.append("")
+    if analysis["missing"]:
+        lines += [f"Missing scores ({len(analysis['missing'])}): " + "; ".join(analysis["missing"][:8]), ""]
+    return lines
+
+
+def effects_table(analysis: dict[str, Any]) -> str:
+    rows = []
+    for metric, a in analysis["metrics"].items():
+        for k, v in a["effects"].items():
+            rows.append(
+                {
+                    "metric": metric,
+                    "effect": k,
+                    "estimate": round(v["estimate"], 4),
+                    "t 95 %": f"[{v['low']:+.3f}, {v['high']:+.3f}]",
+                    "bootstrap 95 %": f"[{v['bootstrap_low']:+.3f}, {v['bootstrap_high']:+.3f}]",
+                }
+            )
+    return table_markdown(rows) if rows else "(no complete metric to analyse)"
+
+
+def run_study(
+    scenario: str,
+    factors: list[str],
+    *,
+    seeds: list[int],
+    steps: int,
+    generators: list[str] | None = None,
+    scheduler: str | None = None,
+    workers: int = 2,
+    reports_dir: str | Path | None = None,
+    dry_run: bool = False,
+    echo=print,
+) -> tuple[Path | None, int]:
+    """Plan (printed with its estimated cost), run, analyse and write the study hub:
+    ``plan.md``, ``study.json``, ``effects.md`` (table + verdict), ``effects.png``, summary."""
+    plan = plan_study(scenario, factors, seeds=seeds, steps=steps, generators=generators)
+    echo(plan_markdown(plan, workers))
+    if dry_run:
+        return None, 0
+    if scheduler is not None:
+        check_scheduler(scheduler)
+    hub = artifacts.create_hub(reports_dir or artifacts.default_reports_dir())
+    artifacts.write_text(hub / "plan.md", plan_markdown(plan, workers) + "\n")
+    t0 = time.perf_counter()
+    results = execute_tasks(hub, plan["tasks"], scheduler=scheduler, workers=workers)
+    scores = {}
+    for t in plan["tasks"]:
+        pinn = [r for r in hub_results.run_rows(hub / t["run_name"]) if r["stage"] == "PINN"]
+        scores[t["run_name"]] = {m: pinn[0].get(m) for m in METRICS} if pinn else {}
+    analysis = analyse(plan, scores)
+    artifacts.write_json(hub / "study.json", {"plan": plan, "scores": scores, "analysis": analysis})
+    text = [
+        plan_markdown(plan, workers),
+        "",
+        "## Effects",
+        "",
+        effects_table(analysis),
+        "",
+        *verdict_lines(plan, analysis),
+    ]
+    artifacts.write_text(hub / "effects.md", "\n".join(text) + "\n")
+    if analysis["metrics"]:
+        plotting.save_effects(hub / "effects.png", {m: a["effects"] for m, a in analysis["metrics"].items()})
+    status = [
+        {"scenario": t["run_name"], **results.get(t["run_name"], {"status": "failed"})} for t in plan["tasks"]
+    ]
+    extra = [f"- study: [effects.md](effects.md), wall time {time.perf_counter() - t0:.0f} s", ""]
+    artifacts.write_text(hub / "summary.md", reporting.hub_summary(hub.name, status, extra, hub=hub))
+    artifacts.seal_hub(hub)
+    return hub, 0 if all(s.get("status") == "complete" for s in status) else 1

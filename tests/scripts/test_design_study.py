@@ -1,0 +1,105 @@
+"""The designed study (issue 27): its plan (design, tasks, validation before any hub), its
+analysis on synthetic scores with a known effect, and the CLI's dry run."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from ptycho_helpers import design_study
+from ptycho_helpers.core import design
+
+FACTORS = [
+    "U=amp_activation:softplus,sigmoid+object_units:as_is,patch_max",
+    "S=probe_big:false,true",
+    "M=reassemble_M:20,10",
+    "P=prediction:member,group",
+]
+
+
+@pytest.fixture(scope="module")
+def plan():
+    return design_study.plan_study("gs2_grid", FACTORS, seeds=[1, 2, 3], steps=7, generators=["P=USM"])
+
+
+def test_plan_is_a_balanced_orthogonal_half_fraction(plan):
+    X = np.array(plan["design"])
+    assert X.shape == (8, 4) and plan["names"] == ["U", "S", "M", "P"]
+    design.check_design(X)
+    assert sorted(len(g) for g in plan["aliases"]) == [2, 2, 2]
+    assert len(plan["tasks"]) == 24 and len({t["run_name"] for t in plan["tasks"]}) == 24
+
+
+def test_every_run_differs_from_its_design_row_in_exactly_the_recorded_settings(plan):
+    factors = {f: design_study.parse_factor(text)[1] for f, text in zip("USMP", FACTORS, strict=True)}
+    for t in plan["tasks"]:
+        expected = {"steps": 7, "seed": t["seed"], "object_seed": t["seed"], "sim_seed": t["seed"]}
+        for f, level in t["levels"].items():
+            expected.update({k: v[0 if level < 0 else 1] for k, v in factors[f].items()})
+        assert t["values"] == expected, t["run_name"]
+        assert t["levels"] == dict(zip(plan["names"], plan["design"][t["row"]], strict=True))
+
+
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        ({"seeds": [1, 2]}, "at least 3 distinct seeds"),
+        ({"seeds": [1, 1, 2]}, "at least 3 distinct seeds"),
+        (
+            {"factors": ["U=amp_activation:softplus,sigmoid", "V=amp_activation:softplus,sigmoid"]},
+            "moved by factor",
+        ),
+        ({"factors": ["U=amp_activation:softplus", "S=probe_big:false,true"]}, "KNOB:LOW,HIGH"),
+        ({"factors": ["U=amp_activation:softplus,bogus", "S=probe_big:false,true"]}, "amp_activation"),
+        ({"factors": ["U=seed:1,2", "S=probe_big:false,true"]}, "set by the study"),
+        ({"generators": ["Z=US"]}, "--generator"),
+        ({"steps": 0}, "step budget"),
+    ],
+)
+def test_bad_plans_are_refused_before_anything_runs(kw, match):
+    args = {"factors": FACTORS[:3], "seeds": [1, 2, 3], "steps": 5, **kw}
+    with pytest.raises(ValueError, match=match):
+        design_study.plan_study("gs2_grid", args.pop("factors"), **args)
+
+
+def test_analysis_recovers_a_known_effect_and_writes_a_verdict(plan):
+    """Synthetic scores: U raises SSIM by 0.10, everything else is seed level and noise."""
+    rng = np.random.default_rng(0)
+    X = np.array(plan["design"])
+    level = {1: 0.0, 2: 0.05, 3: -0.04}
+    scores = {
+        t["run_name"]: {
+            "amp_ssim": 0.5 + level[t["seed"]] + 0.05 * X[t["row"], 0] + rng.normal(0, 0.005),
+            "ref_ssim": None if t["row"] == 3 else 0.3,
+        }
+        for t in plan["tasks"]
+    }
+    a = design_study.analyse(plan, scores)
+    u = a["metrics"]["amp_ssim"]["effects"]["U"]
+    assert u["low"] < 0.10 < u["high"] and u["low"] > 0
+    assert "ref_ssim" not in a["metrics"] and len(a["missing"]) == 3  # one row × 3 seeds unscored
+    text = "\n".join(design_study.verdict_lines(plan, a))
+    assert "- U: +0.09" in text or "- U: +0.10" in text
+    assert "Missing scores (3)" in text
+    assert a["metrics"]["amp_ssim"]["gap_all_high_minus_all_low"] == pytest.approx(0.10, abs=0.03)
+    assert "bootstrap 95 %" in design_study.effects_table(a)
+
+
+def test_cli_dry_run_prints_the_plan_and_cost_and_writes_nothing(tmp_path):
+    args = [sys.executable, "-m", "ptycho_helpers", "study", "--scenario", "gs1_grid", "--steps", "100"]
+    for f in FACTORS[:3]:
+        args += ["--factor", f]
+    res = subprocess.run(
+        [*args, "--dry-run", "--reports-dir", str(tmp_path / "R")], capture_output=True, text=True
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert (
+        "Study plan: gs1_grid, 8 design rows × 3 seeds = 24 runs" in res.stdout
+        and "Estimated wall time" in res.stdout
+    )
+    assert not (tmp_path / "R").exists() and "WARNING" not in res.stderr
+    bad = subprocess.run([*args, "--seeds", "1", "2"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "at least 3 distinct seeds" in bad.stderr.strip().splitlines()[-1]
