@@ -3,11 +3,45 @@ the run settings) a scenario runs with unless the caller gives a value."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from .knobs import SETTING_KNOBS
+from .core.checks import check_declared
+from .knobs import BY_NAME, SETTING_KNOBS
+
+
+@dataclass(frozen=True)
+class Profile(Mapping[str, Any]):
+    """A typed partial run request: a label kept apart from its values (knob → value).
+
+    Every value is checked at import against its knob's one declaration (type, bounds,
+    choices), so a profile with a typo'd knob or a bad value fails when the package loads,
+    not when a run uses it.  Read-only; iterates over the values only.
+    """
+
+    label: str
+    values: Mapping[str, Any]
+
+    def __post_init__(self) -> None:
+        checked = {}
+        for knob, value in self.values.items():
+            if knob not in BY_NAME:
+                raise ValueError(f"profile {self.label!r}: unknown knob {knob!r}")
+            f = BY_NAME[knob].field
+            checked[knob] = check_declared(knob, str(f.type), value, f.metadata)
+        object.__setattr__(self, "values", MappingProxyType(checked))
+
+    def __getitem__(self, knob: str) -> Any:
+        return self.values[knob]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.values)
+
+    def __len__(self) -> int:
+        return len(self.values)
+
 
 #: The reference's training and stitching for the grid scenarios: batch 16, Adam 1e-3
 #: constant, no validation split, seamless 10x10 tiles at the test stride, every test tile
@@ -32,10 +66,8 @@ _GRID_RUN = {
 _GRID_GROUPS = {"gs1_grid": 13_778, "gs2_grid": 13_448}
 
 
-def _grid_profile(scenario: str, label: str, **settings: Any) -> Mapping[str, Any]:
-    return MappingProxyType(
-        {"label": f"{scenario} {label}", "group_count": _GRID_GROUPS[scenario], **_GRID_RUN, **settings}
-    )
+def _grid_profile(scenario: str, label: str, **settings: Any) -> Profile:
+    return Profile(f"{scenario} {label}", {"group_count": _GRID_GROUPS[scenario], **_GRID_RUN, **settings})
 
 
 STABLE_PROFILES: Mapping[str, Mapping[str, Any]] = MappingProxyType(
@@ -46,22 +78,22 @@ STABLE_PROFILES: Mapping[str, Mapping[str, Any]] = MappingProxyType(
             )
             for sc in _GRID_GROUPS
         },
-        "gs1_ideal": MappingProxyType(
+        "gs1_ideal": Profile(
+            "gs1_ideal stable profile (reduced load: 512 images, 256 groups, batch 8)",
             {
-                "label": "gs1_ideal stable profile (reduced load: 512 images, 256 groups, batch 8)",
                 "base_total_images": 512,
                 "group_count": 256,
                 "batch_size": 8,
-            }
+            },
         ),
-        "gs2_ideal": MappingProxyType(
+        "gs2_ideal": Profile(
+            "gs2_ideal stable profile (reduced load: 256 images, 128 groups, batch 4, K=4)",
             {
-                "label": "gs2_ideal stable profile (reduced load: 256 images, 128 groups, batch 4, K=4)",
                 "base_total_images": 256,
                 "group_count": 128,
                 "batch_size": 4,
                 "neighbor_count": 4,
-            }
+            },
         ),
     }
 )
@@ -74,28 +106,28 @@ NAMED_PROFILES: Mapping[str, Mapping[str, Mapping[str, Any]]] = MappingProxyType
     {
         "full": MappingProxyType(
             {
-                "gs1_ideal": MappingProxyType(
+                "gs1_ideal": Profile(
+                    "gs1_ideal full profile (2000 images, 1000 groups, batch 16, 30 epochs, "
+                    "all test groups stitched)",
                     {
-                        "label": "gs1_ideal full profile (2000 images, 1000 groups, batch 16, 30 epochs, "
-                        "all test groups stitched)",
                         "base_total_images": 2000,
                         "group_count": 1000,
                         "batch_size": 16,
                         "nepochs": 30,
                         "group_limit": 1000,
-                    }
+                    },
                 ),
-                "gs2_ideal": MappingProxyType(
+                "gs2_ideal": Profile(
+                    "gs2_ideal full profile (2000 images, 1000 groups, batch 16, K=4, 30 epochs, "
+                    "all test groups stitched)",
                     {
-                        "label": "gs2_ideal full profile (2000 images, 1000 groups, batch 16, K=4, 30 epochs, "
-                        "all test groups stitched)",
                         "base_total_images": 2000,
                         "group_count": 1000,
                         "batch_size": 16,
                         "neighbor_count": 4,
                         "nepochs": 30,
                         "group_limit": 1000,
-                    }
+                    },
                 ),
             }
         ),

@@ -148,7 +148,7 @@ def resolve_profile(
     skipped: dict[str, Any] = {}
     if chosen is not None:
         for knob, preferred in chosen.items():
-            if knob == "label" or knob in PROFILE_SETTINGS:
+            if knob in PROFILE_SETTINGS:
                 continue
             if knob in given:
                 skipped[knob] = {
@@ -183,8 +183,8 @@ def resolve_profile(
     else:
         record = {
             "name": f"{scenario_name}:{profile}" if profile else scenario_name,
-            "label": chosen["label"],
-            "defaults": {k: v for k, v in chosen.items() if k != "label"},
+            "label": chosen.label,
+            "defaults": dict(chosen),
             "applied": applied,
             "skipped": skipped,
             "active": True,

@@ -61,11 +61,11 @@ def page() -> str:
         lines.append("")
     lines += ["## Profiles", "", "| profile | scenario | what it sets |", "| --- | --- | --- |"]
     for sc, block in STABLE_PROFILES.items():
-        values = ", ".join(f"`{k}={v}`" for k, v in block.items() if k != "label")
+        values = ", ".join(f"`{k}={v}`" for k, v in block.items())
         lines.append(f"| stable (default) | {sc} | {values} |")
     for name, blocks in NAMED_PROFILES.items():
         for sc, block in blocks.items():
-            values = ", ".join(f"`{k}={v}`" for k, v in block.items() if k != "label")
+            values = ", ".join(f"`{k}={v}`" for k, v in block.items())
             lines.append(f"| `{name}` | {sc} | {values} |")
     return "\n".join(lines) + "\n"
 

@@ -115,7 +115,9 @@ def same_as(record: type, name: str, default: Any = dataclasses.MISSING) -> Any:
     )
 
 
-def _check_one(name: str, type_text: str, value: Any, meta: Any) -> Any:
+def check_declared(name: str, type_text: str, value: Any, meta: Any) -> Any:
+    """Validate one value against a field declared with :func:`setting` (its type text and
+    metadata): the one rule records, profiles and the knob table share."""
     base = type_text.split("|")[0].strip()
     if value is None and "None" in type_text:
         return None
@@ -144,7 +146,7 @@ class Record:
         declared with :func:`setting`, in declaration order."""
         for f in dataclasses.fields(self):  # type: ignore[arg-type]
             if "doc" in f.metadata:
-                value = _check_one(f.name, str(f.type), getattr(self, f.name), f.metadata)
+                value = check_declared(f.name, str(f.type), getattr(self, f.name), f.metadata)
                 object.__setattr__(self, f.name, value)
 
     def to_dict(self) -> dict[str, Any]:

@@ -210,3 +210,17 @@ def test_grid_profiles_carry_the_reference_training():
     assert settings_for("gs2_grid", {"steps": 50}).steps == 50  # the caller wins
     assert settings_for("gs1_ideal", {}) == settings_for("gs1_ideal", {}, profile=None)
     assert settings_for("gs1_ideal", {}).steps == 0 and settings_for("gs1_ideal", {}).nepochs == 5
+
+
+def test_profiles_are_typed_and_checked_against_the_declarations():
+    from ptycho_helpers.profiles import Profile
+
+    p = STABLE_PROFILES["gs2_grid"]
+    assert isinstance(p, Profile) and "label" not in p and p.label.startswith("gs2_grid stable")
+    assert p["learning_rate"] == 1e-3 and isinstance(p["steps"], int)
+    with pytest.raises(ValueError, match="unknown knob 'nepoch'"):
+        Profile("typo", {"nepoch": 3})
+    with pytest.raises(ValueError, match="amp_activation='relu' is not allowed"):
+        Profile("bad value", {"amp_activation": "relu"})
+    with pytest.raises(ValueError, match="steps=-1 is out of range"):
+        Profile("bad bound", {"steps": -1})
