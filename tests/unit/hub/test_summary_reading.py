@@ -1,0 +1,42 @@
+"""summary.md reads itself: a result line per scenario, the best row marked, a legend that
+explains exactly the rows shown (issue 30)."""
+
+from __future__ import annotations
+
+from ptycho_helpers.hub import reporting
+
+
+def _row(stage, ssim, flat=0.2):
+    return {"stage": stage, "amp_ssim": ssim, "flat_ssim": flat}
+
+
+FOUND = [
+    _row("PINN", 0.557),
+    _row("network input alone (5-iteration back-projection)", 0.550),
+    _row("classical (PtyLab 0.3.7 mPIE, 50 it, flat start)", 0.939),
+    _row("PINN, all 512 test groups", 0.99, flat=0.26),  # its own region: never "best"
+]
+
+
+def test_result_line_names_best_pinn_training_gain_and_ceiling():
+    line = reporting.result_line(
+        "gs2_ideal", FOUND, {"kind": "twin (gridsize 1: ...)", "amp_ssim": 0.66, "normalised_pinn": 0.5}
+    )
+    assert line.startswith(
+        "- **gs2_ideal**: best: classical (PtyLab 0.3.7 mPIE, 50 it, flat start) 0.939 (flat 0.200)"
+    )
+    assert "PINN 0.557" in line and "training added +0.007 over its input (0.550)" in line
+    assert "ceiling 0.660 (twin bound), the PINN at 50% of the way from flat to it" in line
+    assert "0.990" not in line
+
+
+def test_best_is_marked_and_legend_matches_the_rows():
+    assert reporting._best(FOUND)["amp_ssim"] == 0.939
+    legend = reporting._legend({r["stage"] for r in FOUND})
+    assert "PINN + refinement" not in legend and "not comparable with the rows above" in legend
+    assert "*PINN + refinement*" in reporting._legend({"PINN", "PINN + refinement (100 steps)"})
+
+
+def test_summary_has_results_before_the_table():
+    text = reporting.hub_summary("h", [{"scenario": "gs2_ideal", "status": "complete"}])
+    assert text.index("Headline:") < text.index("| scenario |")
