@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..config import DEVICES, GPU_SETUP_HINT, RunParams, RunSettings, check_model_rules
+from ..config import DEVICES, GPU_SETUP_HINT, ModelConfig, RunParams, RunSettings, check_model_rules
 from ..core.noise import SIM_SLICE
 from ..core.simulate import make_probe
 from ..hub import interchange
@@ -25,18 +25,30 @@ from ..scenarios import ResolvedRun, profile_settings, resolve_run
 RUNTIME_BYTES = int(1.5 * 2**30)
 
 
-def estimate_memory_bytes(resolved: ResolvedRun) -> int:
+def model_bytes(N: int, dense_bottleneck: int) -> int:
+    """Training memory of the optional dense bottleneck (its two layers' weights with their
+    gradients and Adam's two moments: 4 × float32 per parameter); the convolutional model
+    itself is part of :data:`RUNTIME_BYTES`."""
+    if not dense_bottleneck:
+        return 0
+    side, f3 = N // 8, ModelConfig(N=N).encoder_filters[2]
+    params = dense_bottleneck * side * side * f3 * 1.25  # flatten -> width, width -> side²·f3/4
+    return int(params * 4 * 4)
+
+
+def estimate_memory_bytes(resolved: ResolvedRun, settings: RunSettings | None = None) -> int:
     """Rough peak memory of a run (each run records it beside its measured peak, run_metadata "memory"):
     the float32 diffraction of every pattern, the simulation slices in flight
     (``noise.noisy_diffraction``), the object canvas, the grouped training copy (gathered
     one member at a time; training feeds batches by index: no further copies), the
-    runtime."""
+    runtime, and a dense bottleneck's weights when the settings ask for one."""
     p, C = resolved.params, resolved.spec.channels
     n = resolved.counts[0]
     sim = n * p.N * p.N * 4 + 2 * SIM_SLICE * p.N * p.N * 64
     obj = (2 * p.object_size) ** 2 * 8 * 4  # line canvas and three blurs
     groups = 1.25 * resolved.n_train_groups * C * p.N * p.N * 4  # the copy and one member in flight
-    return int(sim + obj + groups + RUNTIME_BYTES)
+    dense = model_bytes(p.N, settings.dense_bottleneck) if settings is not None else 0
+    return int(sim + obj + groups + RUNTIME_BYTES + dense)
 
 
 def gpu_visible() -> bool:
@@ -94,11 +106,16 @@ def preflight(resolved: ResolvedRun, settings: RunSettings) -> None:
             "the classical engine PtyLab is not installed: run `make venv` (requirements.txt pins ptylab) "
             "or pass --classical none"
         )
-    need, have = estimate_memory_bytes(resolved), available_memory_bytes()
+    need, have = estimate_memory_bytes(resolved, settings), available_memory_bytes()
     if need > 0.8 * have:
+        dense = model_bytes(resolved.params.N, settings.dense_bottleneck)
+        fix = (
+            f"the dense bottleneck alone needs {dense / 2**30:.1f} GiB: lower --dense-bottleneck"
+            if dense > need / 2
+            else "lower base_total_images, group_count or object_size"
+        )
         raise ValueError(
-            f"this run needs about {need / 2**30:.1f} GiB but only {have / 2**30:.1f} GiB are available; "
-            "lower base_total_images, group_count or object_size"
+            f"this run needs about {need / 2**30:.1f} GiB but only {have / 2**30:.1f} GiB are available; {fix}"
         )
 
 

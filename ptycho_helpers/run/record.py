@@ -127,7 +127,7 @@ def start_scenario(
         git_sha=metadata.git_sha(),
         host=metadata.host_info(),
         device=device,
-        memory={"estimate_bytes": float(estimate_memory_bytes(resolved))},
+        memory={"estimate_bytes": float(estimate_memory_bytes(resolved, run_settings))},
     )
     ctx = ScenarioContext(name, hub, folder, resolved, run_settings, meta)
     ctx.save()

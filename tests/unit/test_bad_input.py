@@ -214,3 +214,15 @@ def test_cli_refuses_abbreviated_flags(flag, capsys):
     with pytest.raises(SystemExit) as exc:
         build_parser().parse_args(["run", "gs1_ideal", flag, "1"])
     assert exc.value.code == 2 and "unrecognized arguments" in capsys.readouterr().err
+
+
+def test_a_dense_bottleneck_too_large_for_memory_is_refused_before_a_hub():
+    """Issue 29 T5: the planner sizes the dense bottleneck's weights (with gradients and
+    Adam moments); 1e7 units need about 3 TB and are refused with the knob to lower."""
+    from ptycho_helpers.plan import plan_run
+    from ptycho_helpers.plan.resolve import model_bytes
+
+    assert model_bytes(64, 0) == 0
+    assert model_bytes(64, 512) == int(512 * 8 * 8 * 256 * 1.25 * 16)
+    with pytest.raises(ValueError, match="dense bottleneck alone needs .* GiB: lower --dense-bottleneck"):
+        plan_run("gs1_ideal", {"dense_bottleneck": 10_000_000})
