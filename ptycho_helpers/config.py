@@ -265,7 +265,8 @@ class TrainConfig(_Record):
     lr_factor: float = setting(0.5, "factor of each lowering", minimum=0.0, maximum=1.0, exclusive=True)
     lr_min: float = setting(1e-4, "lowest learning rate", minimum=0.0)
     early_stop_patience: int = setting(3, "plateau epochs before training stops", minimum=1)
-    steps: int = setting(0, "optimiser-step budget (0: the epoch budget)", minimum=0)
+    # 1e7 steps is 200x the reference's budget (about 50k): a larger value is a typo, not a plan
+    steps: int = setting(0, "optimiser-step budget (0: the epoch budget)", minimum=0, maximum=10_000_000)
     lr_schedule: str = setting("plateau", "learning-rate schedule", choices=LR_SCHEDULES)
     curve_every: int = setting(0, "call the training monitor every this many steps (0: never)", minimum=0)
 

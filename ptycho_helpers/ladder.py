@@ -59,6 +59,8 @@ def plan_ladder(gridsize: int, *, steps: int, seeds: list[int], direction: str =
     (validated with the kernel's planning code)."""
     if gridsize not in (1, 2):
         raise ValueError(f"gridsize must be 1 or 2, got {gridsize}")
+    if steps < 1:
+        raise ValueError(f"--steps {steps}: every rung runs a fixed optimiser-step budget; give steps >= 1")
     if direction not in DIRECTIONS:
         raise ValueError(f"direction {direction!r}: choose one of {', '.join(DIRECTIONS)}")
     repeated = sorted({s for s in seeds if list(seeds).count(s) > 1})

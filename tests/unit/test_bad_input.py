@@ -226,3 +226,27 @@ def test_a_dense_bottleneck_too_large_for_memory_is_refused_before_a_hub():
     assert model_bytes(64, 512) == int(512 * 8 * 8 * 256 * 1.25 * 16)
     with pytest.raises(ValueError, match="dense bottleneck alone needs .* GiB: lower --dense-bottleneck"):
         plan_run("gs1_ideal", {"dense_bottleneck": 10_000_000})
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (
+            lambda: __import__("ptycho_helpers.config").config.TrainConfig(steps=10**12),
+            "steps=1000000000000 is out of range",
+        ),
+        (
+            lambda: __import__("ptycho_helpers.config").config.RunSettings(steps=10**12),
+            "steps=1000000000000 is out of range",
+        ),
+        (
+            lambda: __import__("ptycho_helpers.ladder").ladder.plan_ladder(1, steps=0, seeds=[1]),
+            "give steps >= 1",
+        ),
+    ],
+    ids=["train-steps-1e12", "settings-steps-1e12", "ladder-steps-0"],
+)
+def test_step_budgets_out_of_range_are_refused(call, match):
+    """Issue 29: --steps 1e12 was accepted; a ladder with --steps 0 silently meant the epoch budget."""
+    with pytest.raises(ValueError, match=match):
+        call()
