@@ -112,7 +112,11 @@ def table(data: dict) -> str:
         )
         cells = " | ".join(at(run["rows"], s) for s in STEPS)
         r1 = at(run["rows"], 1000, "pearson_r")
-        r2 = f"{run['final_pearson_r']:.3f}" if run.get("steps") == 2000 else at(run["rows"], 2000, "pearson_r")
+        r2 = (
+            f"{run['final_pearson_r']:.3f}"
+            if run.get("steps") == 2000
+            else at(run["rows"], 2000, "pearson_r")
+        )
         lines.append(f"| {label} | {cells} | {r1} | {r2} | {run['flat_ssim']:.3f} |")
     long_runs = [r for r in data["workbook"] if (r.get("steps") or 0) >= 5000]
     if long_runs:
