@@ -278,9 +278,9 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(stream=sys.stderr)
     got: list[int] = []
 
-    def terminate(signum: int, _frame: Any) -> None:  # SIGTERM takes the Ctrl-C path
+    def terminate(signum: int, _frame: Any) -> None:  # SIGTERM takes the Ctrl-C path, named
         got.append(signum)
-        raise KeyboardInterrupt
+        raise KeyboardInterrupt("SIGTERM")
 
     previous = signal.signal(signal.SIGTERM, terminate)
     # a shell starts background jobs with SIGINT ignored, and Python then installs no
@@ -289,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _run(args)
     except KeyboardInterrupt:
-        print("interrupted" + (" (SIGTERM)" if got else ""), file=sys.stderr)
+        print("interrupted" + (" (SIGTERM)" if got else " (SIGINT)"), file=sys.stderr)
         return 128 + signal.SIGTERM if got else 130
     except USER_ERRORS as exc:
         if args.debug:

@@ -95,10 +95,16 @@ def _publish_notebook(partial: Path, final: Path) -> None:
         os.replace(partial, final)
 
 
-def _record_interrupt(folder: Path, log) -> None:
+def signal_name(exc: BaseException) -> str:
+    """Which signal stopped the run: the CLI raises ``KeyboardInterrupt("SIGTERM")`` for a
+    SIGTERM; a bare ``KeyboardInterrupt`` is Ctrl-C (SIGINT)."""
+    return str(exc.args[0]) if exc.args and str(exc.args[0]).startswith("SIG") else "SIGINT"
+
+
+def _record_interrupt(folder: Path, log, sig: str = "SIGINT") -> None:
     """A run stopped by Ctrl-C/SIGTERM: a line in its runner log, status ``interrupted``."""
-    log.write("# interrupted by the user (SIGINT)\n")
-    _mark(folder, "interrupted", "interrupted by the user (SIGINT)")
+    log.write(f"# interrupted ({sig})\n")
+    _mark(folder, "interrupted", f"interrupted ({sig})")
     logger.warning("%s: interrupted", folder.name)
 
 
@@ -198,7 +204,7 @@ def execute_scenario(
         reader.start()
         try:
             rc = proc.wait()
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             proc.send_signal(signal.SIGINT)
             try:
                 proc.wait(timeout=20)
@@ -206,7 +212,7 @@ def execute_scenario(
                 proc.kill()
             reader.join(timeout=5)
             _publish_notebook(partial_nb, out_nb)
-            _record_interrupt(folder, log)
+            _record_interrupt(folder, log, signal_name(exc))
             raise
         reader.join(timeout=30)
         _publish_notebook(partial_nb, out_nb)
@@ -290,13 +296,14 @@ def run_scenarios(
         for sc in scenarios:
             params = {**values, **({"profile": profile} if profile else {})}
             rows.append(execute_scenario(hub, sc, params))
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         done = {r["scenario"] for r in rows}
         rows += [scenario_status(hub, sc) for sc in scenarios if sc not in done]
         artifacts.write_text(
             hub / "summary.md",
-            reporting.hub_summary(hub.name, rows, ["Interrupted by the user (SIGINT).", ""], hub=hub),
+            reporting.hub_summary(hub.name, rows, [f"Interrupted ({signal_name(exc)}).", ""], hub=hub),
         )
+        logger.warning("hub: %s (summary.md written)", hub)
         raise
     with open(hub / "reassembly_cli.log", "a") as cli_log:  # the kernels wrote the telemetry
         for sc in scenarios:

@@ -141,7 +141,11 @@ def test_sigterm_takes_the_ctrl_c_path(tmp_path):
     assert proc.returncode == 143, err[-2000:]
     hub = next(tmp_path.iterdir())
     assert json.loads((hub / "gs1_ideal" / "run_metadata.json").read_text())["status"] == "interrupted"
-    assert "**interrupted**" in (hub / "summary.md").read_text()
+    summary = (hub / "summary.md").read_text()
+    # the signal is named as it was (a SIGTERM was recorded as "by the user (SIGINT)")
+    assert "**interrupted**" in summary and "Interrupted (SIGTERM)." in summary
+    assert err.strip().splitlines()[-1] == "interrupted (SIGTERM)"
+    assert "# interrupted (SIGTERM)" in (hub / "gs1_ideal_runner.log").read_text()
     # the final notebook appeared in one rename (#17 item 13)
     assert (hub / "gs1_ideal" / "scenario_run.ipynb").exists()
     assert not (hub / "gs1_ideal" / "scenario_run.partial.ipynb").exists()
