@@ -40,6 +40,9 @@ class ScenarioContext:
     settings: RunSettings
     meta: metadata.RunMetadata
     t0: float = field(default_factory=time.perf_counter)
+    #: the kernel made this hub itself (a direct papermill/JupyterLab run with an empty
+    #: ``hub_dir``): nobody else will write its ``summary.md``
+    own_hub: bool = False
 
     def save(self) -> None:
         artifacts.write_json(self.folder / "run_metadata.json", self.meta.model_dump(mode="json"))
@@ -129,7 +132,7 @@ def start_scenario(
         device=device,
         memory={"estimate_bytes": float(estimate_memory_bytes(resolved, run_settings))},
     )
-    ctx = ScenarioContext(name, hub, folder, resolved, run_settings, meta)
+    ctx = ScenarioContext(name, hub, folder, resolved, run_settings, meta, own_hub=not hub_dir)
     ctx.save()
     _fail_on_error(ctx)
     logger.info("%s: resolved %s", name, resolved.to_dict())
@@ -146,6 +149,24 @@ def mark_failed(ctx: ScenarioContext, error: str) -> None:
     if not os.environ.get(LAUNCHER_ENV):
         with open(ctx.hub / "blocker.log", "a") as blk:
             blk.write(f"=== {ctx.name}: FAILED (direct papermill run) ===\n{error}\n\n")
+    _write_own_summary(ctx)
+
+
+def _write_own_summary(ctx: ScenarioContext) -> None:
+    """A hub the kernel made itself gets its ``summary.md`` from the kernel (a CLI run's
+    parent writes it otherwise): every hub has one, however it was made."""
+    if not ctx.own_hub or os.environ.get(LAUNCHER_ENV):
+        return
+    from ..hub import reporting
+
+    row = {"scenario": ctx.name, "status": ctx.meta.status, "error": ctx.meta.error}
+    extra = [
+        "Made by a direct notebook run (papermill or JupyterLab): the executed notebook is where you saved it.",
+        "",
+    ]
+    artifacts.write_text(
+        ctx.hub / "summary.md", reporting.hub_summary(ctx.hub.name, [row], extra, hub=ctx.hub)
+    )
 
 
 def _fail_on_error(ctx: ScenarioContext) -> None:
@@ -188,5 +209,6 @@ def finish_scenario(ctx: ScenarioContext) -> metadata.RunMetadata:
     ctx.meta.status = "complete"
     ctx.meta.finished_utc = _now()
     ctx.save()
+    _write_own_summary(ctx)
     logger.info("%s: complete in %.1f s", ctx.name, ctx.meta.timings_s["total"])
     return ctx.meta

@@ -234,3 +234,19 @@ def test_every_hub_has_its_ceiling_and_fill_free_scores(staged):
     assert ff["interior_masked_ssim_flat"] is None or ff["interior_masked_ssim_flat"] < 0.5
     saved = json.loads((ctx.folder / "comparison_metrics.json").read_text())
     assert saved["ceiling"] == ceil
+
+
+def test_a_hub_the_kernel_made_itself_gets_its_summary(tmp_path, monkeypatch):
+    """Issue 30: a direct notebook run (no launcher, empty hub_dir) writes summary.md with
+    its result line; a run into a given hub leaves the summary to whoever made the hub."""
+    from ptycho_helpers.config import LAUNCHER_ENV
+
+    monkeypatch.delenv(LAUNCHER_ENV, raising=False)
+    knobs = {**TINY, "classical": "none", "refine_steps": 0}
+    run = stages.run_scenario("gs1_ideal", "", knobs=knobs, reports_dir=tmp_path / "R")
+    summary = (run.ctx.hub / "summary.md").read_text()
+    assert (
+        "## Results" in summary and "- **gs1_ideal**: best:" in summary and "direct notebook run" in summary
+    )
+    given = stages.run_scenario("gs1_ideal", tmp_path / "given", knobs=knobs)
+    assert not (given.ctx.hub / "summary.md").exists()
