@@ -104,6 +104,25 @@ def plan_ladder(gridsize: int, *, steps: int, seeds: list[int], direction: str =
     return tasks
 
 
+def plan_summary(tasks: list[dict[str, Any]], steps: int, workers: int) -> str:
+    """What a ladder will run and roughly how long it takes, printed before anything long
+    starts (the same rough per-step rate as the designed study's estimate)."""
+    from .design_study import SECONDS_PER_RUN, SECONDS_PER_STEP
+
+    rungs = sorted({t["rung"] for t in tasks})
+    seeds = sorted({t["seed"] for t in tasks})
+    wall = (SECONDS_PER_RUN + steps * SECONDS_PER_STEP) * len(tasks) / max(1, min(workers, 2))
+    lines = [
+        f"Ladder plan: {len(rungs)} rungs × {len(seeds)} seeds {seeds} = {len(tasks)} trainings of {steps} steps"
+    ]
+    lines += [f"  rung {r}: {next(t['label'] for t in tasks if t['rung'] == r)}" for r in rungs]
+    lines.append(
+        f"Estimated wall time: about {wall / 60:.0f} min with {workers} worker(s) on 2 cores "
+        f"(rough: {SECONDS_PER_STEP} s per step + {SECONDS_PER_RUN:.0f} s per run)"
+    )
+    return "\n".join(lines)
+
+
 def _spread(values: list[float]) -> float:
     return max(values) - min(values) if len(values) > 1 else 0.0
 
@@ -172,6 +191,7 @@ def run_ladder(
 ) -> tuple[Path, int]:
     """Plan, run and tabulate the ladder into a new hub; returns (hub, 0 if all completed)."""
     tasks = plan_ladder(gridsize, steps=steps, seeds=seeds, direction=direction)
+    logger.info("%s", plan_summary(tasks, steps, workers))
     if scheduler is not None:
         check_scheduler(scheduler)
     hub = artifacts.create_hub(reports_dir or artifacts.default_reports_dir())

@@ -232,8 +232,8 @@ def discrepancy_study() -> nbformat.NotebookNode:
             "budget and seeds. It then shows the table (masked and reference SSIM, their flat baselines, "
             "Pearson r, seed spread), the plot and the generated verdict.\n\n"
             "**Writes** a new hub with one run folder per rung and seed, `ladder.md`, `ladder.json`, `ladder.png`. "
-            "Budget: each rung costs one training of `steps` steps (≈ 4–5 min per rung and seed at 400 steps "
-            "on 2 CPU cores)."
+            "Budget: each rung costs one training of `steps` steps per seed; the next cell prints the plan "
+            "(rungs × seeds) and its estimated wall time **before** anything long starts: read it, then run on."
         ),
         _params(
             "gridsize: int = 1  # 1 or 2\n"
@@ -248,6 +248,10 @@ def discrepancy_study() -> nbformat.NotebookNode:
             "runtime.configure_logging()\n"
             "from IPython.display import Image, Markdown, display\n\n"
             "from ptycho_helpers import ladder"
+        ),
+        _code(
+            "plan = ladder.plan_ladder(gridsize, steps=steps, seeds=list(seeds), direction=direction)\n"
+            "print(ladder.plan_summary(plan, steps, workers))"
         ),
         _code(
             "hub, rc = ladder.run_ladder(\n"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -80,3 +81,23 @@ def test_repeated_seeds_are_refused():
     """`ladder --seeds 42 42` planned every run twice (24 tasks); now one clear error."""
     with pytest.raises(ValueError, match=r"\[42\] more than once"):
         ladder.plan_ladder(1, steps=10, seeds=[42, 42])
+
+
+def test_the_plan_and_its_cost_are_stated_before_anything_runs():
+    """Issue 30: the study notebook and the CLI print the task count and an estimated wall
+    time first (the notebook's defaults are 28 trainings)."""
+    tasks = ladder.plan_ladder(1, steps=400, seeds=[1, 2])
+    text = ladder.plan_summary(tasks, 400, 1)
+    assert text.startswith(
+        f"Ladder plan: {len({t['rung'] for t in tasks})} rungs × 2 seeds [1, 2] = {len(tasks)} trainings"
+    )
+    assert "Estimated wall time: about" in text
+    import nbformat
+
+    nb = nbformat.read(
+        Path(__file__).resolve().parents[2] / "notebooks" / "discrepancy_study.ipynb", as_version=4
+    )
+    code = [c.source for c in nb.cells if c.cell_type == "code"]
+    plan_cell = next(i for i, c in enumerate(code) if "plan_summary" in c)
+    run_cell = next(i for i, c in enumerate(code) if "run_ladder" in c)
+    assert plan_cell < run_cell
