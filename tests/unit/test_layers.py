@@ -99,32 +99,34 @@ def test_every_import_goes_downward():
     assert violations() == []
 
 
-def test_planted_violation_is_caught(tmp_path):
-    """The rule checker itself: a core module importing the run layer or TensorFlow fails."""
+@pytest.mark.parametrize(
+    "module, planted, expected",
+    [
+        # a core module importing the run layer or TensorFlow
+        (
+            "core/physics.py",
+            "from ..run import stages\n    import keras",
+            ["imports ptycho_helpers.run", "keras"],
+        ),
+        # the seam: plan importing the kernel side (run) or the parent side (runs)
+        (
+            "plan/telemetry.py",
+            "from ..run import record\n    from .. import runs",
+            ["imports ptycho_helpers.run ", "imports ptycho_helpers.runs"],
+        ),
+    ],
+    ids=["core-upward", "plan-upward"],
+)
+def test_planted_violation_is_caught(tmp_path, module, planted, expected):
+    """The rule checker itself fails on a planted upward import."""
     import shutil
 
     shutil.copytree(PKG, tmp_path / "ptycho_helpers")
-    planted = tmp_path / "ptycho_helpers" / "core" / "physics.py"
-    planted.write_text(
-        planted.read_text() + "\n\ndef _x():\n    from ..run import stages\n    import keras\n"
-    )
+    path = tmp_path / "ptycho_helpers" / module
+    path.write_text(path.read_text() + f"\n\ndef _x():\n    {planted}\n")
     bad = violations(tmp_path / "ptycho_helpers")
-    assert any("core/physics.py" in b and "imports ptycho_helpers.run" in b for b in bad), bad
-    assert any("core/physics.py" in b and "keras" in b for b in bad), bad
-
-
-def test_planted_upward_import_from_the_plan_layer_is_caught(tmp_path):
-    """The seam: plan importing the kernel side (run) or the parent side (runs) fails."""
-    import shutil
-
-    shutil.copytree(PKG, tmp_path / "ptycho_helpers")
-    planted = tmp_path / "ptycho_helpers" / "plan" / "telemetry.py"
-    planted.write_text(
-        planted.read_text() + "\n\ndef _x():\n    from ..run import record\n    from .. import runs\n"
-    )
-    bad = violations(tmp_path / "ptycho_helpers")
-    assert any("plan/telemetry.py" in b and "imports ptycho_helpers.run" in b for b in bad), bad
-    assert any("plan/telemetry.py" in b and "imports ptycho_helpers.runs" in b for b in bad), bad
+    for text in expected:
+        assert any(module in b and text in b for b in bad), (text, bad)
 
 
 @pytest.mark.parametrize(
