@@ -20,13 +20,14 @@ from types import MappingProxyType
 from typing import Any
 
 from .config import RunParams, RunSettings, ScenarioSpec, TrainConfig
+from .core.checks import base_type
 
 #: Where a knob's value lands.  ``params``/``scenario``/``batch`` knobs are the profile
 #: knobs (a profile may set them; DESIGN §4); ``settings`` knobs are run settings.
-TARGETS = ("params", "scenario", "batch", "settings")
-
-
 _RECORDS = {"params": RunParams, "scenario": ScenarioSpec, "batch": TrainConfig, "settings": RunSettings}
+TARGETS = tuple(_RECORDS)
+#: each target's fields by name (read once)
+_FIELDS = {t: {f.name: f for f in dataclasses.fields(r)} for t, r in _RECORDS.items()}
 _TYPES = {"int": int, "float": float, "str": str, "bool": bool}
 
 
@@ -41,11 +42,11 @@ class Knob:
 
     @property
     def field(self) -> dataclasses.Field:
-        return {f.name: f for f in dataclasses.fields(_RECORDS[self.target])}[self.name]
+        return _FIELDS[self.target][self.name]
 
     @property
     def type(self) -> type:
-        return _TYPES[str(self.field.type).split("|")[0].strip()]
+        return _TYPES[base_type(self.field.type)]
 
     @property
     def help(self) -> str:

@@ -111,8 +111,6 @@ def check_scheduler(address: str) -> None:
     """Refuse, before a hub exists, an address that is not ``protocol://host:port`` or
     that does not answer as a Dask scheduler within a few seconds (a closed port, a silent
     service, a service that speaks another protocol).  Raises ``ValueError`` (exit 2)."""
-    import re
-
     m = re.fullmatch(r"(\w+)://([^:/\s]+|\[[0-9a-fA-F:]+\]):(\d{1,5})/?", address or "")
     if not m or m.group(1) not in SCHEDULER_PROTOCOLS or not 0 < int(m.group(3)) < 65536:
         raise ValueError(

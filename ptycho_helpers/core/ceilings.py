@@ -18,9 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage
-from skimage.metrics import structural_similarity
 
-from .metrics import reference_scores
+from .metrics import reference_scores, ssim_map
 
 SSIM_WINDOW = 7
 
@@ -93,12 +92,8 @@ def interior_masked_ssim(
     interior = ndimage.binary_erosion(cov, structure=np.ones((SSIM_WINDOW, SSIM_WINDOW)), border_value=0)
     if not interior.any():
         return None
-    t = np.asarray(truth, dtype=np.float64)
-    fill = float(t[cov].mean())
-    p = np.where(cov, np.nan_to_num(np.asarray(pred, dtype=np.float64)), fill)
-    _, smap = structural_similarity(
-        np.where(cov, t, fill), p, data_range=data_range, full=True, win_size=SSIM_WINDOW
-    )
+    p = np.nan_to_num(np.asarray(pred, dtype=np.float64))
+    smap = ssim_map(p, np.asarray(truth, dtype=np.float64), cov, data_range)
     return float(smap[interior].mean())
 
 

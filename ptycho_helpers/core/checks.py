@@ -115,10 +115,15 @@ def same_as(record: type, name: str, default: Any = dataclasses.MISSING) -> Any:
     )
 
 
+def base_type(type_text: Any) -> str:
+    """The value type a field annotation names: ``"float | None"`` → ``"float"``."""
+    return str(type_text).split("|")[0].strip()
+
+
 def check_declared(name: str, type_text: str, value: Any, meta: Any) -> Any:
     """Validate one value against a field declared with :func:`setting` (its type text and
     metadata): the one rule records, profiles and the knob table share."""
-    base = type_text.split("|")[0].strip()
+    base = base_type(type_text)
     if value is None and "None" in type_text:
         return None
     if meta["choices"] is not None:

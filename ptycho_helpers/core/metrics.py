@@ -67,12 +67,18 @@ def remove_phase_plane(
     return np.angle(np.exp(1j * (phase - plane)))
 
 
-def _ssim_masked(pred: np.ndarray, truth: np.ndarray, mask: np.ndarray, data_range: float) -> float:
+def ssim_map(pred: np.ndarray, truth: np.ndarray, mask: np.ndarray, data_range: float) -> np.ndarray:
+    """The 7×7 SSIM map of ``pred`` against ``truth`` with the pixels outside ``mask`` filled
+    with the truth's mean on the mask (the one fill rule of every masked SSIM)."""
     fill = float(truth[mask].mean())
     p = np.where(mask, pred, fill)
     t = np.where(mask, truth, fill)
     _, smap = structural_similarity(t, p, data_range=data_range, full=True, win_size=7)
-    return float(smap[mask].mean())
+    return smap
+
+
+def _ssim_masked(pred: np.ndarray, truth: np.ndarray, mask: np.ndarray, data_range: float) -> float:
+    return float(ssim_map(pred, truth, mask, data_range)[mask].mean())
 
 
 def masked_amp_ssim(stitched: Stitched, obj: np.ndarray) -> float:

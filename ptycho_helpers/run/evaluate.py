@@ -104,14 +104,16 @@ def fill_free_scores(stitched, obj: np.ndarray) -> dict[str, Any]:
     return out
 
 
-def ceiling_block(ctx: ScenarioContext, rec, obj: np.ndarray, comp: dict[str, Any]) -> dict[str, Any]:
+def ceiling_block(
+    ctx: ScenarioContext, rec, obj: np.ndarray, comp: dict[str, Any], true_patches: np.ndarray | None
+) -> dict[str, Any]:
     """The cell's information ceiling on its own region and metric: for gridsize 1 the twin
     bound (each test patch replaced by the average of its true amplitude and its twin's,
-    stitched like the PINN); the PINN's masked SSIM as ``(score − flat)/(ceiling − flat)``."""
-    if ctx.resolved.spec.gridsize != 1:
+    stitched like the PINN); the PINN's masked SSIM as ``(score − flat)/(ceiling − flat)``.
+    ``true_patches``: the true test patches at the stitched positions (gridsize 1)."""
+    if true_patches is None:
         return {"kind": None, "note": "gridsize > 1: the per-group classical-solve ceiling is not built yet"}
     p = ctx.resolved.params
-    true_patches = physics.extract_patches(obj, rec.positions, p.N)
     st = reassemble_patches(ceilings.twin_ceiling_patches(true_patches), rec.positions, p.reassemble_M)
     value = metrics.masked_amp_ssim(st, obj)
     flat = comp["baselines"]["flat"]["ssim"]
@@ -150,6 +152,12 @@ def evaluate_scenario(
     recon = refined.reconstructed
     trained, stitched, rec = recon.trained, recon.stitched, recon.rec
     sim = trained.groups.sim
+    N, M = ctx.resolved.params.N, ctx.resolved.params.reassemble_M
+    true_patches = (  # gridsize 1: the twin ceiling and the twin-image fraction read them
+        physics.extract_patches(sim.obj, rec.positions, N)
+        if ctx.resolved.spec.gridsize == 1 and sim.obj is not None
+        else None
+    )
     if sim.obj is None:  # imported data without objectGuess: nothing to compare with
         comp = {"ground_truth_available": False, "coverage_fraction": stitched.coverage_fraction}
     else:
@@ -157,7 +165,7 @@ def evaluate_scenario(
         comp["ground_truth_available"] = True
         comp["reference"] = metrics.reference_comparison(stitched, sim.obj)
         comp["fill_free"] = fill_free_scores(stitched, sim.obj)
-        comp["ceiling"] = ceiling_block(ctx, rec, sim.obj, comp)
+        comp["ceiling"] = ceiling_block(ctx, rec, sim.obj, comp, true_patches)
     comp["noise_floor"] = noise_floor(ctx, trained)
     if refined.active:
         block: dict[str, Any] = {"refinement": refined.summary}
@@ -177,7 +185,7 @@ def evaluate_scenario(
         comp["backprojection"] = {
             "iterations": trained.pinn.config.backprojection,
             **_scores(
-                backprojection_stitched(recon, ctx.resolved.params.reassemble_M),
+                backprojection_stitched(recon, M),
                 sim.obj,
                 ctx.settings.register,
             ),
@@ -198,11 +206,8 @@ def evaluate_scenario(
             dblock.update(phase=full["phase"], baselines=full["baselines"])
             dblock["reference"] = metrics.reference_comparison(dense.stitched, sim.obj)
         comp["dense"] = dblock
-    if ctx.resolved.spec.gridsize == 1 and sim.obj is not None:
-        true_patches = physics.extract_patches(sim.obj, rec.positions, ctx.resolved.params.N)
-        comp["twin_image_fraction"] = metrics.twin_image_fraction(
-            rec.patches, true_patches, M=ctx.resolved.params.reassemble_M
-        )
+    if true_patches is not None:
+        comp["twin_image_fraction"] = metrics.twin_image_fraction(rec.patches, true_patches, M=M)
     comp["scenario"] = ctx.name
     artifacts.write_json(ctx.folder / "comparison_metrics.json", results.checked(results.Comparison, comp))
     ctx.update(
