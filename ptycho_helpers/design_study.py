@@ -28,15 +28,10 @@ from .hub import artifacts, plotting, reporting
 from .hub import results as hub_results
 from .hub.viewer import table_markdown
 from .plan import plan_run
-from .sweep import _parse_value, _slug, check_scheduler, execute_tasks
+from .sweep import _parse_value, _slug, check_scheduler, estimated_cost, execute_tasks
 
 logger = logging.getLogger(__name__)
 
-#: seconds per optimiser step of one run on the 2-core CPU (measured: gs2_grid 0.32 s/step
-#: alone, 0.47 s/step beside a second run; gs1 a little less) and the fixed cost of a run
-#: (kernel start, simulation, evaluation); used only for the printed estimate
-SECONDS_PER_STEP = 0.4
-SECONDS_PER_RUN = 90.0
 #: the scores a study analyses (``hub.results.run_rows`` keys of the PINN row)
 METRICS = ("amp_ssim", "ref_ssim")
 
@@ -142,11 +137,6 @@ def plan_study(
     }
 
 
-def estimate_wall_s(plan: dict[str, Any], workers: int) -> float:
-    per_run = SECONDS_PER_RUN + plan["steps"] * SECONDS_PER_STEP
-    return per_run * len(plan["tasks"]) / max(1, min(workers, 2))  # 2 cores: more workers do not help
-
-
 def plan_markdown(plan: dict[str, Any], workers: int) -> str:
     rows = [
         {"row": i, **{f: ("+" if lv > 0 else "−") for f, lv in zip(plan["names"], r, strict=True)}}
@@ -170,8 +160,7 @@ def plan_markdown(plan: dict[str, Any], workers: int) -> str:
         "",
         table_markdown(rows),
         "",
-        f"Estimated wall time: about {estimate_wall_s(plan, workers) / 60:.0f} min with {workers} worker(s) on "
-        f"2 cores (rough: {SECONDS_PER_STEP} s per step + {SECONDS_PER_RUN:.0f} s per run).",
+        estimated_cost(len(plan["tasks"]), plan["steps"], workers) + ".",
     ]
     return "\n".join(lines)
 

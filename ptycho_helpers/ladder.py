@@ -23,7 +23,7 @@ from .hub import artifacts, plotting, reporting
 from .hub import results as hub_results
 from .hub.viewer import table_markdown
 from .plan import plan_run
-from .sweep import check_scheduler, execute_tasks
+from .sweep import check_scheduler, estimated_cost, execute_tasks
 
 logger = logging.getLogger(__name__)
 
@@ -107,19 +107,13 @@ def plan_ladder(gridsize: int, *, steps: int, seeds: list[int], direction: str =
 def plan_summary(tasks: list[dict[str, Any]], steps: int, workers: int) -> str:
     """What a ladder will run and roughly how long it takes, printed before anything long
     starts (the same rough per-step rate as the designed study's estimate)."""
-    from .design_study import SECONDS_PER_RUN, SECONDS_PER_STEP
-
     rungs = sorted({t["rung"] for t in tasks})
     seeds = sorted({t["seed"] for t in tasks})
-    wall = (SECONDS_PER_RUN + steps * SECONDS_PER_STEP) * len(tasks) / max(1, min(workers, 2))
     lines = [
         f"Ladder plan: {len(rungs)} rungs × {len(seeds)} seeds {seeds} = {len(tasks)} trainings of {steps} steps"
     ]
     lines += [f"  rung {r}: {next(t['label'] for t in tasks if t['rung'] == r)}" for r in rungs]
-    lines.append(
-        f"Estimated wall time: about {wall / 60:.0f} min with {workers} worker(s) on 2 cores "
-        f"(rough: {SECONDS_PER_STEP} s per step + {SECONDS_PER_RUN:.0f} s per run)"
-    )
+    lines.append(estimated_cost(len(tasks), steps, workers))
     return "\n".join(lines)
 
 
