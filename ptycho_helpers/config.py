@@ -44,6 +44,8 @@ SCALE_RULE = (
 
 #: where a run computes: auto = a GPU when the Keras backend sees one, else the CPU
 DEVICES = ("auto", "gpu", "cpu")
+#: Keras dtype policies of the network (the physics, the scale and the heads stay float32)
+PRECISIONS = ("float32", "mixed_bfloat16")
 #: environment variable naming the process that launched a run's kernel (set by the runner
 #: for papermill children; absent in a direct papermill run)
 LAUNCHER_ENV = "PTYCHO_LAUNCHER_PID"
@@ -202,6 +204,12 @@ class ModelConfig(_Record):
     scale_init: float = setting(
         1.0, "initial scale of intensity_scale='reference' (set by training)", minimum=0.0, exclusive=True
     )
+    precision: str = setting(
+        "float32",
+        "network arithmetic: float32, or mixed_bfloat16 (convolutions in bfloat16; the heads, the "
+        "physics, the intensity scale and the loss stay float32)",
+        choices=PRECISIONS,
+    )
 
     def __post_init__(self) -> None:
         self.check_fields()
@@ -300,6 +308,7 @@ class RunSettings(_Record):
     data_path: str | None = setting(None, "PtychoPINN-style .npz to train/reconstruct instead of simulating")
     input_transform: str = same_as(ModelConfig, "input_transform")
     dense_bottleneck: int = same_as(ModelConfig, "dense_bottleneck")
+    precision: str = same_as(ModelConfig, "precision")
     # the network's physics input (docs/results.md "What limits quality"); 0: off
     backprojection: int = same_as(ModelConfig, "backprojection", 5)
     # retired from the default: the classical stage is the finishing step

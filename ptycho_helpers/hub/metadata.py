@@ -93,7 +93,10 @@ class RunMetadata(BaseModel):
     )
     device: dict[str, Any] = Field(
         default_factory=dict,
-        description="where the network ran: requested (auto|gpu|cpu), kind, name, memory_bytes, backend and versions",
+        description=(
+            "where the network ran: requested (auto|gpu|cpu), kind, name, memory_bytes, backend and versions, "
+            "precision (float32 | mixed_bfloat16)"
+        ),
     )
     memory: dict[str, float] = Field(
         default_factory=dict,

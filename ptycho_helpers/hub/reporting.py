@@ -40,6 +40,7 @@ def device_line(meta: dict[str, Any]) -> str:
         + (f", {mem / 2**30:.0f} GiB" if mem else "")
         + f" (asked: {d.get('requested')}) · "
         f"Keras {d.get('keras_version')} on {d.get('backend')} {d.get('backend_version') or ''}".rstrip()
+        + (f" · {d['precision']}" if d.get("precision") else "")
     )
 
 

@@ -158,8 +158,8 @@ def corrected_logits(back, da, dp, config, conv):
     :class:`HeadPrior`'s logits, so the untrained model reproduces the back-projection.
     """
     N, C = config.N, config.channels
-    centre = layers.Cropping2D(N // 4, name="backprojection_centre")(back)
-    priors = HeadPrior(C, config.amp_activation, config.amp_scale, name="head_prior")(centre)
+    centre = layers.Cropping2D(N // 4, name="backprojection_centre", dtype="float32")(back)
+    priors = HeadPrior(C, config.amp_activation, config.amp_scale, name="head_prior", dtype="float32")(centre)
     width = config.fullres_filters or BACKPROJECTION_FILTERS
     out = []
     for name, d, prior in (("amp", da, priors[0]), ("phase", dp, priors[1])):
@@ -172,6 +172,7 @@ def corrected_logits(back, da, dp, config, conv):
             kernel_initializer="zeros",
             bias_initializer="zeros",
             name=f"{name}_logits",
+            dtype="float32",  # the heads stay float32 under a mixed policy
         )(t)
-        out.append(layers.Add(name=f"{name}_logits_total")([t, prior]))
+        out.append(layers.Add(name=f"{name}_logits_total", dtype="float32")([t, prior]))
     return out[0], out[1]

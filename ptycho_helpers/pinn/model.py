@@ -28,7 +28,6 @@ Nothing happens at import; every call to ``build_model`` creates new layers and 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import keras
@@ -38,66 +37,8 @@ from keras import layers, ops
 from ..config import ModelConfig
 from ..core.physics import support_mask
 from .backprojection import PACKAGE, BackProjection, ProbeLayer, corrected_logits
+from .heads import BORDER_CHANNELS, HEAD, BorderFill, Channels, LogCounts, PiTanh, amp_head, border_branch
 from .scale_layer import IntensityScale
-
-
-@keras.saving.register_keras_serializable(package=PACKAGE)
-class ScaledSigmoid(layers.Layer):
-    """``k · sigmoid(x)``: a bounded amplitude head (k = ``amp_scale``)."""
-
-    def __init__(self, k: float = 1.0, **kwargs):
-        super().__init__(**kwargs)
-        self.k = float(k)
-
-    def call(self, x):
-        return self.k * ops.sigmoid(x)
-
-    def get_config(self):
-        return {**super().get_config(), "k": self.k}
-
-
-@keras.saving.register_keras_serializable(package=PACKAGE)
-class PiTanh(layers.Layer):
-    """Phase head ``π · tanh(x)``."""
-
-    def call(self, x):
-        return math.pi * ops.tanh(x)
-
-
-@keras.saving.register_keras_serializable(package=PACKAGE)
-class LogCounts(layers.Layer):
-    """Input transform ``log1p(scale · X) / 10`` (scale = s/α turns X back into √counts),
-    so the weak high-angle diffraction that carries the fine structure is visible to the
-    network next to the bright centre."""
-
-    def __init__(self, scale: float = 1.0, **kwargs):
-        super().__init__(**kwargs)
-        self.scale = float(scale)
-
-    def call(self, x):
-        return ops.log1p(self.scale * ops.relu(x)) / 10.0
-
-    def get_config(self):
-        return {**super().get_config(), "scale": self.scale}
-
-
-@keras.saving.register_keras_serializable(package=PACKAGE)
-class BorderFill(layers.Layer):
-    """``probe_big``: keep the central ``N/2`` of the main head, fill the border from a branch."""
-
-    def __init__(self, N: int, **kwargs):
-        super().__init__(**kwargs)
-        self.N = int(N)
-
-    def build(self, input_shape):
-        self._border = (1.0 - support_mask(self.N, False)).astype(np.float32)[None, :, :, None]
-
-    def call(self, inputs):
-        centre, branch = inputs
-        return centre + ops.convert_to_tensor(self._border) * branch
-
-    def get_config(self):
-        return {**super().get_config(), "N": self.N}
 
 
 def _shift_matrices(offsets, N: int, pad: int):
@@ -220,14 +161,6 @@ class PINN:
         return self.autoencoder.get_layer("physics")
 
 
-def _amp_head(config: ModelConfig, name: str):
-    if config.amp_activation == "softplus":
-        return layers.Activation("softplus", name=name)
-    if config.amp_activation == "sigmoid":
-        return layers.Activation("sigmoid", name=name)
-    return ScaledSigmoid(config.amp_scale, name=name)
-
-
 def _conv(h, filters: int, name: str, batch_norm: bool):
     """3×3 conv + relu (with BatchNormalization before the relu when asked)."""
     if not batch_norm:
@@ -262,6 +195,15 @@ def build_model(config: ModelConfig, probe: np.ndarray) -> PINN:
     """
     if not isinstance(config, ModelConfig):
         raise TypeError(f"config must be a ModelConfig, got {type(config).__name__}")
+    before = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(config.precision)  # layers take the policy when created
+    try:
+        return _build(config, probe)
+    finally:
+        keras.config.set_dtype_policy(before)
+
+
+def _build(config: ModelConfig, probe: np.ndarray) -> PINN:
     p = np.asarray(probe)
     N, C = config.N, config.channels
     if p.shape != (N, N):
@@ -312,28 +254,27 @@ def build_model(config: ModelConfig, probe: np.ndarray) -> PINN:
     fr = config.fullres_filters
     da = _decoder(h, (f2, f1), "dec_amp", bn, fr)
     dp = _decoder(h, (f2, f1), "dec_phase", bn, fr)
+    # with probe_big the centre heads read all but the channels the border branch reads
+    ca, cp = da, dp
+    if config.probe_big:
+        ca = Channels(0, -BORDER_CHANNELS, name="dec_amp_inner")(da)
+        cp = Channels(0, -BORDER_CHANNELS, name="dec_phase_inner")(dp)
     if back is None:
-        amp = layers.Conv2D(config.out_channels, 3, padding="same", name="amp_logits")(da)
-        phase = layers.Conv2D(config.out_channels, 3, padding="same", name="phase_logits")(dp)
+        amp = layers.Conv2D(config.out_channels, 3, padding="same", name="amp_logits", dtype=HEAD)(ca)
+        phase = layers.Conv2D(config.out_channels, 3, padding="same", name="phase_logits", dtype=HEAD)(cp)
     else:  # the heads start at the back-projection; the network learns the correction
-        amp, phase = corrected_logits(back, da, dp, config, lambda t, f, name: _conv(t, f, name, bn))
-    amp = _amp_head(config, "amp_centre")(amp)
-    amp = layers.ZeroPadding2D(N // 4, name="amp_pad")(amp)
-    phase = PiTanh(name="phase_centre")(phase)
-    phase = layers.ZeroPadding2D(N // 4, name="phase_pad")(phase)
+        amp, phase = corrected_logits(back, ca, cp, config, lambda t, f, name: _conv(t, f, name, bn))
+    amp = amp_head(config, "amp_centre")(amp)
+    amp = layers.ZeroPadding2D(N // 4, name="amp_pad", dtype=HEAD)(amp)
+    phase = PiTanh(name="phase_centre", dtype=HEAD)(phase)
+    phase = layers.ZeroPadding2D(N // 4, name="phase_pad", dtype=HEAD)(phase)
 
     if config.probe_big:
-        ba = layers.UpSampling2D(2, name="big_amp_up")(da)
-        ba = layers.Conv2D(config.out_channels, 3, padding="same", name="big_amp_logits")(ba)
-        ba = _amp_head(config, "big_amp_act")(ba)
-        amp = BorderFill(N, name="amp")([amp, ba])
-        bp = layers.UpSampling2D(2, name="big_phase_up")(dp)
-        bp = layers.Conv2D(config.out_channels, 3, padding="same", name="big_phase_logits")(bp)
-        bp = PiTanh(name="big_phase_act")(bp)
-        phase = BorderFill(N, name="phase")([phase, bp])
+        amp = BorderFill(N, name="amp", dtype=HEAD)([amp, border_branch(da, config, "big_amp")])
+        phase = BorderFill(N, name="phase", dtype=HEAD)([phase, border_branch(dp, config, "big_phase")])
     else:
-        amp = layers.Identity(name="amp")(amp)
-        phase = layers.Identity(name="phase")(phase)
+        amp = layers.Identity(name="amp", dtype=HEAD)(amp)
+        phase = layers.Identity(name="phase", dtype=HEAD)(phase)
 
     physics = DiffractionPhysics(
         N,

@@ -63,11 +63,9 @@ def init_amplitude_head(pinn, amplitude: float) -> None:
 
     cfg = pinn.config
     b = float(ops.convert_to_numpy(amp_head_inverse(float(amplitude), cfg.amp_activation, cfg.amp_scale)))
-    names = ["amp_logits"] + (["big_amp_logits"] if cfg.probe_big else [])
-    for name in names:
-        layer = pinn.autoencoder.get_layer(name)
-        kernel, bias = layer.get_weights()
-        layer.set_weights([kernel, np.full_like(bias, b)])
+    layer = pinn.autoencoder.get_layer("amp_logits")  # the centre head (the border branch is swish)
+    kernel, bias = layer.get_weights()
+    layer.set_weights([kernel, np.full_like(bias, b)])
 
 
 def _validate_data(data: GroupedData, config: ModelConfig) -> None:

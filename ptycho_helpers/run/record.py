@@ -98,7 +98,8 @@ def start_scenario(
     name = check_name("run", run_name) if run_name else scenario
     values = {**dict(overrides or {}), **settings, **dict(knobs or {})}
     resolved, run_settings, given_overrides = plan_run(scenario, values, profile=profile or None)
-    device = describe_device(run_settings.device)  # --device gpu that the backend cannot use: refused here
+    # --device gpu that the backend cannot use: refused here
+    device = {**describe_device(run_settings.device), "precision": run_settings.precision}
     if hub_dir:
         hub = Path(hub_dir)
         if (hub / "summary.md").exists():

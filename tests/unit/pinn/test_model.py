@@ -140,6 +140,61 @@ def test_build_model_shapes_and_heads():
     assert not keras.ops.convert_to_numpy(amp1)[:, 0, 0, :].any()  # object support = central N/2
 
 
+def test_border_branch_is_the_references():
+    """probe_big as PtychoPINN builds it (``create_decoder_last``, ``pad_object``): the centre
+    head reads all but the last 4 decoder channels, the border branch only those 4, through
+    its own convolutions, ×2 upsampling and a swish (which, unlike the sigmoid head, can be
+    negative); the border is kept only outside the central N/2."""
+    N = 32
+    probe = physics.normalize_probe_guess(ph.make_probe(N), 10.0)
+    cfg = ModelConfig(
+        N=N, gridsize=2, combine_pad=8, probe_big=True, probe_mask=False, amp_activation="sigmoid"
+    )
+    m = build_model(cfg, probe).autoencoder
+    assert [m.get_layer(n).filters for n in ("big_amp_up_a", "big_amp_up_b")] == [64, 64]
+    sub = keras.Model(m.get_layer("dec_amp_up1").output, m.get_layer("amp").output)
+    rng = np.random.default_rng(3)
+    d = rng.uniform(0, 1, (1, N // 2, N // 2, sub.input.shape[-1])).astype(np.float32)
+    base = keras.ops.convert_to_numpy(sub(d))
+    inner, border = physics.support_mask(N, False).astype(bool), ~physics.support_mask(N, False).astype(bool)
+    for channels, moves, stays in ((slice(0, -4), inner, border), (slice(-4, None), border, inner)):
+        e = d.copy()
+        e[..., channels] += rng.uniform(0.5, 1.0, e[..., channels].shape).astype(np.float32)
+        out = keras.ops.convert_to_numpy(sub(e))
+        assert np.abs(out - base)[0, moves].max() > 1e-4
+        assert_allclose(out[0, stays], base[0, stays], atol=1e-6)
+    logits = m.get_layer("big_amp_logits")
+    k, b = logits.get_weights()
+    logits.set_weights([np.zeros_like(k), np.full_like(b, -1.0)])
+    amp = keras.ops.convert_to_numpy(sub(d))[0, ..., 0]
+    assert_allclose(amp[border], -1.0 / (1.0 + np.e), rtol=1e-5)  # swish(-1) = -1·sigmoid(-1)
+
+
+def test_mixed_bfloat16_model_matches_float32_and_keeps_heads_and_physics_float32():
+    N = 32
+    probe = physics.normalize_probe_guess(ph.make_probe(N), 10.0)
+    cfg = ModelConfig(
+        N=N, gridsize=2, combine_pad=8, probe_big=True, probe_mask=False, amp_activation="sigmoid"
+    )
+    before = keras.config.dtype_policy().name
+    f32 = build_model(cfg, probe)
+    b16 = build_model(ModelConfig(**{**cfg.to_dict(), "precision": "mixed_bfloat16"}), probe)
+    assert keras.config.dtype_policy().name == before  # the global policy is restored
+    b16.autoencoder.set_weights(f32.autoencoder.get_weights())
+    assert b16.autoencoder.get_layer("enc0a").compute_dtype == "bfloat16"
+    for name in ("amp", "phase", "physics", "amp_logits", "amp_centre", "big_amp_act"):
+        assert b16.autoencoder.get_layer(name).compute_dtype == "float32", name
+    assert f32.autoencoder.get_layer("enc0a").compute_dtype == "float32"
+    x = np.random.default_rng(0).uniform(0, 1, (2, N, N, 4)).astype(np.float32)
+    geo = np.zeros((2, 4, 4), np.float32)
+    a32 = keras.ops.convert_to_numpy(f32.autoencoder([x, geo]))
+    a16 = b16.autoencoder([x, geo])
+    assert keras.backend.standardize_dtype(a16.dtype) == "float32"
+    a16 = keras.ops.convert_to_numpy(a16)
+    assert np.abs(a16 - a32).max() <= 0.05 * np.abs(a32).max()  # bf16 keeps ~3 significant digits
+    assert not np.array_equal(a16, a32)  # and it did compute in bf16
+
+
 def test_build_model_rejects_bad_input():
     with pytest.raises(ValueError, match="shape"):
         build_model(ModelConfig(N=32), np.ones((16, 16), np.complex64))
