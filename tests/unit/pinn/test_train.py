@@ -306,3 +306,43 @@ def test_step_budget_stops_at_the_exact_step_and_records_the_curve(lines_setup):
     assert res.curve["step"] == [0, 2, 4, 6, 7] and res.curve["probe_value"] == [0.0, 2.0, 4.0, 6.0, 7.0]
     assert math.isnan(res.curve["loss"][0]) and all(math.isfinite(v) for v in res.curve["loss"][1:])
     assert float(res.pinn.autoencoder.optimizer.learning_rate) == pytest.approx(1e-3 * 0 + tc.learning_rate)
+
+
+def test_adam_steps_do_not_depend_on_the_loss_reduction(tiny_setup):
+    """PtychoPINN sums the Poisson NLL over a pattern's pixels (``tfd.Independent``); the
+    workbook averages the deviance/2 over them (a factor N²·C and a constant apart).  Adam's
+    step m/(√v + ε) does not change when the loss is multiplied by a constant; only ε = 1e-7
+    breaks the tie, for weights whose gradients are that small.  With the grid profiles'
+    trainable reference scale, five steps with the loss × N² give the same model output
+    (measured 6e-7 relative; with the fixed data scale 2e-3: a few weights with gradients
+    near ε); with a loss × 1e-9 (ε dominates) the output moves by ~10 % — the check can fail."""
+    import keras
+
+    from ptycho_helpers.pinn.feed import GroupBatches
+    from ptycho_helpers.pinn.loss import make_loss
+    from ptycho_helpers.pinn.scales import model_scales
+
+    _, probe, raw = tiny_setup
+    data = _data(raw, 1, 40)
+    cfg = ModelConfig(N=N, amp_activation="sigmoid", intensity_scale="reference")
+    scales, cfg = model_scales(data.diffraction, 1e9, cfg)
+    batches = GroupBatches(
+        data.diffraction.astype(np.float32),
+        data.geometry.astype(np.float32),
+        np.arange(40),
+        gain=scales.input_gain,
+        batch_size=8,
+    )
+    loss = make_loss(scales.photon_scale)
+
+    def output_after(factor):
+        keras.utils.set_random_seed(3)
+        m = build_model(cfg, probe).autoencoder
+        m.compile(optimizer=keras.optimizers.Adam(1e-3), loss=lambda y, p: factor * loss(y, p))
+        m.fit(batches, epochs=1, steps_per_epoch=5, verbose=0)
+        return keras.ops.convert_to_numpy(m(batches[0][0]))
+
+    mean, summed, tiny = output_after(1.0), output_after(float(N * N)), output_after(1e-9)
+    peak = np.abs(mean).max()
+    assert np.abs(summed - mean).max() < 1e-4 * peak
+    assert np.abs(tiny - mean).max() > 1e-2 * peak
