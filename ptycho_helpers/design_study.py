@@ -28,7 +28,7 @@ from .hub import artifacts, plotting, reporting
 from .hub import results as hub_results
 from .hub.viewer import table_markdown
 from .plan import plan_run
-from .sweep import _parse_value, _slug, check_scheduler, estimated_cost, execute_tasks
+from .sweep import INTERRUPTED_NOTE, _parse_value, _slug, check_scheduler, estimated_cost, run_tasks
 
 logger = logging.getLogger(__name__)
 
@@ -269,7 +269,7 @@ def run_study(
     hub = artifacts.create_hub(reports_dir or artifacts.default_reports_dir())
     artifacts.write_text(hub / "plan.md", plan_markdown(plan, workers) + "\n")
     t0 = time.perf_counter()
-    results = execute_tasks(hub, plan["tasks"], scheduler=scheduler, workers=workers)
+    results, interrupted = run_tasks(hub, plan["tasks"], scheduler=scheduler, workers=workers)
     scores = {}
     for t in plan["tasks"]:
         pinn = [r for r in hub_results.run_rows(hub / t["run_name"]) if r["stage"] == "PINN"]
@@ -292,6 +292,9 @@ def run_study(
         {"scenario": t["run_name"], **results.get(t["run_name"], {"status": "failed"})} for t in plan["tasks"]
     ]
     extra = [f"- study: [effects.md](effects.md), wall time {time.perf_counter() - t0:.0f} s", ""]
+    extra += INTERRUPTED_NOTE if interrupted else []
     artifacts.write_text(hub / "summary.md", reporting.hub_summary(hub.name, status, extra, hub=hub))
     artifacts.seal_hub(hub)
+    if interrupted is not None:
+        raise interrupted
     return hub, 0 if all(s.get("status") == "complete" for s in status) else 1

@@ -23,7 +23,7 @@ from .hub import artifacts, plotting, reporting
 from .hub import results as hub_results
 from .hub.viewer import table_markdown
 from .plan import plan_run
-from .sweep import check_scheduler, estimated_cost, execute_tasks
+from .sweep import INTERRUPTED_NOTE, check_scheduler, estimated_cost, run_tasks
 
 logger = logging.getLogger(__name__)
 
@@ -190,7 +190,7 @@ def run_ladder(
         check_scheduler(scheduler)
     hub = artifacts.create_hub(reports_dir or artifacts.default_reports_dir())
     t0 = time.perf_counter()
-    results = execute_tasks(hub, tasks, scheduler=scheduler, workers=workers)
+    results, interrupted = run_tasks(hub, tasks, scheduler=scheduler, workers=workers)
     rows = summarize(tasks, hub)
     artifacts.write_json(hub / "ladder.json", {"tasks": tasks, "rows": rows})
     table = table_markdown(rows)
@@ -212,8 +212,11 @@ def run_ladder(
     _plot(hub / "ladder.png", rows)
     status = [{"scenario": t["run_name"], **results.get(t["run_name"], {"status": "failed"})} for t in tasks]
     extra = [f"- ladder: [ladder.md](ladder.md), wall time {time.perf_counter() - t0:.0f} s", ""]
+    extra += INTERRUPTED_NOTE if interrupted else []
     artifacts.write_text(hub / "summary.md", reporting.hub_summary(hub.name, status, extra, hub=hub))
     artifacts.seal_hub(hub)
+    if interrupted is not None:
+        raise interrupted
     return hub, 0 if all(s.get("status") == "complete" for s in status) else 1
 
 

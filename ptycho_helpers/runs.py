@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -150,6 +151,28 @@ def find_incomplete(reports_dir: str | Path) -> list[tuple[str, str, str]]:
     return out
 
 
+def _sigint_default() -> None:  # in the papermill child, before exec
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def _wait(proc: subprocess.Popen, stop: Callable[[], str | None] | None) -> int:
+    """``proc.wait()``; with ``stop``, a stop request (the signal's name) raises
+    ``KeyboardInterrupt(name)`` here as a Ctrl-C in this thread would."""
+    if stop is None:
+        return proc.wait()
+    while True:
+        try:
+            return proc.wait(timeout=STOP_POLL_S)
+        except subprocess.TimeoutExpired:
+            sig = stop()
+            if sig:
+                raise KeyboardInterrupt(sig) from None
+
+
+#: how often a run launched with ``stop`` checks for a stop request
+STOP_POLL_S = 0.5
+
+
 def execute_scenario(
     hub: Path,
     scenario: str,
@@ -158,6 +181,7 @@ def execute_scenario(
     run_name: str | None = None,
     notebook: Path | None = None,
     env: dict[str, str] | None = None,
+    stop: Callable[[], str | None] | None = None,
 ) -> dict[str, Any]:
     """Run the scenario notebook with papermill in a subprocess (fresh kernel).
 
@@ -165,6 +189,11 @@ def execute_scenario(
     ``hub/<name>_runner.log``.  On failure the failing output goes to ``hub/blocker.log``
     and the run is marked ``failed`` (``interrupted`` on Ctrl-C, which is re-raised after
     the bookkeeping).
+
+    papermill runs in its own session with SIGINT at its default: a Ctrl-C at the terminal
+    reaches only this process, which forwards it (a Dask worker, whose task runs in a worker
+    thread that never sees signals, passes ``stop``: a callable polled while papermill runs
+    that returns the name of the signal to stop on, or None).
     """
     check_name("scenario", scenario)
     name = check_name("run", run_name) if run_name else scenario
@@ -198,12 +227,19 @@ def execute_scenario(
         # saved into the notebook (tqdm reads the variable when it is first imported)
         child_env = {"TQDM_DISABLE": "1", **os.environ, **(env or {}), LAUNCHER_ENV: str(os.getpid())}
         proc = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=child_env, text=True, errors="replace"
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=child_env,
+            text=True,
+            errors="replace",
+            start_new_session=True,
+            preexec_fn=_sigint_default,  # noqa: PLW1509 - one signal call before exec
         )
         reader = threading.Thread(target=_copy_output, args=(proc.stdout, log, name), daemon=True)
         reader.start()
         try:
-            rc = proc.wait()
+            rc = _wait(proc, stop)
         except KeyboardInterrupt as exc:
             proc.send_signal(signal.SIGINT)
             try:

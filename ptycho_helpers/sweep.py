@@ -14,6 +14,8 @@ import itertools
 import logging
 import os
 import re
+import signal
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -87,15 +89,43 @@ def plan_tasks(scenarios: list[str], grid: dict[str, list[Any]]) -> list[dict[st
     return tasks
 
 
+#: hubs whose runs were asked to stop, by signal name (per worker process: a worker of an
+#: external cluster serves many sweeps, so the request names its hub)
+_STOP_REQUESTS: dict[str, str] = {}
+
+
+def _request_stop(hub: str, sig: str) -> None:
+    """Executed on every worker when the sweep's process gets Ctrl-C/SIGTERM."""
+    _STOP_REQUESTS[hub] = sig
+
+
 def _run_task(hub: str, task: dict[str, Any], tf_threads: int | None) -> dict[str, Any]:
-    """Executed on a Dask worker: one papermill run; never raises for a failed scenario."""
+    """Executed on a Dask worker: one papermill run; never raises for a failed scenario.
+
+    The task runs in a worker thread, which never sees a signal; the sweep's process asks
+    the workers to stop (:func:`_request_stop`) and the run takes the same interrupt path as
+    ``run`` does on Ctrl-C (papermill interrupted, notebook renamed, status ``interrupted``)."""
     from . import runs
 
     env = {"PTYCHO_TF_THREADS": str(tf_threads)} if tf_threads else None
+    if _STOP_REQUESTS.get(hub):  # handed to this worker before the stop: never started
+        return {
+            "scenario": task["run_name"],
+            "status": "interrupted",
+            "error": f"interrupted ({_STOP_REQUESTS[hub]})",
+        }
     try:
         row = runs.execute_scenario(
-            Path(hub), task["scenario"], dict(task["values"]), run_name=task["run_name"], env=env
+            Path(hub),
+            task["scenario"],
+            dict(task["values"]),
+            run_name=task["run_name"],
+            env=env,
+            stop=lambda: _STOP_REQUESTS.get(hub),
         )
+    except KeyboardInterrupt as exc:
+        sig = runs.signal_name(exc)
+        row = {"scenario": task["run_name"], "status": "interrupted", "error": f"interrupted ({sig})"}
     except Exception as exc:  # noqa: BLE001 - reported per task, the sweep goes on
         row = {"scenario": task["run_name"], "status": "failed", "error": f"{type(exc).__name__}: {exc}"}
     return row
@@ -166,8 +196,7 @@ def _connect(scheduler: str | None, workers: int):
     README) or of a private LocalCluster on 127.0.0.1 with temporary TLS credentials
     (distributed's ``Security.temporary``: a client without them cannot connect, so no other
     local user can run code in the workers) and no dashboards."""
-    import dask
-    from dask.distributed import Client, LocalCluster
+    from dask.distributed import Client
     from distributed.security import Security
 
     if scheduler:
@@ -176,6 +205,22 @@ def _connect(scheduler: str | None, workers: int):
     if n < 1:
         raise ValueError(f"workers={n} must be >= 1")
     security = Security.temporary()
+    # the workers start with SIGINT ignored (inherited): a Ctrl-C at the terminal reaches
+    # the whole process group, and only this process must act on it (execute_tasks)
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    try:
+        cluster = _local_cluster(n, security)
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
+    return Client(cluster, security=security), cluster, max(1, (os.cpu_count() or 1) // n)
+
+
+def _local_cluster(n: int, security):
+    import dask
+    from dask.distributed import LocalCluster
+
     # distributed always starts an HTTP server beside the scheduler and each worker; with no
     # routes and a random loopback port it serves nothing (no dashboard, no /json, no proxy)
     quiet_http = {"distributed.scheduler.http.routes": [], "distributed.worker.http.routes": []}
@@ -191,7 +236,7 @@ def _connect(scheduler: str | None, workers: int):
             worker_dashboard_address="127.0.0.1:0",
             scheduler_kwargs={"dashboard": False},
         )
-    return Client(cluster, security=security), cluster, max(1, (os.cpu_count() or 1) // n)
+    return cluster
 
 
 def execute_tasks(
@@ -204,30 +249,88 @@ def execute_tasks(
 
     client, cluster, tf_threads = _connect(scheduler, workers)
     results: dict[str, dict[str, Any]] = {}
-    try:
-        futures = {client.submit(_run_task, str(hub), t, tf_threads, pure=False): t for t in tasks}
-        for fut in as_completed(futures):
-            task = futures[fut]
-            try:
-                results[task["run_name"]] = fut.result()
-            except Exception as exc:  # noqa: BLE001 - a lost worker fails this task only
-                results[task["run_name"]] = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
-            logger.info("%s: %s", task["run_name"], results[task["run_name"]]["status"])
-    except KeyboardInterrupt:  # Ctrl-C / SIGTERM: what finished stays, the rest is interrupted
-        from .runs import _mark
+    futures: dict[Any, dict[str, Any]] = {}
 
+    def collect(fut) -> None:
+        task = futures[fut]
+        try:
+            results[task["run_name"]] = fut.result()
+        except Exception as exc:  # noqa: BLE001 - a lost worker fails this task only
+            results[task["run_name"]] = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+        logger.info("%s: %s", task["run_name"], results[task["run_name"]]["status"])
+
+    try:
+        futures.update({client.submit(_run_task, str(hub), t, tf_threads, pure=False): t for t in tasks})
+        for fut in as_completed(futures):
+            collect(fut)
+    except KeyboardInterrupt as exc:  # Ctrl-C / SIGTERM: what finished stays, the rest is interrupted
+        _stop_tasks(client, hub, futures, collect, exc)
         for t in tasks:
-            name = t["run_name"]
-            if name not in results or results[name].get("status") not in ("complete", "failed"):
-                results[name] = {"status": "interrupted", "error": "interrupted by the user"}
-                if (hub / name).is_dir():
-                    _mark(hub / name, "interrupted", "interrupted by the user")
+            if t["run_name"] not in results:
+                results[t["run_name"]] = _settle_interrupted(hub / t["run_name"], exc)
         raise Interrupted(results) from None
     finally:
+        _close_quietly(client, cluster)
+    return results
+
+
+#: seconds the sweep waits for its running tasks to stop after Ctrl-C (each papermill gets
+#: 20 s to end its kernel, then the run is renamed and marked)
+STOP_WAIT_S = 45.0
+
+
+def _stop_tasks(client, hub: Path, futures: dict, collect, exc: BaseException) -> None:
+    """Ask every worker to stop this hub's runs, cancel the tasks not started, and collect
+    the rows of the running ones as they end (a second Ctrl-C stops waiting)."""
+    from dask.distributed import wait
+
+    from .runs import signal_name
+
+    sig = signal_name(exc)
+    logger.warning("stopping the sweep's runs (%s)...", sig)
+    try:
+        client.run(_request_stop, str(hub), sig, wait=True)
+        pending = [f for f in futures if f.status == "pending"]
+        on_workers = {k for keys in client.processing().values() for k in keys}
+        running = [f for f in pending if f.key in on_workers]
+        client.cancel([f for f in pending if f.key not in on_workers])
+        wait(running, timeout=STOP_WAIT_S)
+        for fut in running:
+            if fut.status == "finished":
+                collect(fut)
+    except KeyboardInterrupt:
+        logger.warning("second interrupt: not waiting for the runs to end")
+    except Exception as err:  # noqa: BLE001 - the cluster may already be gone
+        logger.warning("could not stop the runs cleanly: %s", err)
+
+
+def _settle_interrupted(folder: Path, exc: BaseException) -> dict[str, Any]:
+    """The row of a task that ended without one: never started, or still running when the
+    sweep stopped waiting.  Its notebook is renamed and its status set here, so no folder
+    keeps a ``running`` status or a partial notebook."""
+    from .runs import PARTIAL_NOTEBOOK, _mark, _publish_notebook, signal_name
+
+    error = f"interrupted ({signal_name(exc)})"
+    if folder.is_dir():
+        _publish_notebook(folder / PARTIAL_NOTEBOOK, folder / "scenario_run.ipynb")
+        _mark(folder, "interrupted", error)
+    return {"status": "interrupted", "error": error}
+
+
+def _close_quietly(client, cluster) -> None:
+    """Close the client and the private cluster without distributed's shutdown noise
+    (heartbeats to a closing scheduler log stream errors)."""
+    quiet = [logging.getLogger(n) for n in ("distributed", "tornado", "asyncio")]
+    levels = [lg.level for lg in quiet]
+    for lg in quiet:
+        lg.setLevel(logging.CRITICAL)
+    try:
         client.close()
         if cluster is not None:
             cluster.close()
-    return results
+    finally:
+        for lg, level in zip(quiet, levels, strict=True):
+            lg.setLevel(level)
 
 
 class Interrupted(KeyboardInterrupt):
@@ -236,6 +339,19 @@ class Interrupted(KeyboardInterrupt):
     def __init__(self, results: dict[str, dict[str, Any]]):
         super().__init__("interrupted")
         self.results = results
+
+
+def run_tasks(hub: Path, tasks: list[dict[str, Any]], **kwargs: Any):
+    """:func:`execute_tasks` for a caller that writes its tables either way: returns
+    ``(results, None)``, or ``(results, Interrupted)`` to re-raise once the tables of what
+    finished are written (sweep, ladder, study)."""
+    try:
+        return execute_tasks(hub, tasks, **kwargs), None
+    except Interrupted as exc:
+        return exc.results, exc
+
+
+INTERRUPTED_NOTE = ["Interrupted by the user: the tables hold what finished.", ""]
 
 
 def run_sweep(
@@ -254,11 +370,7 @@ def run_sweep(
     hub = artifacts.create_hub(reports_dir or artifacts.default_reports_dir())
     logger.info("sweep of %d tasks into %s", len(tasks), hub)
     t0 = time.perf_counter()
-    interrupted = None
-    try:
-        results = execute_tasks(hub, tasks, scheduler=scheduler, workers=workers)
-    except Interrupted as exc:  # write the tables of what finished, then stop like Ctrl-C
-        results, interrupted = exc.results, exc
+    results, interrupted = run_tasks(hub, tasks, scheduler=scheduler, workers=workers)
     wall = time.perf_counter() - t0
     rows, status_rows = [], []
     for t in tasks:
@@ -285,7 +397,7 @@ def run_sweep(
         f"- cluster: {scheduler or f'LocalCluster({workers} workers × 1 thread)'}",
         "- table: [sweep.csv](sweep.csv), [sweep.json](sweep.json); plot: ![sweep](sweep.png)",
         "",
-    ] + (["Interrupted by the user: the tables hold what finished.", ""] if interrupted else [])
+    ] + (INTERRUPTED_NOTE if interrupted else [])
     artifacts.write_text(hub / "summary.md", reporting.hub_summary(hub.name, status_rows, extra, hub=hub))
     artifacts.seal_hub(hub)
     if interrupted is not None:

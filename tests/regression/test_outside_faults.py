@@ -217,7 +217,63 @@ def test_ctrl_c_on_a_sweep_marks_interrupted_and_writes_the_tables(tmp_path):
             "--set",
             "nepochs=500",
             "--set",
-            "seed=1,2",
+            "seed=1,2,3",
+            "--workers",
+            "2",
+            "--reports-dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:  # Ctrl-C as a terminal sends it (the whole process group) while two runs train
+        _wait_for(lambda: _training_started(tmp_path, "*"), timeout=180)
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=150)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, err[-2000:]
+    assert "Traceback" not in err and "Error" not in err, err[-3000:]  # issue 29 T1: 4 tracebacks
+    hub = next(tmp_path.iterdir())
+    _assert_cleanly_interrupted(hub)
+    rows = json.loads((hub / "sweep.json").read_text())
+    assert rows and {r["status"] for r in rows} == {"interrupted"}, rows  # never "failed"
+    summary = (hub / "summary.md").read_text()
+    assert "**interrupted**" in summary and "Interrupted by the user" in summary
+
+
+def _assert_cleanly_interrupted(hub: Path) -> None:
+    """What an interrupted sweep/ladder leaves (issue 29 T1): every started run marked
+    ``interrupted`` with its runner log saying so and its notebook renamed; no FAILED
+    entry, no partial notebook, no ``running`` status; the third task of a 2-worker sweep
+    never started."""
+    assert not (hub / "blocker.log").exists()
+    assert not list(hub.glob("*/scenario_run.partial.ipynb"))
+    started = [f for f in hub.iterdir() if f.is_dir()]
+    assert started
+    for folder in started:
+        meta = json.loads((folder / "run_metadata.json").read_text())
+        assert meta["status"] == "interrupted", (folder.name, meta.get("error"))
+        assert (folder / "scenario_run.ipynb").is_file()
+        assert "# interrupted (SIGINT)" in (hub / f"{folder.name}_runner.log").read_text()
+
+
+def test_ctrl_c_on_a_ladder_writes_its_table_and_summary(tmp_path):
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ptycho_helpers",
+            "ladder",
+            "--gridsize",
+            "1",
+            "--steps",
+            "100000",
+            "--seeds",
+            "1",
             "--workers",
             "1",
             "--reports-dir",
@@ -229,19 +285,18 @@ def test_ctrl_c_on_a_sweep_marks_interrupted_and_writes_the_tables(tmp_path):
         start_new_session=True,
     )
     try:
-        _wait_for(lambda: _training_started(tmp_path, "*"), timeout=180)
+        _wait_for(lambda: _training_started(tmp_path, "*"), timeout=240)
         os.killpg(proc.pid, signal.SIGINT)
-        _, err = proc.communicate(timeout=120)
+        _, err = proc.communicate(timeout=150)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == 130, err[-2000:]
+    assert "Traceback" not in err, err[-3000:]
     hub = next(tmp_path.iterdir())
-    rows = json.loads((hub / "sweep.json").read_text())
-    assert {r["status"] for r in rows} == {"interrupted"}, rows  # never "failed"
-    summary = (hub / "summary.md").read_text()
-    assert "**interrupted**" in summary and "Interrupted by the user" in summary
-    assert "[blocker.log]" not in summary  # an interrupted run leaves none
+    _assert_cleanly_interrupted(hub)
+    assert (hub / "ladder.md").is_file()
+    assert "Interrupted by the user" in (hub / "summary.md").read_text()
 
 
 def test_npz_edge_cases_are_clear_errors(tmp_path):
