@@ -23,7 +23,7 @@ from typing import Any
 
 from .config import LAUNCHER_ENV
 from .core.checks import check_name
-from .hub import artifacts, reporting
+from .hub import artifacts, metadata, reporting
 from .plan import plan_run
 
 logger = logging.getLogger(__name__)
@@ -117,7 +117,7 @@ def scenario_status(hub: Path, scenario: str) -> dict[str, Any]:
         if p.exists():
             data = artifacts.read_json(p)
             status = data.get("status", "incomplete")
-            if status == "running":
+            if status == "running" and not metadata.process_alive(data.get("host")):
                 status = "incomplete"  # nobody is running it now: the process died
             return {
                 "scenario": scenario,
@@ -130,14 +130,18 @@ def scenario_status(hub: Path, scenario: str) -> dict[str, Any]:
 
 
 def find_incomplete(reports_dir: str | Path) -> list[tuple[str, str, str]]:
-    """Runs in existing hubs that never finished (metadata still ``running``): (hub, run, status)."""
+    """Runs in existing hubs that never finished (metadata still ``running`` and its kernel
+    gone; a run still alive in another process is not listed): (hub, run, status)."""
     root = Path(reports_dir)
     if not root.is_dir():
         return []
     out = []
     for meta_path in sorted(root.glob("*/*/run_metadata.json")):
         try:
-            status = artifacts.read_json(meta_path).get("status")
+            meta = artifacts.read_json(meta_path)
+            status = meta.get("status")
+            if status == "running" and metadata.process_alive(meta.get("host")):
+                continue
         except (OSError, ValueError):
             status = "unreadable"
         if status in ("running", "unreadable"):

@@ -131,14 +131,36 @@ def git_sha(repo: Path | None = None) -> str | None:
 
 
 def host_info() -> dict[str, Any]:
+    """The machine, and the process that writes the run (hostname, pid and the pid's start
+    time: a reader tells a live run from a dead one by them, :func:`process_alive`)."""
     import os
+
+    import psutil
 
     return {
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
         "machine": platform.machine(),
         "tf_threads": os.environ.get("PTYCHO_TF_THREADS") or "all",
+        "hostname": platform.node(),
+        "pid": os.getpid(),
+        "pid_started": psutil.Process().create_time(),
     }
+
+
+def process_alive(host: dict[str, Any] | None) -> bool:
+    """Whether the process recorded by :func:`host_info` still runs: same machine, the pid
+    exists and started at the recorded time (a reused pid started later).  Unknown (an
+    older run, another machine) counts as not alive."""
+    import psutil
+
+    host = host or {}
+    if host.get("hostname") != platform.node() or not host.get("pid") or host.get("pid_started") is None:
+        return False
+    try:
+        return abs(psutil.Process(int(host["pid"])).create_time() - float(host["pid_started"])) < 1.0
+    except (psutil.Error, ValueError, TypeError):
+        return False
 
 
 def schema_text() -> str:

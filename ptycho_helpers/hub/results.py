@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..core.io import read_json
+from .metadata import process_alive
 
 
 class ImageScores(BaseModel):
@@ -316,8 +317,8 @@ def run_rows(folder: str | Path) -> list[dict[str, Any]]:
         meta = read_json(folder / "run_metadata.json")
     except (OSError, ValueError):
         meta = {"status": "unreadable" if (folder / "run_metadata.json").exists() else "incomplete"}
-    if meta.get("status") == "running":
-        meta = {**meta, "status": "incomplete"}
+    if meta.get("status") == "running" and not process_alive(meta.get("host")):
+        meta = {**meta, "status": "incomplete"}  # its kernel is gone
     if (folder / "comparison_metrics.json").is_file():
         try:
             comp = read(Comparison, folder / "comparison_metrics.json")
