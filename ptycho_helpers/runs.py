@@ -50,6 +50,17 @@ def _notebook_error(nb_path: Path) -> str | None:
     return None
 
 
+def _folder_fault(folder: Path) -> str | None:
+    """Why a run folder no longer takes writes (read-only, removed, replaced, full), or None."""
+    probe = folder / ".write_probe"
+    try:
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        return f"the run folder no longer takes writes: {exc.strerror or exc} ({folder})"
+    return None
+
+
 def _tail(path: Path, n: int = 80) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-n:])
@@ -57,8 +68,29 @@ def _tail(path: Path, n: int = 80) -> str:
         return ""
 
 
+def hub_status_path(folder: Path) -> Path:
+    """Where a run's final status goes when its own folder no longer takes writes (made
+    read-only, removed, full): ``<hub>/<run>_status.json``, beside its runner log.  It wins
+    over the folder's own ``running`` metadata in every reader."""
+    return folder.parent / f"{folder.name}_status.json"
+
+
 def _mark(folder: Path, status: str, error: str | None) -> None:
-    """Set the final status in run_metadata.json (or status.json if the run never started)."""
+    """Set the final status in run_metadata.json (or status.json if the run never started);
+    if the folder refuses the write, in :func:`hub_status_path` (and raise if that fails too)."""
+    try:
+        _mark_in_folder(folder, status, error)
+    except OSError as exc:
+        artifacts.write_json(
+            hub_status_path(folder),
+            {
+                "status": status,
+                "error": f"{error} (the run folder refused the status: {exc.strerror or exc})",
+            },
+        )
+
+
+def _mark_in_folder(folder: Path, status: str, error: str | None) -> None:
     meta_path = folder / "run_metadata.json"
     if meta_path.exists():
         meta = artifacts.read_json(meta_path)
@@ -91,9 +123,15 @@ PARTIAL_NOTEBOOK = "scenario_run.partial.ipynb"
 
 
 def _publish_notebook(partial: Path, final: Path) -> None:
-    """The executed notebook appears in one atomic rename, never half written."""
-    if partial.exists():
-        os.replace(partial, final)
+    """The executed notebook appears in one atomic rename, never half written (a folder
+    that refuses the rename keeps the partial notebook; the run's status says why)."""
+    try:
+        if partial.exists():
+            os.replace(partial, final)
+    except OSError as exc:
+        logger.warning(
+            "%s: the executed notebook stays %s (%s)", final.parent.name, partial.name, exc.strerror or exc
+        )
 
 
 def signal_name(exc: BaseException) -> str:
@@ -112,8 +150,7 @@ def _record_interrupt(folder: Path, log, sig: str = "SIGINT") -> None:
 def scenario_status(hub: Path, scenario: str) -> dict[str, Any]:
     """Status row of one scenario in a hub (reads what is there; never writes)."""
     folder = hub / scenario
-    for name in ("run_metadata.json", "status.json"):
-        p = folder / name
+    for p in (hub_status_path(folder), folder / "run_metadata.json", folder / "status.json"):
         if p.exists():
             data = artifacts.read_json(p)
             status = data.get("status", "incomplete")
@@ -141,6 +178,8 @@ def find_incomplete(reports_dir: str | Path) -> list[tuple[str, str, str]]:
             meta = artifacts.read_json(meta_path)
             status = meta.get("status")
             if status == "running" and metadata.process_alive(meta.get("host")):
+                continue
+            if hub_status_path(meta_path.parent).is_file():  # settled by its launcher
                 continue
         except (OSError, ValueError):
             status = "unreadable"
@@ -261,7 +300,7 @@ def execute_scenario(
     if rc == 0 and row["status"] == "complete":
         logger.info("%s: complete in %.1f s", name, wall)
         return {**row, "wall_s": wall}
-    error = _notebook_error(out_nb) or f"papermill exited with {rc}"
+    error = _notebook_error(out_nb) or _folder_fault(folder) or f"papermill exited with {rc}"
     if error.startswith("KeyboardInterrupt"):
         # the kernel got the Ctrl-C first (the terminal signals the whole process group):
         # the same bookkeeping, then the caller's Ctrl-C path (summary, exit 130)

@@ -80,6 +80,9 @@ def seal_hub(hub: str | Path) -> int:
     for path in Path(hub).rglob("*"):
         if path.is_file() and not path.is_symlink():
             mode = path.stat().st_mode
-            os.chmod(path, mode & ~0o222)
+            try:
+                os.chmod(path, mode & ~0o222)
+            except OSError:  # a read-only run folder (its status says so): already unwritable
+                continue
             n += 1
     return n

@@ -317,6 +317,12 @@ def run_rows(folder: str | Path) -> list[dict[str, Any]]:
         meta = read_json(folder / "run_metadata.json")
     except (OSError, ValueError):
         meta = {"status": "unreadable" if (folder / "run_metadata.json").exists() else "incomplete"}
+    final = folder.parent / f"{folder.name}_status.json"  # runs.hub_status_path: the folder refused it
+    if final.is_file():
+        try:
+            meta = {**meta, **{k: v for k, v in read_json(final).items() if k in ("status", "error")}}
+        except (OSError, ValueError):
+            pass
     if meta.get("status") == "running" and not process_alive(meta.get("host")):
         meta = {**meta, "status": "incomplete"}  # its kernel is gone
     if (folder / "comparison_metrics.json").is_file():

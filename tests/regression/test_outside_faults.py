@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from test_faults import _start_cli, _training_started, _wait_for  # the same CLI-run helpers
 
+from ptycho_helpers import runs
 from ptycho_helpers.core.checks import check_name
 from ptycho_helpers.hub import artifacts, viewer
 
@@ -411,3 +412,54 @@ def test_a_failing_direct_papermill_run_is_marked_failed_with_a_blocker_log(tmp_
     meta = json.loads((hub / "gs1_ideal" / "run_metadata.json").read_text())
     assert meta["status"] == "failed" and "planted stage failure" in meta["error"]
     assert "planted stage failure" in (hub / "blocker.log").read_text()
+
+
+def _make_unwritable(folder: Path) -> str:
+    """Make a run folder refuse writes mid-run: a read-only bind mount where this process
+    may mount (root in a container, as the issue's reproduction), else the folder moved
+    away and a file put at its path (every write under it then fails with ENOTDIR)."""
+    if os.geteuid() == 0:
+        ok = (
+            subprocess.run(["mount", "--bind", str(folder), str(folder)], capture_output=True).returncode == 0
+        )
+        if (
+            ok
+            and subprocess.run(
+                ["mount", "-o", "remount,bind,ro", str(folder)], capture_output=True
+            ).returncode
+            == 0
+        ):
+            return "mount"
+        if ok:
+            subprocess.run(["umount", str(folder)], capture_output=True)
+    os.rename(folder, folder.with_name(folder.name + ".moved"))
+    folder.write_text("not a folder any more\n")
+    return "swap"
+
+
+def test_a_run_folder_that_stops_taking_writes_fails_with_blocker_status_and_summary(tmp_path):
+    """Issue 29 T2: the run folder turns read-only mid-run.  Before: exit 2 with one line,
+    run_metadata stayed ``running``, no blocker.log, no summary, the partial notebook stayed.
+    Now the launcher settles it from the hub: the run is ``failed`` (status beside its
+    runner log, because its own folder refuses it), blocker.log names the folder, and the
+    hub's summary is written."""
+    proc = _start_cli(tmp_path, "--nepochs", "500", "--classical", "none")
+    how = None
+    try:
+        _wait_for(lambda: _training_started(tmp_path))
+        hub = next(tmp_path.iterdir())
+        how = _make_unwritable(hub / "gs1_ideal")
+        _, err = proc.communicate(timeout=180)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        if how == "mount":
+            subprocess.run(["umount", str(next(tmp_path.iterdir()) / "gs1_ideal")], capture_output=True)
+    assert proc.returncode == 1, err[-2000:]
+    assert "Traceback" not in err, err[-3000:]
+    row = runs.scenario_status(hub, "gs1_ideal")
+    assert row["status"] == "failed" and "no longer takes writes" in row["error"], row
+    assert runs.find_incomplete(tmp_path) == []
+    assert "gs1_ideal: FAILED" in (hub / "blocker.log").read_text()
+    summary = (hub / "summary.md").read_text()
+    assert "**failed**" in summary, summary
