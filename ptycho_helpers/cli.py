@@ -59,7 +59,8 @@ def _debug_flag(p: argparse.ArgumentParser) -> None:
 
 
 def _describe(knob: Knob) -> str:
-    return f"{knob.help} ({knob.default_text})"
+    one_of = f"; one of {', '.join(knob.choices)}" if knob.choices else ""
+    return f"{knob.help} ({knob.default_text}{one_of})"
 
 
 def _add_knobs(p: argparse.ArgumentParser) -> None:

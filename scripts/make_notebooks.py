@@ -16,6 +16,7 @@ import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from ptycho_helpers.knobs import KNOBS, Knob
+from ptycho_helpers.scenarios import SCENARIOS
 
 ROOT = Path(__file__).resolve().parents[1] / "notebooks"
 #: the project's kernel (registered into .venv by `make venv`): a facility's JupyterLab
@@ -47,7 +48,7 @@ def _code(text: str, check: bool = False):
 
 #: Notebook-only parameters of the scenario notebook (everything else comes from the knob table).
 RUN_PARAMETERS = (
-    'scenario: str = "gs1_ideal"  # gs1_ideal | gs1_custom | gs2_ideal | gs2_custom',
+    f'scenario: str = "gs1_ideal"  # {" | ".join(SCENARIOS)}',
     'hub_dir: str = ""  # hub root; writes hub_dir/<run_name>/ (empty: a new hub in reports/)',
     'run_name: str = ""  # folder name in the hub (empty: the scenario name)',
     'profile: str = ""  # named profile instead of the stable profile, e.g. "full" (sets nepochs/group_limit too)',

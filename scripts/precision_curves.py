@@ -61,7 +61,9 @@ def _at(run: dict, step: int) -> float | None:
 def table(data: dict) -> str:
     runs = data["runs"]
     lines = [
-        "| scenario | precision | seeds | " + " | ".join(f"SSIM at {s:,}" for s in STEPS) + " | s/step (concurrent) |",
+        "| scenario | precision | seeds | "
+        + " | ".join(f"SSIM at {s:,}" for s in STEPS)
+        + " | s/step (concurrent) |",
         "| --- | --- | --- | " + " | ".join("---" for _ in STEPS) + " | --- |",
     ]
     groups: dict[tuple[str, str], list[dict]] = {}
@@ -72,7 +74,12 @@ def table(data: dict) -> str:
         cells = []
         for s in STEPS:
             vals = [v for v in (_at(r, s) for r in rs) if v is not None]
-            cells.append(" / ".join(f"{v:.3f}" for v in vals) + (f" (mean {statistics.mean(vals):.3f})" if len(vals) > 1 else "") if vals else "—")
+            cells.append(
+                " / ".join(f"{v:.3f}" for v in vals)
+                + (f" (mean {statistics.mean(vals):.3f})" if len(vals) > 1 else "")
+                if vals
+                else "—"
+            )
         sps = " / ".join(f"{r['train_s_per_step']:.2f}" for r in rs)
         seeds = ", ".join(str(r["seed"]) for r in rs)
         lines.append(f"| {scenario} | {precision} | {seeds} | " + " | ".join(cells) + f" | {sps} |")

@@ -24,7 +24,15 @@ def test_help_lists_commands():
         assert cmd in res.stdout
     for cmd in ("rerun", "run", "reassembly-report", "sweep"):
         assert _cli(cmd, "--help").returncode == 0
-    assert "--base-total-images" in _cli("run", "--help").stdout
+    help_text = " ".join(_cli("run", "--help").stdout.split())
+    assert "--base-total-images" in help_text
+    # issue 30: every option with a fixed set of values names them in its help line
+    for choices in (
+        "one of mPIE, ePIE, none",
+        "one of softplus, sigmoid, scaled_sigmoid",
+        "one of plateau, constant",
+    ):
+        assert choices in help_text, choices
 
 
 @pytest.mark.parametrize(

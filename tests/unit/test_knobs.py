@@ -70,6 +70,10 @@ def test_papermill_sees_the_table_in_the_template():
         assert k.help.split(" (")[0] in p["help"], (k.name, p["help"])
     extra = set(params) - {k.name for k in KNOBS}
     assert extra == {"scenario", "hub_dir", "run_name", "profile"}
+    from ptycho_helpers.scenarios import SCENARIOS
+
+    for name in SCENARIOS:  # issue 30: --help-notebook listed 4 of the 6 scenarios
+        assert name in params["scenario"]["help"], name
 
 
 def test_generator_check_passes_on_committed_templates():
