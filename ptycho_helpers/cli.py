@@ -11,6 +11,7 @@ import json
 import logging
 import signal
 import sys
+from pathlib import Path
 from typing import Any
 
 from .hub import artifacts
@@ -289,7 +290,10 @@ def main(argv: list[str] | None = None) -> int:
     previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         return _run(args)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        hub = getattr(exc, "hub", None)
+        if hub is not None:  # what finished is there, with its summary
+            print(f"hub: {hub}\nsummary: {Path(hub) / 'summary.md'}", file=sys.stderr)
         print("interrupted" + (" (SIGTERM)" if got else " (SIGINT)"), file=sys.stderr)
         return 128 + signal.SIGTERM if got else 130
     except USER_ERRORS as exc:

@@ -216,6 +216,7 @@ def run_ladder(
     artifacts.write_text(hub / "summary.md", reporting.hub_summary(hub.name, status, extra, hub=hub))
     artifacts.seal_hub(hub)
     if interrupted is not None:
+        interrupted.hub = hub  # type: ignore[attr-defined]
         raise interrupted
     return hub, 0 if all(s.get("status") == "complete" for s in status) else 1
 

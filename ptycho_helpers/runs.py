@@ -382,7 +382,7 @@ def run_scenarios(
             hub / "summary.md",
             reporting.hub_summary(hub.name, rows, [f"Interrupted ({signal_name(exc)}).", ""], hub=hub),
         )
-        logger.warning("hub: %s (summary.md written)", hub)
+        exc.hub = hub  # type: ignore[attr-defined] - the CLI repeats it after "interrupted"
         raise
     with open(hub / "reassembly_cli.log", "a") as cli_log:  # the kernels wrote the telemetry
         for sc in scenarios:

@@ -401,6 +401,7 @@ def run_sweep(
     artifacts.write_text(hub / "summary.md", reporting.hub_summary(hub.name, status_rows, extra, hub=hub))
     artifacts.seal_hub(hub)
     if interrupted is not None:
+        interrupted.hub = hub  # type: ignore[attr-defined]
         raise interrupted
     return hub, 0 if all(r["status"] == "complete" for r in rows) else 1
 

@@ -68,6 +68,7 @@ def test_ctrl_c_during_training_marks_interrupted_and_exits_130(tmp_path):
     log = (hub / "gs1_ideal_runner.log").read_text()
     assert "epoch 1/500" in log and "interrupted" in log
     assert "**interrupted**" in (hub / "summary.md").read_text()
+    assert f"hub: {hub}\n" in err and err.strip().endswith("interrupted (SIGINT)")  # issue 30
     # the kernel's records reach the console while it runs, prefixed by the run (#18 M7)
     assert "gs1_ideal | INFO ptycho_helpers.pinn.train: epoch 1/500" in err, err[-3000:]
 

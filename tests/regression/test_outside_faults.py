@@ -239,6 +239,7 @@ def test_ctrl_c_on_a_sweep_marks_interrupted_and_writes_the_tables(tmp_path):
     assert proc.returncode == 130, err[-2000:]
     assert "Traceback" not in err and "Error" not in err, err[-3000:]  # issue 29 T1: 4 tracebacks
     hub = next(tmp_path.iterdir())
+    assert f"hub: {hub}\n" in err  # issue 30: the hub is repeated after Ctrl-C
     _assert_cleanly_interrupted(hub)
     rows = json.loads((hub / "sweep.json").read_text())
     assert rows and {r["status"] for r in rows} == {"interrupted"}, rows  # never "failed"
@@ -295,6 +296,7 @@ def test_ctrl_c_on_a_ladder_writes_its_table_and_summary(tmp_path):
     assert proc.returncode == 130, err[-2000:]
     assert "Traceback" not in err, err[-3000:]
     hub = next(tmp_path.iterdir())
+    assert f"hub: {hub}\n" in err
     _assert_cleanly_interrupted(hub)
     assert (hub / "ladder.md").is_file()
     assert "Interrupted by the user" in (hub / "summary.md").read_text()
