@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .core.checks import check_name
 from .hub import artifacts, plotting, reporting
 from .hub import results as hub_results
 from .knobs import SWEEP_TYPES
@@ -80,7 +81,7 @@ def plan_tasks(scenarios: list[str], grid: dict[str, list[Any]]) -> list[dict[st
     for sc in scenarios:
         for combo in itertools.product(*(grid[k] for k in keys)) if keys else [()]:
             values = dict(zip(keys, combo, strict=True))
-            name = "__".join([sc] + [f"{k}-{_slug(v)}" for k, v in values.items()])
+            name = check_name("run", "__".join([sc] + [f"{k}-{_slug(v)}" for k, v in values.items()]))
             plan_run(sc, values)
             tasks.append({"run_name": name, "scenario": sc, "values": values})
     names = [t["run_name"] for t in tasks]

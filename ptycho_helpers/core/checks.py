@@ -77,12 +77,23 @@ def check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:
     return value
 
 
+#: longest name (bytes): a run's files beside its folder (``<name>_runner.log``,
+#: ``<name>_status.json``) must stay within the 255-byte file-name limit of common file systems
+MAX_NAME_BYTES = 200
+
+
 def check_name(kind: str, value: Any) -> str:
-    """Names used as file/folder names: ``[A-Za-z0-9_.-]+``, not ``.``/``..``."""
+    """Names used as file/folder names: ``[A-Za-z0-9_.-]+``, not ``.``/``..``, at most
+    :data:`MAX_NAME_BYTES` long."""
     if not isinstance(value, str) or not NAME_PATTERN.fullmatch(value) or set(value) == {"."}:
         raise ValueError(
             f"{kind} name {value!r} is not allowed; use letters, digits, '_', '-', '.' "
             "(no path separators, not '.' or '..')"
+        )
+    if len(value.encode()) > MAX_NAME_BYTES:
+        raise ValueError(
+            f"{kind} name {value[:40]}... is {len(value.encode())} bytes long; names are limited to "
+            f"{MAX_NAME_BYTES} (file-name limit of the file system); vary fewer settings in one sweep"
         )
     return value
 

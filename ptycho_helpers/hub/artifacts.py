@@ -7,6 +7,7 @@ state or the complete new file — never a truncated one.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import logging
 import os
@@ -62,14 +63,37 @@ def create_hub(reports_dir: str | Path, stamp: str | None = None) -> Path:
         hub = root / (name if k == 1 else f"{name}-{k}")
         try:
             hub.mkdir()
-            return hub
         except FileExistsError:
             if stamp is not None:
                 raise FileExistsError(
                     f"hub {str(hub)!r} already exists; hubs are never overwritten - "
                     "omit the stamp to get a new one"
                 ) from None
+            continue
+        _check_takes_data(hub)
+        return hub
     raise FileExistsError(f"999 hubs named {name!r}* exist under {str(root)!r}")
+
+
+#: bytes written (and removed) to check that a new hub takes data
+PROBE_BYTES = 1 << 20
+
+
+def _check_takes_data(hub: Path) -> None:
+    """A new hub must take data (a full file system still makes folders): write and remove
+    a 1 MiB probe; on failure remove the empty hub and raise ``OSError`` naming the folder."""
+    probe = hub / ".space_probe"
+    try:
+        with open(probe, "wb") as f:
+            f.write(b"\0" * PROBE_BYTES)
+            f.flush()
+            os.fsync(f.fileno())
+        probe.unlink()
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            probe.unlink(missing_ok=True)
+            hub.rmdir()
+        raise OSError(exc.errno, f"{exc.strerror} (nothing was written)", str(hub.parent)) from None
 
 
 def seal_hub(hub: str | Path) -> int:

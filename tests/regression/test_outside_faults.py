@@ -3,6 +3,7 @@ hub-name collisions, unreadable hubs, file modes); each case failed before its f
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -465,3 +466,34 @@ def test_a_run_folder_that_stops_taking_writes_fails_with_blocker_status_and_sum
     assert "gs1_ideal: FAILED" in (hub / "blocker.log").read_text()
     summary = (hub / "summary.md").read_text()
     assert "**failed**" in summary, summary
+
+
+def test_a_full_file_system_is_refused_and_leaves_no_hub(tmp_path):
+    """Issue 29 T4: a reports folder on an already-full file system: one line, exit 2 and
+    (new) no empty hub left behind (a full tmpfs still makes folders)."""
+    mnt = tmp_path / "full"
+    mnt.mkdir()
+    if (
+        os.geteuid() != 0
+        or subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)], capture_output=True
+        ).returncode
+    ):
+        pytest.skip("needs a tmpfs mount (root in a container)")
+    try:
+        (mnt / "R").mkdir()
+        with open(mnt / "filler", "wb") as f, contextlib.suppress(OSError):
+            f.write(b"x" * (1 << 20))
+        res = subprocess.run(
+            [sys.executable, "-m", "ptycho_helpers", "run", "gs1_ideal", "--reports-dir", str(mnt / "R")],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert res.returncode == 2, res.stderr[-2000:]
+        lines = res.stderr.strip().splitlines()
+        assert lines[-1].startswith("error: No space left on device"), res.stderr[-2000:]
+        assert "Traceback" not in res.stderr
+        assert list((mnt / "R").iterdir()) == []
+    finally:
+        subprocess.run(["umount", str(mnt)], capture_output=True)

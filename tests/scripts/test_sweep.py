@@ -125,3 +125,29 @@ def test_a_real_scheduler_passes_the_check():
 
     with LocalCluster(n_workers=0, processes=False, protocol="tcp", dashboard_address=None) as cluster:
         sweep.check_scheduler(cluster.scheduler_address)
+
+
+def test_a_run_name_too_long_for_the_file_system_is_refused_before_a_hub(tmp_path):
+    """Issue 29 T4: a many-setting sweep made run names over 255 bytes; the refusal came
+    only after the hub and a TLS cluster were made (an empty hub stayed)."""
+    sets = [
+        "base_total_images=2000",
+        "group_count=1000",
+        "neighbor_count=4",
+        "object_seed=42",
+        "sim_seed=42",
+        "buffer=10.0",
+        "nphotons=1000000000.0",
+        "split_fraction=0.5",
+        "object_size=392",
+        "reassemble_M=20",
+        "nepochs=5",
+        "group_limit=64",
+        "learning_rate=0.0005",
+        "classical_iterations=50",
+        "curve_groups=16",
+        "validation_fraction=0.05",
+    ]
+    with pytest.raises(ValueError, match="bytes long; names are limited to 200"):
+        sweep.run_sweep(["gs1_ideal"], sets, reports_dir=tmp_path / "R")
+    assert not (tmp_path / "R").exists()
