@@ -142,6 +142,25 @@ def split_values(values: Mapping[str, Any] | None) -> tuple[dict[str, Any], dict
     return overrides, settings
 
 
+#: the scenario notebook's parameters that are not knobs (what to run and where)
+RUN_PARAMETER_NAMES = ("scenario", "hub_dir", "run_name", "profile")
+
+
+def unknown_parameters(namespace: Mapping[str, Any], hidden: Mapping[str, Any] | None = None) -> list[str]:
+    """Names a caller injected into the notebook that it does not declare (``papermill -p
+    nepoch 2``: papermill only warns and the run would use the default).  Read right after
+    the parameters cells: every public global that is not a knob, a run parameter, a
+    module or one of IPython's own names (``hidden``: the shell's ``user_ns_hidden``)."""
+    import types
+
+    known = set(BY_NAME) | set(RUN_PARAMETER_NAMES) | set(hidden or {})
+    return sorted(
+        n
+        for n, v in namespace.items()
+        if not n.startswith("_") and n not in known and not isinstance(v, types.ModuleType)
+    )
+
+
 def collect(namespace: Mapping[str, Any]) -> dict[str, Any]:
     """The knob values found in a namespace (a notebook's ``globals()`` after its
     parameters cell), by table name; missing names count as not given."""

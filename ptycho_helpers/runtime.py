@@ -136,6 +136,26 @@ def die_with_parent(poll_s: float = 1.0) -> None:
     threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
 
 
+def refuse_unknown_parameters(namespace: dict) -> None:
+    """The scenario notebook's first line after its parameters: a parameter it does not
+    declare (a typo given to papermill or set in JupyterLab) stops the run before anything
+    is written, naming the known ones."""
+    from .knobs import BY_NAME, RUN_PARAMETER_NAMES, unknown_parameters
+
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+    except ImportError:
+        shell = None
+    hidden = getattr(shell, "user_ns_hidden", None) or {}
+    unknown = unknown_parameters(namespace, hidden)
+    if unknown:
+        raise ValueError(
+            f"unknown notebook parameter(s) {unknown}; known: {', '.join([*RUN_PARAMETER_NAMES, *BY_NAME])}"
+        )
+
+
 def setup_notebook(device: str | None = "auto") -> None:
     """Called by the notebooks' first code cell: the Keras backend on the chosen device
     (quiet start-up), plain logging to stdout, and the kernel ends with the process that

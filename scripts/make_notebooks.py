@@ -82,6 +82,7 @@ def scenario_run() -> nbformat.NotebookNode:
         _params(params),
         _code(
             "from ptycho_helpers import runtime\n\n"
+            "runtime.refuse_unknown_parameters(globals())  # a typo given to papermill stops here\n"
             "runtime.setup_notebook(device)  # the Keras backend on the chosen device, quietly; plain log lines\n"
             "from IPython.display import Image, Markdown, display\n\n"
             "from ptycho_helpers import knobs\n"

@@ -12,6 +12,7 @@ import nbformat
 import papermill
 import pytest
 
+from ptycho_helpers import knobs
 from ptycho_helpers.config import RunParams, RunSettings, TrainConfig
 from ptycho_helpers.knobs import BY_NAME, KNOBS, SWEEP_TYPES, split_values
 
@@ -69,7 +70,7 @@ def test_papermill_sees_the_table_in_the_template():
         assert p["default"] == "None", (k.name, p)
         assert k.help.split(" (")[0] in p["help"], (k.name, p["help"])
     extra = set(params) - {k.name for k in KNOBS}
-    assert extra == {"scenario", "hub_dir", "run_name", "profile"}
+    assert extra == set(knobs.RUN_PARAMETER_NAMES)
     from ptycho_helpers.scenarios import SCENARIOS
 
     for name in SCENARIOS:  # issue 30: --help-notebook listed 4 of the 6 scenarios
@@ -98,3 +99,38 @@ def test_generator_check_fails_on_drift(tmp_path, monkeypatch):
     new = dataclasses.replace(BY_NAME["reassemble_M"], target="params")  # one more parameters line
     monkeypatch.setattr(make_notebooks, "KNOBS", (*KNOBS, new))
     assert "scenario_run.ipynb" in make_notebooks.drifted(ROOT / "notebooks")
+
+
+def test_unknown_notebook_parameters_are_named():
+    import types
+
+    ns = {"nepochs": 2, "scenario": "gs1_ideal", "nepoch": 2, "_hidden": 1, "np": types, "In": []}
+    assert knobs.unknown_parameters(ns, hidden={"In": []}) == ["nepoch"]
+
+
+def test_papermill_with_a_misspelt_parameter_stops_before_anything_is_written(tmp_path):
+    """Issue 29: ``papermill -p nepoch 2`` only warned and the run trained with the default
+    epochs; the scenario notebook now refuses it in its first cell, before a hub exists."""
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "papermill",
+            str(ROOT / "notebooks" / "scenario_run.ipynb"),
+            str(tmp_path / "out.ipynb"),
+            "-p",
+            "nepoch",
+            "2",
+            "-p",
+            "hub_dir",
+            str(tmp_path / "hub"),
+            "--cwd",
+            str(ROOT),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert res.returncode != 0
+    assert "unknown notebook parameter(s) ['nepoch']" in res.stderr + res.stdout
+    assert not (tmp_path / "hub").exists()
