@@ -138,6 +138,29 @@ def settings_for(
     return RunSettings(**{**profile_settings(profile, scenario), **values})
 
 
+#: Keras 3 backends the workbook runs on (its model is written with keras.ops only)
+BACKENDS = ("tensorflow", "jax", "torch")
+
+
+def check_backend() -> str:
+    """The Keras backend the kernel will use (``KERAS_BACKEND``, default tensorflow): a
+    name Keras knows whose package is installed, or a ``ValueError`` naming the fix (it
+    used to fail only inside the kernel, after the hub was made)."""
+    import importlib.util
+    import os
+
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    if backend not in BACKENDS:
+        raise ValueError(
+            f"KERAS_BACKEND={backend!r} is not a backend the workbook runs on; use one of {', '.join(BACKENDS)}"
+        )
+    if importlib.util.find_spec(backend) is None:
+        raise ValueError(
+            f"KERAS_BACKEND={backend!r} but {backend} is not installed in this environment; install it or unset KERAS_BACKEND"
+        )
+    return backend
+
+
 def plan_run(
     scenario: str, values: Mapping[str, Any] | None, *, profile: str | None = None
 ) -> tuple[ResolvedRun, RunSettings, dict[str, Any]]:
@@ -149,6 +172,7 @@ def plan_run(
     """
     from ..knobs import split_values
 
+    check_backend()
     overrides, given = split_values(values)
     settings = settings_for(scenario, given, profile=profile)
     resolved = resolve_for(scenario, overrides, settings, profile=profile)

@@ -53,6 +53,21 @@ def test_bad_input_exit_2_one_line_no_hub(tmp_path, args, needle):
     assert not (tmp_path / "reports").exists() or not any((tmp_path / "reports").iterdir())
 
 
+@pytest.mark.parametrize("backend, needle", [("bogus", "not a backend"), ("torch", None)])
+def test_keras_backend_is_checked_before_a_hub(tmp_path, monkeypatch, backend, needle):
+    """Issue 29 T5: KERAS_BACKEND=bogus failed only inside the kernel, after the hub."""
+    import importlib.util
+
+    monkeypatch.setenv("KERAS_BACKEND", backend)
+    if needle is None:  # a real backend that may be missing: refused only when it is
+        if importlib.util.find_spec(backend) is not None:
+            pytest.skip(f"{backend} is installed here")
+        needle = "is not installed"
+    res = _cli("sweep", "--scenario", "gs1_ideal", "--set", "seed=1,2", "--reports-dir", str(tmp_path / "R"))
+    assert res.returncode == 2 and needle in res.stderr.strip().splitlines()[-1], res.stderr[-1000:]
+    assert not (tmp_path / "R").exists()
+
+
 def test_bad_input_message_without_traceback(tmp_path):
     res = _cli("run", "gs1_ideal", "--group-count", "300", "--reports-dir", str(tmp_path))
     assert res.returncode == 2
