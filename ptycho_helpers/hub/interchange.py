@@ -49,6 +49,20 @@ def _numeric(name: str, a: np.ndarray, path: Path, *, complex_ok: bool = True) -
     return a
 
 
+#: largest amplitude a file may hold: N² squared amplitudes must stay far below float32's
+#: 3.4e38 (a 1e8-count pixel is amplitude 1e4)
+MAX_AMPLITUDE = 1e15
+
+
+def scan_extent(path: str | Path) -> tuple[float, float]:
+    """Width and height (px) of a data file's scan positions, reading only the coordinates
+    (the preflight sizes the stitching canvas from them before anything is allocated)."""
+    with np.load(Path(path), allow_pickle=False) as data:
+        x = np.asarray(data["xcoords"], dtype=np.float64)
+        y = np.asarray(data["ycoords"], dtype=np.float64)
+    return float(np.ptp(x)) if x.size else 0.0, float(np.ptp(y)) if y.size else 0.0
+
+
 def import_npz(path: str | Path) -> RawData:
     """Read a PtychoPINN-style NPZ into :class:`RawData` with full validation.
 
@@ -87,6 +101,12 @@ def import_npz(path: str | Path) -> RawData:
         )
     if not np.any(d > 0):
         raise ValueError(f"{key} in {str(p)!r} is all zeros: there is nothing to reconstruct")
+    peak = float(np.max(d))
+    if peak > MAX_AMPLITUDE:
+        raise ValueError(
+            f"{key} in {str(p)!r} reaches {peak:.3g}; amplitudes (square roots of counts) above "
+            f"{MAX_AMPLITUDE:.0e} overflow float32 once squared and summed: rescale the diffraction"
+        )
     probe = _numeric("probeGuess", data["probeGuess"], p)
     if probe.shape != (N, N):
         raise ValueError(f"probeGuess in {str(p)!r} has shape {probe.shape}; expected ({N}, {N})")

@@ -36,6 +36,10 @@ def model_bytes(N: int, dense_bottleneck: int) -> int:
     return int(params * 4 * 4)
 
 
+#: complex64 canvases of one stitch held at once (image, weights, truth, a difference map)
+CANVAS_COPIES = 4
+
+
 def estimate_memory_bytes(resolved: ResolvedRun, settings: RunSettings | None = None) -> int:
     """Rough peak memory of a run (each run records it beside its measured peak, run_metadata "memory"):
     the float32 diffraction of every pattern, the simulation slices in flight
@@ -107,6 +111,16 @@ def preflight(resolved: ResolvedRun, settings: RunSettings) -> None:
             "or pass --classical none"
         )
     need, have = estimate_memory_bytes(resolved, settings), available_memory_bytes()
+    if settings.data_path is not None:  # the stitching canvases span the file's positions
+        w, h = interchange.scan_extent(settings.data_path)
+        N = resolved.params.N
+        canvas = CANVAS_COPIES * (w + 2 * N) * (h + 2 * N) * 8
+        if canvas > 0.8 * have:
+            raise ValueError(
+                f"the scan positions of {settings.data_path!r} span {w:.0f} x {h:.0f} px; stitching them needs about "
+                f"{canvas / 2**30:.1f} GiB but only {have / 2**30:.1f} GiB are available: are xcoords/ycoords in pixels?"
+            )
+        need += canvas
     if need > 0.8 * have:
         dense = model_bytes(resolved.params.N, settings.dense_bottleneck)
         fix = (
@@ -146,9 +160,6 @@ def check_backend() -> str:
     """The Keras backend the kernel will use (``KERAS_BACKEND``, default tensorflow): a
     name Keras knows whose package is installed, or a ``ValueError`` naming the fix (it
     used to fail only inside the kernel, after the hub was made)."""
-    import importlib.util
-    import os
-
     backend = os.environ.get("KERAS_BACKEND", "tensorflow")
     if backend not in BACKENDS:
         raise ValueError(

@@ -346,10 +346,39 @@ def test_npz_edge_cases_are_clear_errors(tmp_path):
             {"diffraction": np.ones((n, 12, 12), np.float32), "probeGuess": np.ones((12, 12))},
             "divisible by 8",
         ),
+        ({"diffraction": np.full((n, N, N), 1e20, np.float32)}, "overflow float32 once squared"),  # T5
     ):
         np.savez(tmp_path / "bad.npz", **{**good, **change})
         with pytest.raises(ValueError, match=match):
             interchange.import_npz(tmp_path / "bad.npz")
+
+
+def test_data_whose_positions_span_a_huge_canvas_is_refused_before_a_hub(tmp_path):
+    """Issue 29 T5: a --data file without objectGuess whose positions span 1e6 px died in
+    the kernel (MemoryError: 7.57 TiB in the telemetry); the preflight sizes the canvas."""
+    n, N = 64, 32
+    rng = np.random.default_rng(0)
+    np.savez(
+        tmp_path / "wide.npz",
+        xcoords=rng.uniform(0, 1e6, n),
+        ycoords=rng.uniform(0, 1e6, n),
+        diffraction=np.ones((n, N, N), np.float32),
+        probeGuess=np.ones((N, N), np.complex64),
+    )
+    res = _cli(
+        "run",
+        "gs1_ideal",
+        "--data",
+        str(tmp_path / "wide.npz"),
+        "--group-count",
+        "8",
+        "--reports-dir",
+        str(tmp_path / "R"),
+        cwd=tmp_path,
+    )
+    assert res.returncode == 2, res.stderr[-2000:]
+    assert "are xcoords/ycoords in pixels?" in res.stderr.strip().splitlines()[-1]
+    assert not (tmp_path / "R").exists()
 
 
 def test_custom_probe_path_with_an_idealized_scenario_is_refused(tmp_path):
