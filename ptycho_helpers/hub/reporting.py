@@ -368,7 +368,19 @@ def hub_summary(
                     for label, sub in (("refined", "refined_outputs"), ("classical", "classical_outputs"))
                     if hub is not None and (hub / s / sub / "amplitude.png").is_file()
                 )
-                + f"![{s} truth]({s}/ground_truth_amplitude.png)",
+                + f"![{s} truth]({s}/ground_truth_amplitude.png)"
+                + "".join(
+                    f" ![{s} {label}]({s}/{rel})"
+                    for label, rel in (
+                        ("PINN - truth", "amplitude_diff.png"),
+                        ("dense: the network on every test group", "dense_outputs/amplitude.png"),
+                    )
+                    if hub is not None and (hub / s / rel).is_file()
+                ),
+                "",
+                "Images: the PINN, the other reconstructions and the truth at one grey scale (the "
+                "truth's range on the covered region), the PINN's difference from the truth, and the "
+                "dense image (its own, larger region).",
                 "",
                 _device_of(hub, s),
                 "",

@@ -40,3 +40,19 @@ def test_best_is_marked_and_legend_matches_the_rows():
 def test_summary_has_results_before_the_table():
     text = reporting.hub_summary("h", [{"scenario": "gs2_ideal", "status": "complete"}])
     assert text.index("Headline:") < text.index("| scenario |")
+
+
+def test_summary_shows_the_difference_and_the_dense_image_when_the_run_made_them(tmp_path):
+    """Issue 30: the summary showed the PINN and the truth only; the PINN's difference map
+    and the dense image (files every run writes) are shown beside them."""
+    run = tmp_path / "gs1_ideal"
+    (run / "dense_outputs").mkdir(parents=True)
+    for rel in ("amplitude_diff.png", "dense_outputs/amplitude.png"):
+        (run / rel).write_bytes(b"png")
+    text = reporting.hub_summary("h", [{"scenario": "gs1_ideal", "status": "complete"}], hub=tmp_path)
+    assert "![gs1_ideal PINN - truth](gs1_ideal/amplitude_diff.png)" in text
+    assert "(gs1_ideal/dense_outputs/amplitude.png)" in text
+    (run / "amplitude_diff.png").unlink()
+    assert "amplitude_diff.png" not in reporting.hub_summary(
+        "h", [{"scenario": "gs1_ideal", "status": "complete"}], hub=tmp_path
+    )
