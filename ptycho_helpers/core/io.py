@@ -9,6 +9,7 @@ these, so the rule lives in one place.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import math
 import os
@@ -31,17 +32,31 @@ def _umask() -> int:
 def atomic_path(path: str | Path, suffix: str = "") -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it is renamed onto ``path``."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix or ".tmp", dir=target.parent)
+    if target.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "Is a directory", str(target))
+    try:  # an error names the user's path, never the hidden temporary file
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix or ".tmp", dir=target.parent)
+    except OSError as exc:
+        raise type(exc)(exc.errno, exc.strerror, str(target)) from None
     os.close(fd)
     tmp_path = Path(tmp)
     try:
-        yield tmp_path
-        os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600 and os.replace keeps it
-        os.replace(tmp_path, target)
+        try:
+            yield tmp_path
+        except OSError as exc:
+            if exc.filename != str(tmp_path):
+                raise
+            raise type(exc)(exc.errno, exc.strerror, str(target)) from None
+        try:
+            os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600 and os.replace keeps it
+            os.replace(tmp_path, target)
+        except OSError as exc:
+            raise type(exc)(exc.errno, exc.strerror, str(target)) from None
     finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
+        with contextlib.suppress(OSError):
+            if tmp_path.exists():
+                tmp_path.unlink()
 
 
 def _json_default(obj: Any) -> Any:

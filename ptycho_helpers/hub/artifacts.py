@@ -56,6 +56,11 @@ def create_hub(reports_dir: str | Path, stamp: str | None = None) -> Path:
     """
     root = Path(reports_dir)
     name = check_name("hub", stamp or utc_stamp())
+    if root.is_symlink() and not root.exists():  # mkdir would say "File exists"
+        raise ValueError(
+            f"reports directory {str(root)!r} is a symbolic link to nothing (dangling, or a loop); "
+            "point --reports-dir at a folder"
+        )
     root.mkdir(parents=True, exist_ok=True)
     if not os.access(root, os.W_OK):
         raise PermissionError(f"reports directory {str(root)!r} is not writable")

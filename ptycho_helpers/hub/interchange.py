@@ -80,6 +80,12 @@ def import_npz(path: str | Path) -> RawData:
         raise ValueError(
             f"{str(p)!r} lacks {', '.join(missing)} (keys present: {', '.join(sorted(data)) or 'none'})"
         )
+    for k in ("xcoords", "ycoords"):
+        shape = np.shape(data[k])
+        if not (len(shape) == 1 or (len(shape) == 2 and shape[1] == 1)):  # (n,) or a column (n, 1)
+            raise ValueError(
+                f"{k} in {str(p)!r} has shape {np.shape(data[k])}; expected one coordinate per position (n,)"
+            )
     x = _numeric("xcoords", data["xcoords"], p, complex_ok=False).astype(np.float64).ravel()
     y = _numeric("ycoords", data["ycoords"], p, complex_ok=False).astype(np.float64).ravel()
     d = _numeric(key, data[key], p, complex_ok=False)

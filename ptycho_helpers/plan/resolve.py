@@ -15,9 +15,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..config import DEVICES, GPU_SETUP_HINT, ModelConfig, RunParams, RunSettings, check_model_rules
 from ..core.noise import SIM_SLICE
-from ..core.simulate import make_probe
+from ..core.simulate import make_probe, split_indices_by_axis
 from ..hub import interchange
 from ..scenarios import ResolvedRun, profile_settings, resolve_run
 
@@ -140,7 +142,23 @@ def resolve_for(
     if settings.data_path is None:
         return resolve_run(scenario, overrides, profile=profile)
     data = interchange.import_npz(settings.data_path)
-    return resolve_run(scenario, overrides, params=RunParams(N=data.N), n_total=data.n, profile=profile)
+    resolved = resolve_run(scenario, overrides, params=RunParams(N=data.N), n_total=data.n, profile=profile)
+    check_splits_have_signal(data, resolved.params.split_fraction, settings.data_path)
+    return resolved
+
+
+def check_splits_have_signal(data, split_fraction: float, path: str) -> None:
+    """Each y-split of an imported file must be mostly patterns with counts: a split of
+    empty patterns trains on nothing (its data scale is ~0 and the run diverges with a
+    misleading hint)."""
+    train, test = split_indices_by_axis(data.ycoords, split_fraction)
+    for name, idx in (("training", train), ("test", test)):
+        empty = int(np.sum(~np.any(data.diffraction[idx] > 0, axis=(1, 2))))
+        if 2 * empty > len(idx):
+            raise ValueError(
+                f"the {name} split of {path!r} ({len(idx)} patterns by y, split_fraction {split_fraction}) has "
+                f"{empty} patterns without counts; check the file or split_fraction"
+            )
 
 
 def settings_for(

@@ -347,6 +347,7 @@ def test_npz_edge_cases_are_clear_errors(tmp_path):
             "divisible by 8",
         ),
         ({"diffraction": np.full((n, N, N), 1e20, np.float32)}, "overflow float32 once squared"),  # T5
+        ({"xcoords": np.full((2, 2), 20.0)}, r"xcoords .* has shape \(2, 2\); expected one coordinate"),
     ):
         np.savez(tmp_path / "bad.npz", **{**good, **change})
         with pytest.raises(ValueError, match=match):
@@ -526,3 +527,54 @@ def test_a_full_file_system_is_refused_and_leaves_no_hub(tmp_path):
         assert list((mnt / "R").iterdir()) == []
     finally:
         subprocess.run(["umount", str(mnt)], capture_output=True)
+
+
+def test_output_errors_name_the_users_path_and_dangling_reports_links_are_named(tmp_path):
+    """Issue 29: a write error named the hidden temporary file (``/tmp/.tq.v394cp2a.json``)
+    instead of the path given; a dangling or looping symlink as --reports-dir was "File exists"."""
+    res = _cli(
+        "reassembly-report",
+        "gs1_ideal",
+        "--output-json",
+        str(tmp_path),
+        "--output-markdown",
+        str(tmp_path / "t.md"),
+        cwd=tmp_path,
+    )
+    assert res.returncode == 2 and res.stderr.strip().splitlines()[-1] == f"error: Is a directory: {tmp_path}"
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere" / "x")
+    for link in ("loop", "dangling"):
+        res = _cli("run", "gs1_ideal", "--reports-dir", str(tmp_path / link), cwd=tmp_path)
+        assert res.returncode == 2 and "is a symbolic link to nothing" in res.stderr, res.stderr[-800:]
+
+
+def test_imported_data_with_an_empty_training_split_is_refused_before_a_hub(tmp_path):
+    """Issue 29 T5: a --data file whose training split (small y) is all zero except one
+    pixel ran and diverged in the kernel; now the plan refuses it."""
+    n, N = 64, 32
+    d = np.zeros((n, N, N), np.float32)
+    y = np.linspace(0, 100, n)
+    d[y > 50] = 1.0  # the test split has counts
+    d[0, 3, 3] = 1.0  # one pixel in the training split
+    np.savez(
+        tmp_path / "empty_train.npz",
+        xcoords=np.linspace(0, 100, n),
+        ycoords=y,
+        diffraction=d,
+        probeGuess=np.ones((N, N), np.complex64),
+    )
+    res = _cli(
+        "run",
+        "gs1_ideal",
+        "--data",
+        str(tmp_path / "empty_train.npz"),
+        "--group-count",
+        "8",
+        "--reports-dir",
+        str(tmp_path / "R"),
+        cwd=tmp_path,
+    )
+    assert res.returncode == 2, res.stderr[-2000:]
+    assert "the training split of" in res.stderr and "patterns without counts" in res.stderr
+    assert not (tmp_path / "R").exists()
