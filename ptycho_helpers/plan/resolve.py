@@ -93,6 +93,11 @@ def preflight(resolved: ResolvedRun, settings: RunSettings) -> None:
     Raises ``ValueError``/``FileNotFoundError`` before anything is allocated or written.
     """
     check_device(settings.device)  # --device gpu without a visible GPU: refused here, not in the kernel
+    if settings.data_path is not None and resolved.spec.object_units != "as_is":
+        raise ValueError(
+            f"object_units={resolved.spec.object_units!r} rescales a simulated object; imported data (--data) "
+            "keep their own units: drop --object-units"
+        )
     if settings.custom_probe_path is not None and resolved.spec.probe_mode != "custom":
         raise ValueError(
             f"custom_probe_path is read only with probe_mode custom, and {resolved.spec.name} uses "

@@ -8,9 +8,9 @@ import logging
 import numpy as np
 
 from ..core import physics
-from ..core.grid import simulate_grid
+from ..core.grid import patch_max_scale, simulate_grid
 from ..core.grouping import Groups, gather_groups
-from ..core.simulate import make_lines_object, make_probe
+from ..core.simulate import draw_scan_positions, make_lines_object, make_probe
 from ..plan import telemetry
 from .record import ScenarioContext
 from .stage_records import SimulatedDataset
@@ -26,6 +26,20 @@ def probe_of(ctx: ScenarioContext) -> np.ndarray:
     p, spec = ctx.resolved.params, ctx.resolved.spec
     path = ctx.settings.custom_probe_path if spec.probe_mode == "custom" else None
     return physics.normalize_probe_guess(make_probe(p.N, spec.probe_mode, path), spec.probe_scale)
+
+
+def in_patch_max_units(ctx: ScenarioContext, obj: np.ndarray) -> np.ndarray:
+    """A non-grid object in the grid protocol's units: divided by the mean over its scan's
+    patches of each patch's maximum amplitude (:func:`core.grid.patch_max_scale`), the
+    positions being the simulation's own first draw (same seed, so the same positions)."""
+    p = ctx.resolved.params
+    xy = draw_scan_positions(
+        ctx.resolved.counts[0], p.object_size, p.buffer, np.random.default_rng(p.sim_seed)
+    )
+    scale = patch_max_scale(obj, xy, p.N)
+    ctx.merge("scales", object_unit_train=scale, object_unit_test=scale)
+    logger.info("%s: object in patch-max units (divided by %.4g)", ctx.name, scale)
+    return (obj / scale).astype(np.complex64)
 
 
 def simulate_grid_scenario(ctx: ScenarioContext, t: float) -> SimulatedDataset:

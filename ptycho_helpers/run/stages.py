@@ -59,6 +59,8 @@ def simulate_scenario(ctx: ScenarioContext) -> SimulatedDataset:
         obj = make_lines_object(p.object_size, p.object_seed)
         if ctx.settings.object_amp_norm:  # bias study: object amplitude scaled to max 1
             obj = (obj / np.abs(obj).max()).astype(np.complex64)
+        if spec.object_units == "patch_max":  # the grid protocol's units, on this scan
+            obj = grid_protocol.in_patch_max_units(ctx, obj)
         probe = grid_protocol.probe_of(ctx)
         raw = simulate_nongrid_raw_data(
             obj, probe, n_images=ctx.resolved.counts[0], nphotons=p.nphotons, seed=p.sim_seed, buffer=p.buffer
