@@ -194,8 +194,9 @@ def resolve_profile(
     return new_params, new_params.group_count, batch_size, record
 
 
-#: (scan, object_set) pairs the workbook runs: the non-grid and the grid protocol.
-SUPPORTED_PROTOCOLS = (("random", "halves"), ("grid", "separate"))
+#: (scan, object_set) pairs the workbook runs: the non-grid and the grid protocol, and
+#: random scans of separate objects (the object set varied alone, for designed studies).
+SUPPORTED_PROTOCOLS = (("random", "halves"), ("grid", "separate"), ("random", "separate"))
 
 
 @dataclass(frozen=True)
@@ -254,13 +255,19 @@ def resolve_run(
     if (spec.scan, spec.object_set) not in SUPPORTED_PROTOCOLS:
         raise ValueError(
             f"scan={spec.scan!r} with object_set={spec.object_set!r} is not supported; "
-            "use scan=random with object_set=halves (non-grid) or scan=grid with object_set=separate (grid)"
+            "use scan=random with object_set=halves (non-grid) or separate, or scan=grid with "
+            "object_set=separate (grid)"
         )
     if spec.scan == "grid":
         if n_total is not None:
             raise ValueError("imported data (--data) carry their own positions; use a non-grid scenario")
         return _resolve_grid(spec, p, group_count, batch_size, record)
-    if n_total is None:
+    if spec.object_set == "separate":  # random scans of separate objects: the non-grid density on each
+        if n_total is not None:
+            raise ValueError("imported data (--data) are one scan; use object_set=halves")
+        per_object = derive_counts(p, spec.gridsize, spec.image_multiplier)[0]
+        counts = ((spec.n_objects + 1) * per_object, spec.n_objects * per_object, per_object)
+    elif n_total is None:
         counts = derive_counts(p, spec.gridsize, spec.image_multiplier)
     else:
         n = check_int("n_total", n_total, minimum=2)

@@ -70,10 +70,22 @@ def telemetry_of(
     }
 
 
+#: the test object's random scan of ``object_set=separate`` is drawn with ``sim_seed + 1000``
+#: (``run.grid_protocol.TEST_SIM_SEED_OFFSET`` is this value; ``plan`` may not import ``run``)
+TEST_SIM_SEED_OFFSET = 1000
+
+
 def scan_test_positions(resolved: ResolvedRun, settings: RunSettings) -> np.ndarray:
     """The test positions a run of ``resolved`` uses, without simulating diffraction: the
     imported file's, or the simulation's first draw (``draw_scan_positions``), split by y."""
     p = resolved.params
+    if resolved.spec.object_set == "separate":  # the test object's own scan (run/grid_protocol.py)
+        return draw_scan_positions(
+            resolved.counts[2],
+            p.object_size,
+            p.buffer,
+            np.random.default_rng(p.sim_seed + TEST_SIM_SEED_OFFSET),
+        )
     if settings.data_path is not None:
         xy = interchange.import_npz(settings.data_path).positions
     else:

@@ -10,8 +10,15 @@ import numpy as np
 from ..core import physics
 from ..core.grid import patch_max_scale, simulate_grid
 from ..core.grouping import Groups, gather_groups
-from ..core.simulate import draw_scan_positions, make_lines_object, make_probe
+from ..core.simulate import (
+    RawData,
+    draw_scan_positions,
+    make_lines_object,
+    make_probe,
+    simulate_nongrid_raw_data,
+)
 from ..plan import telemetry
+from ..plan.telemetry import TEST_SIM_SEED_OFFSET
 from .record import ScenarioContext
 from .stage_records import SimulatedDataset
 
@@ -28,18 +35,72 @@ def probe_of(ctx: ScenarioContext) -> np.ndarray:
     return physics.normalize_probe_guess(make_probe(p.N, spec.probe_mode, path), spec.probe_scale)
 
 
-def in_patch_max_units(ctx: ScenarioContext, obj: np.ndarray) -> np.ndarray:
-    """A non-grid object in the grid protocol's units: divided by the mean over its scan's
-    patches of each patch's maximum amplitude (:func:`core.grid.patch_max_scale`), the
-    positions being the simulation's own first draw (same seed, so the same positions)."""
-    p = ctx.resolved.params
-    xy = draw_scan_positions(
-        ctx.resolved.counts[0], p.object_size, p.buffer, np.random.default_rng(p.sim_seed)
+def simulate_random(
+    ctx: ScenarioContext, obj: np.ndarray, probe: np.ndarray, n: int, seed: int
+) -> tuple[RawData, float]:
+    """A random (non-grid) scan of ``obj`` with ``n`` positions from ``seed``; with
+    ``object_units=patch_max`` the object is first divided by the mean over the scan's
+    patches of each patch's maximum amplitude (:func:`core.grid.patch_max_scale`, on the
+    simulation's own first draw of positions).  Returns the scan and that unit factor."""
+    p, spec = ctx.resolved.params, ctx.resolved.spec
+    scale = 1.0
+    if spec.object_units == "patch_max":
+        xy = draw_scan_positions(n, p.object_size, p.buffer, np.random.default_rng(seed))
+        scale = patch_max_scale(obj, xy, p.N)
+    raw = simulate_nongrid_raw_data(
+        (obj / scale).astype(np.complex64), probe, n_images=n, nphotons=p.nphotons, seed=seed, buffer=p.buffer
     )
-    scale = patch_max_scale(obj, xy, p.N)
-    ctx.merge("scales", object_unit_train=scale, object_unit_test=scale)
-    logger.info("%s: object in patch-max units (divided by %.4g)", ctx.name, scale)
-    return (obj / scale).astype(np.complex64)
+    return raw, scale
+
+
+def simulate_separate_random(ctx: ScenarioContext, t: float) -> SimulatedDataset:
+    """Random scans of separate objects: ``n_objects`` training objects (seeds
+    ``object_seed + i``, scans ``sim_seed + i``) and the grid protocol's test object (seed
+    ``object_seed + 1000``, scan ``sim_seed + 1000``), each with the non-grid protocol's
+    number of positions over its whole area (the scan density of the non-grid protocol).
+
+    K-NN groups must not mix objects: the training objects' positions are laid side by
+    side (object ``i`` shifted by ``i·(object_size + 2N)`` px in x, an integer, so the
+    fractional positions the physics uses are unchanged)."""
+    p, spec = ctx.resolved.params, ctx.resolved.spec
+    per_object = ctx.resolved.counts[2]
+    probe = probe_of(ctx)
+    seeds = [p.object_seed + i for i in range(spec.n_objects)]
+    test_seed = p.object_seed + GRID_TEST_SEED_OFFSET
+    scans, scales = [], []
+    for i, sd in enumerate(seeds):
+        raw, scale = simulate_random(
+            ctx, make_lines_object(p.object_size, sd), probe, per_object, p.sim_seed + i
+        )
+        scans.append(raw)
+        scales.append(scale)
+    test_object = make_lines_object(p.object_size, test_seed)
+    test, test_scale = simulate_random(ctx, test_object, probe, per_object, p.sim_seed + TEST_SIM_SEED_OFFSET)
+    side = p.object_size + 2 * p.N
+    train = RawData(
+        xcoords=np.concatenate([r.xcoords + i * side for i, r in enumerate(scans)]),
+        ycoords=np.concatenate([r.ycoords for r in scans]),
+        diffraction=np.concatenate([r.diffraction for r in scans]),
+        probeGuess=scans[0].probeGuess,
+        objectGuess=scans[0].objectGuess,
+        photon_scale=float(np.mean([r.photon_scale for r in scans])),
+    )
+    ctx.merge("seeds", train_objects=seeds, test_object=test_seed)
+    ctx.merge(
+        "scales",
+        simulation_photon_scale=train.photon_scale,
+        object_unit_train=float(np.mean(scales)),
+        object_unit_test=test_scale,
+    )
+    ctx.timed("simulate", t)
+    logger.info(
+        "%s: random scans of separate objects, %d training patterns on %d objects, %d test patterns",
+        ctx.name,
+        train.n,
+        len(seeds),
+        test.n,
+    )
+    return SimulatedDataset(test_object, probe, train, train, test, unit_scale=test_scale)
 
 
 def simulate_grid_scenario(ctx: ScenarioContext, t: float) -> SimulatedDataset:

@@ -23,7 +23,6 @@ from ..core.grouping import gather_groups, group_positions
 from ..core.reassemble import even_ceil, reassemble_patches
 from ..core.simulate import (
     make_lines_object,
-    simulate_nongrid_raw_data,
     split_raw_data_by_axis,
 )
 from ..hub import artifacts, interchange, plotting
@@ -51,6 +50,9 @@ def simulate_scenario(ctx: ScenarioContext) -> SimulatedDataset:
     p, spec = ctx.resolved.params, ctx.resolved.spec
     if spec.scan == "grid":
         return grid_protocol.simulate_grid_scenario(ctx, t)
+    if spec.object_set == "separate":  # random scans of separate training and test objects
+        return grid_protocol.simulate_separate_random(ctx, t)
+    unit_scale = 1.0
     if ctx.settings.data_path is not None:  # a user's NPZ instead of the simulation
         raw = interchange.import_npz(ctx.settings.data_path)
         obj, probe = raw.objectGuess, raw.probeGuess
@@ -59,12 +61,10 @@ def simulate_scenario(ctx: ScenarioContext) -> SimulatedDataset:
         obj = make_lines_object(p.object_size, p.object_seed)
         if ctx.settings.object_amp_norm:  # bias study: object amplitude scaled to max 1
             obj = (obj / np.abs(obj).max()).astype(np.complex64)
-        if spec.object_units == "patch_max":  # the grid protocol's units, on this scan
-            obj = grid_protocol.in_patch_max_units(ctx, obj)
         probe = grid_protocol.probe_of(ctx)
-        raw = simulate_nongrid_raw_data(
-            obj, probe, n_images=ctx.resolved.counts[0], nphotons=p.nphotons, seed=p.sim_seed, buffer=p.buffer
-        )
+        raw, unit_scale = grid_protocol.simulate_random(ctx, obj, probe, ctx.resolved.counts[0], p.sim_seed)
+        if spec.object_units == "patch_max":
+            ctx.merge("scales", object_unit_train=unit_scale, object_unit_test=unit_scale)
     train, test = split_raw_data_by_axis(raw, p.split_fraction, "y")
     ctx.merge("scales", simulation_photon_scale=raw.photon_scale)
     ctx.timed("simulate", t)
@@ -76,7 +76,7 @@ def simulate_scenario(ctx: ScenarioContext) -> SimulatedDataset:
         test.n,
         raw.photon_scale,
     )
-    return SimulatedDataset(obj, probe, raw, train, test)
+    return SimulatedDataset(obj, probe, raw, train, test, unit_scale=unit_scale)
 
 
 def group_scenario(ctx: ScenarioContext, sim: SimulatedDataset) -> ScenarioGroups:

@@ -269,11 +269,39 @@ def test_patch_max_units_apply_to_a_non_grid_scan(tmp_path):
     scale = ctx.meta.scales["object_unit_train"]
     assert scale > 1.5  # the lines object's amplitudes reach well above 1 as simulated
     np.testing.assert_array_equal(a.raw.xcoords, b.raw.xcoords)
-    assert patch_max_scale(
-        b.obj, np.stack([b.raw.xcoords, b.raw.ycoords], 1), ctx.resolved.params.N
-    ) == pytest.approx(1.0)
+    xy = np.stack([b.raw.xcoords, b.raw.ycoords], 1)
+    assert patch_max_scale(b.raw.objectGuess, xy, ctx.resolved.params.N) == pytest.approx(1.0)
+    assert b.unit_scale == scale and np.array_equal(b.obj, a.obj)  # the truth stays in its units
     # the same counts except where float rounding of the rate moves a Poisson draw (~4 %)
     want = a.raw.diffraction / scale
     close = np.isclose(b.raw.diffraction, want, rtol=1e-4, atol=1e-7)
     assert close.mean() > 0.9
     assert b.raw.diffraction.sum() / want.sum() == pytest.approx(1.0, rel=1e-3)
+
+
+def test_random_scans_of_separate_objects(tmp_path):
+    """Issue 27: the object set can vary without the scan (scan=random, object_set=separate):
+    each training object and the grid protocol's test object get the non-grid number of
+    random positions; K-NN groups never mix objects; the planner's test positions are the
+    simulation's."""
+    from ptycho_helpers.core.simulate import make_lines_object
+    from ptycho_helpers.plan import telemetry
+
+    knobs = {**TINY, "object_set": "separate", "n_objects": 2, "group_count": 12}
+    ctx = record.start_scenario("gs2_ideal", tmp_path, knobs=knobs)
+    total, train_n, test_n = ctx.resolved.counts
+    assert (train_n, test_n) == (2 * test_n, test_n) and total == 3 * test_n
+    sim = stages.simulate_scenario(ctx)
+    p = ctx.resolved.params
+    assert sim.train.n == train_n and sim.test.n == test_n
+    np.testing.assert_array_equal(sim.obj, make_lines_object(p.object_size, p.object_seed + 1000))
+    side = p.object_size + 2 * p.N
+    owner = (sim.train.xcoords // side).astype(int)
+    assert sorted(set(owner)) == [0, 1] and np.all(np.bincount(owner) == test_n)
+    groups = stages.group_scenario(ctx, sim)
+    member_owner = (groups.train.positions[..., 0] // side).astype(int)  # (g, C)
+    assert set(member_owner[:, 0]) == {0, 1}
+    assert np.all(member_owner.min(axis=1) == member_owner.max(axis=1))  # no group spans two objects
+    planned = telemetry.scan_test_positions(ctx.resolved, ctx.settings)
+    np.testing.assert_allclose(planned, np.stack([sim.test.xcoords, sim.test.ycoords], 1))
+    assert ctx.meta.seeds["train_objects"] == [p.object_seed, p.object_seed + 1]
