@@ -55,7 +55,8 @@ full: $(STAMP)
 
 # JupyterLab at the repository root with the project's kernel; the notebooks open as
 # working copies in lab/ (git-ignored), so autosave never touches the tracked templates.
-# Checkpoints go to .lab-checkpoints/ (ignored), never into a hub. Stop with Ctrl-C.
+# Checkpoints go to .lab-checkpoints/<the notebook's folder>/ (ignored), never into a hub,
+# never shared by two notebooks of one name, never read-only. Stop with Ctrl-C.
 # As root (containers) JupyterLab needs --allow-root: added when `id -u` is 0. LAB_ARGS
 # passes further flags (e.g. LAB_ARGS="--ServerApp.token=abc").
 LAB_PORT ?= 8888
@@ -65,6 +66,7 @@ lab: $(STAMP)
 	mkdir -p lab
 	for nb in notebooks/*.ipynb; do test -e lab/$$(basename $$nb) || cp $$nb lab/; done
 	$(VENV)/bin/jupyter lab --no-browser --ip=127.0.0.1 --port=$(LAB_PORT) --ServerApp.root_dir=$(CURDIR) \
+		--ContentsManager.checkpoints_class=ptycho_helpers.hub.lab_checkpoints.MirroredCheckpoints \
 		--FileCheckpoints.checkpoint_dir=$(CURDIR)/.lab-checkpoints \
 		--LabApp.default_url=/lab/tree/lab/inspect_run.ipynb $(LAB_ROOT) $(LAB_ARGS)
 

@@ -105,6 +105,7 @@ def lab(tmp_path_factory):
             "--ServerApp.disable_check_xsrf=True",
             f"--ServerApp.root_dir={ROOT}",
             "--LabApp.expose_app_in_browser=True",
+            "--ContentsManager.checkpoints_class=ptycho_helpers.hub.lab_checkpoints.MirroredCheckpoints",
             f"--FileCheckpoints.checkpoint_dir={tmp_path_factory.mktemp('ckpt')}",
         ],
         stdout=subprocess.PIPE,
