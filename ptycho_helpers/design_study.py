@@ -28,7 +28,8 @@ from .hub import artifacts, plotting, reporting
 from .hub import results as hub_results
 from .hub.viewer import table_markdown
 from .plan import plan_run
-from .sweep import INTERRUPTED_NOTE, _parse_value, _slug, check_scheduler, estimated_cost, run_tasks
+from .sweep import _parse_value, _slug, estimated_cost
+from .tasks import INTERRUPTED_NOTE, check_scheduler, run_tasks
 
 logger = logging.getLogger(__name__)
 

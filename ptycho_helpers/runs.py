@@ -23,7 +23,9 @@ from typing import Any
 
 from .config import LAUNCHER_ENV
 from .core.checks import check_name
-from .hub import artifacts, metadata, reporting
+from .hub import artifacts, reporting
+from .hub.status import find_incomplete, hub_status_path, scenario_status  # noqa: F401 - the runner's API
+from .hub.status import mark as _mark
 from .plan import plan_run
 
 logger = logging.getLogger(__name__)
@@ -68,42 +70,6 @@ def _tail(path: Path, n: int = 80) -> str:
         return ""
 
 
-def hub_status_path(folder: Path) -> Path:
-    """Where a run's final status goes when its own folder no longer takes writes (made
-    read-only, removed, full): ``<hub>/<run>_status.json``, beside its runner log.  It wins
-    over the folder's own ``running`` metadata in every reader."""
-    return folder.parent / f"{folder.name}_status.json"
-
-
-def _mark(folder: Path, status: str, error: str | None) -> None:
-    """Set the final status in run_metadata.json (or status.json if the run never started);
-    if the folder refuses the write, in :func:`hub_status_path` (and raise if that fails too)."""
-    try:
-        _mark_in_folder(folder, status, error)
-    except OSError as exc:
-        artifacts.write_json(
-            hub_status_path(folder),
-            {
-                "status": status,
-                "error": f"{error} (the run folder refused the status: {exc.strerror or exc})",
-            },
-        )
-
-
-def _mark_in_folder(folder: Path, status: str, error: str | None) -> None:
-    meta_path = folder / "run_metadata.json"
-    if meta_path.exists():
-        meta = artifacts.read_json(meta_path)
-        if meta.get("status") == "complete" and status != "complete":
-            return
-        meta["status"] = status
-        meta["error"] = error
-        meta["finished_utc"] = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
-        artifacts.write_json(meta_path, meta)
-    else:
-        artifacts.write_json(folder / "status.json", {"status": status, "error": error})
-
-
 #: a kernel log record (runtime.LOG_FORMAT): the lines streamed to the console
 KERNEL_RECORD = re.compile(r"^\d\d:\d\d:\d\d (INFO|WARNING|ERROR|CRITICAL) ptycho_helpers")
 
@@ -145,53 +111,6 @@ def _record_interrupt(folder: Path, log, sig: str = "SIGINT") -> None:
     log.write(f"# interrupted ({sig})\n")
     _mark(folder, "interrupted", f"interrupted ({sig})")
     logger.warning("%s: interrupted", folder.name)
-
-
-def scenario_status(hub: Path, scenario: str) -> dict[str, Any]:
-    """Status row of one scenario in a hub (reads what is there; never writes)."""
-    folder = hub / scenario
-    for p in (hub_status_path(folder), folder / "run_metadata.json", folder / "status.json"):
-        if p.exists():
-            data = artifacts.read_json(p)
-            status = data.get("status", "incomplete")
-            if status == "running" and not metadata.process_alive(data.get("host")):
-                status = "incomplete"  # nobody is running it now: the process died
-            return {
-                "scenario": scenario,
-                "status": status,
-                "error": data.get("error"),
-                "headline": data.get("headline"),
-                "timings_s": data.get("timings_s"),
-            }
-    return {"scenario": scenario, "status": "incomplete", "error": "no metadata written"}
-
-
-def find_incomplete(reports_dir: str | Path) -> list[tuple[str, str, str]]:
-    """Runs in existing hubs that never finished (metadata still ``running`` and its kernel
-    gone; a run still alive in another process is not listed): (hub, run, status)."""
-    root = Path(reports_dir)
-    if not root.is_dir():
-        return []
-    out = []
-    for meta_path in sorted(root.glob("*/*/run_metadata.json")):
-        try:
-            meta = artifacts.read_json(meta_path)
-            status = meta.get("status")
-            if status == "running" and metadata.process_alive(meta.get("host")):
-                continue
-            if hub_status_path(meta_path.parent).is_file():  # settled by its launcher
-                continue
-        except (OSError, ValueError):
-            status = "unreadable"
-        if status in ("running", "unreadable"):
-            out.append(
-                (
-                    meta_path.parent.parent.name,
-                    meta_path.parent.name,
-                    "incomplete" if status == "running" else status,
-                )
-            )
-    return out
 
 
 def _sigint_default() -> None:  # in the papermill child, before exec

@@ -76,6 +76,7 @@ def workbook_runs(hubs: list[Path]) -> list[dict]:
                     "seed": settings.get("seed"),
                     "amp_activation": settings.get("amp_activation"),
                     "intensity_scale": settings.get("intensity_scale", "data"),
+                    "precision": settings.get("precision", "float32"),
                     "intensity_scale_learned": meta.get("scales", {}).get("intensity_scale_learned"),
                     "steps": meta.get("training", {}).get("steps_run"),
                     "git_sha": (meta.get("git_sha") or "")[:7] or None,
@@ -109,6 +110,7 @@ def table(data: dict) -> str:
         label = (
             f"workbook {run['scenario']}, seed {run['seed']}, {run['amp_activation']}, "
             f"scale {run['intensity_scale']}, code {run.get('git_sha') or '?'}"
+            + (", mixed bf16" if run.get("precision", "float32") != "float32" else "")
         )
         cells = " | ".join(at(run["rows"], s) for s in STEPS)
         r1 = at(run["rows"], 1000, "pearson_r")

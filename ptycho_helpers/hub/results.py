@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..core.io import read_json
 from .metadata import process_alive
+from .status import hub_status_path
 
 
 class ImageScores(BaseModel):
@@ -317,7 +318,7 @@ def run_rows(folder: str | Path) -> list[dict[str, Any]]:
         meta = read_json(folder / "run_metadata.json")
     except (OSError, ValueError):
         meta = {"status": "unreadable" if (folder / "run_metadata.json").exists() else "incomplete"}
-    final = folder.parent / f"{folder.name}_status.json"  # runs.hub_status_path: the folder refused it
+    final = hub_status_path(folder)  # the launcher's status when the folder refused it
     if final.is_file():
         try:
             meta = {**meta, **{k: v for k, v in read_json(final).items() if k in ("status", "error")}}

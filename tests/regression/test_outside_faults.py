@@ -181,9 +181,9 @@ def test_local_cluster_refuses_clients_without_its_credentials_and_opens_no_dash
 
     from distributed import Client
 
-    from ptycho_helpers import sweep
+    from ptycho_helpers import tasks
 
-    client, cluster, _ = sweep._connect(None, 1)
+    client, cluster, _ = tasks._connect(None, 1)
     try:
         addr = cluster.scheduler_address
         assert addr.startswith("tls://127.0.0.1:"), addr
