@@ -103,7 +103,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: the table in {PAGE} differs from {DATA}; rerun scripts/precision_curves.py")
             return 1
         return 0
-    data = {"note": a.note, "runs": runs_of(a.hubs)}
+    runs = runs_of(a.hubs)
+    both = {
+        sc
+        for sc in {r["scenario"] for r in runs}
+        if len({r["precision"] for r in runs if r["scenario"] == sc}) > 1
+    }
+    data = {"note": a.note, "runs": [r for r in runs if r["scenario"] in both]}  # only scenarios run at both
     DATA.write_text(json.dumps(data, indent=1) + "\n")
     PAGE.write_text(write_page(PAGE.read_text(), table(data)))
     print(table(data))

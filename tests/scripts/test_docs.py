@@ -54,6 +54,7 @@ def test_layout_lists_every_module_and_nothing_else():
     "script,args",
     [
         ("fidelity_curves.py", ["--check"]),
+        ("precision_curves.py", ["--check"]),
         ("make_options_page.py", ["--check"]),
         ("results_table.py", ["render", "--check"]),
     ],
