@@ -18,24 +18,19 @@ from ptycho_helpers import runs
 TINY = ["--base-total-images", "64", "--group-count", "32", "--group-limit", "4"]
 
 
-def _start_cli(tmp_path: Path, *extra: str) -> subprocess.Popen:
+def _spawn_cli(*args: str) -> subprocess.Popen:
+    """``python -m ptycho_helpers ARGS`` in its own process group (a terminal's job)."""
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "ptycho_helpers",
-            "run",
-            "gs1_ideal",
-            *TINY,
-            *extra,
-            "--reports-dir",
-            str(tmp_path),
-        ],
+        [sys.executable, "-m", "ptycho_helpers", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
     )
+
+
+def _start_cli(tmp_path: Path, *extra: str) -> subprocess.Popen:
+    return _spawn_cli("run", "gs1_ideal", *TINY, *extra, "--reports-dir", str(tmp_path))
 
 
 def _wait_for(predicate, timeout: float = 120.0) -> None:

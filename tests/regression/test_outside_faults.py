@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_faults import _start_cli, _training_started, _wait_for  # the same CLI-run helpers
+from test_faults import _spawn_cli, _start_cli, _training_started, _wait_for  # the same CLI-run helpers
 
 from ptycho_helpers import runs
 from ptycho_helpers.core.checks import check_name
@@ -94,7 +94,8 @@ def test_os_errors_are_one_line_exit_2(tmp_path):
         cwd=tmp_path,
     )
     assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr[-2000:]
-    assert res.stderr.strip().splitlines()[-1].startswith("error:")
+    # issue 29: it named the hidden temporary file (/tmp/.tq.v394cp2a.json), not the path given
+    assert res.stderr.strip().splitlines()[-1] == f"error: Is a directory: {tmp_path}"
 
 
 def test_readers_skip_broken_runs_and_say_what_they_searched(tmp_path):
@@ -205,48 +206,48 @@ def test_local_cluster_refuses_clients_without_its_credentials_and_opens_no_dash
 
 
 def test_ctrl_c_on_a_sweep_marks_interrupted_and_writes_the_tables(tmp_path):
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "ptycho_helpers",
-            "sweep",
-            "--scenario",
-            "gs1_ideal",
-            "--set",
-            "base_total_images=64",
-            "--set",
-            "group_count=32",
-            "--set",
-            "nepochs=500",
-            "--set",
-            "seed=1,2,3",
-            "--workers",
-            "2",
-            "--reports-dir",
-            str(tmp_path),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
+    proc = _spawn_cli(
+        "sweep",
+        "--scenario",
+        "gs1_ideal",
+        "--set",
+        "base_total_images=64",
+        "--set",
+        "group_count=32",
+        "--set",
+        "nepochs=500",
+        "--set",
+        "seed=1,2,3",
+        "--workers",
+        "2",
+        "--reports-dir",
+        str(tmp_path),
     )
-    try:  # Ctrl-C as a terminal sends it (the whole process group) while two runs train
-        _wait_for(lambda: _training_started(tmp_path, "*"), timeout=180)
+    hub, err = _ctrl_c_when_training(proc, tmp_path, timeout=180)
+    assert "Error" not in err, err[-3000:]
+    rows = json.loads((hub / "sweep.json").read_text())
+    assert rows and {r["status"] for r in rows} == {"interrupted"}, rows  # never "failed"
+    summary = (hub / "summary.md").read_text()
+    assert "**interrupted**" in summary and "Interrupted by the user" in summary
+
+
+def _ctrl_c_when_training(proc, tmp_path: Path, timeout: float) -> tuple[Path, str]:
+    """Ctrl-C as a terminal sends it (the whole process group) once a run trains; then what
+    every interrupted sweep/ladder must show: exit 130, no traceback (issue 29 T1: four),
+    the hub repeated (issue 30), every started run cleanly interrupted."""
+    try:
+        _wait_for(lambda: _training_started(tmp_path, "*"), timeout=timeout)
         os.killpg(proc.pid, signal.SIGINT)
         _, err = proc.communicate(timeout=150)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == 130, err[-2000:]
-    assert "Traceback" not in err and "Error" not in err, err[-3000:]  # issue 29 T1: 4 tracebacks
+    assert "Traceback" not in err, err[-3000:]
     hub = next(tmp_path.iterdir())
-    assert f"hub: {hub}\n" in err  # issue 30: the hub is repeated after Ctrl-C
+    assert f"hub: {hub}\n" in err
     _assert_cleanly_interrupted(hub)
-    rows = json.loads((hub / "sweep.json").read_text())
-    assert rows and {r["status"] for r in rows} == {"interrupted"}, rows  # never "failed"
-    summary = (hub / "summary.md").read_text()
-    assert "**interrupted**" in summary and "Interrupted by the user" in summary
+    return hub, err
 
 
 def _assert_cleanly_interrupted(hub: Path) -> None:
@@ -266,40 +267,20 @@ def _assert_cleanly_interrupted(hub: Path) -> None:
 
 
 def test_ctrl_c_on_a_ladder_writes_its_table_and_summary(tmp_path):
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "ptycho_helpers",
-            "ladder",
-            "--gridsize",
-            "1",
-            "--steps",
-            "100000",
-            "--seeds",
-            "1",
-            "--workers",
-            "1",
-            "--reports-dir",
-            str(tmp_path),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
+    proc = _spawn_cli(
+        "ladder",
+        "--gridsize",
+        "1",
+        "--steps",
+        "100000",
+        "--seeds",
+        "1",
+        "--workers",
+        "1",
+        "--reports-dir",
+        str(tmp_path),
     )
-    try:
-        _wait_for(lambda: _training_started(tmp_path, "*"), timeout=240)
-        os.killpg(proc.pid, signal.SIGINT)
-        _, err = proc.communicate(timeout=150)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-    assert proc.returncode == 130, err[-2000:]
-    assert "Traceback" not in err, err[-3000:]
-    hub = next(tmp_path.iterdir())
-    assert f"hub: {hub}\n" in err
-    _assert_cleanly_interrupted(hub)
+    hub, _ = _ctrl_c_when_training(proc, tmp_path, timeout=240)
     assert (hub / "ladder.md").is_file()
     assert "Interrupted by the user" in (hub / "summary.md").read_text()
 
@@ -355,31 +336,40 @@ def test_npz_edge_cases_are_clear_errors(tmp_path):
             interchange.import_npz(tmp_path / "bad.npz")
 
 
-def test_data_whose_positions_span_a_huge_canvas_is_refused_before_a_hub(tmp_path):
-    """Issue 29 T5: a --data file without objectGuess whose positions span 1e6 px died in
-    the kernel (MemoryError: 7.57 TiB in the telemetry); the preflight sizes the canvas."""
-    n, N = 64, 32
+def _wide_scan(n, N):
     rng = np.random.default_rng(0)
-    np.savez(
-        tmp_path / "wide.npz",
-        xcoords=rng.uniform(0, 1e6, n),
-        ycoords=rng.uniform(0, 1e6, n),
-        diffraction=np.ones((n, N, N), np.float32),
-        probeGuess=np.ones((N, N), np.complex64),
-    )
+    x, y = rng.uniform(0, 1e6, n), rng.uniform(0, 1e6, n)
+    return {"xcoords": x, "ycoords": y, "diffraction": np.ones((n, N, N), np.float32)}
+
+
+def _empty_training_split(n, N):
+    y = np.linspace(0, 100, n)
+    d = np.zeros((n, N, N), np.float32)
+    d[y > 50] = 1.0  # the test split has counts
+    d[0, 3, 3] = 1.0  # one pixel in the training split
+    return {"xcoords": np.linspace(0, 100, n), "ycoords": y, "diffraction": d}
+
+
+@pytest.mark.parametrize(
+    "make, needle",
+    [
+        # positions spanning 1e6 px died in the kernel (MemoryError: 7.57 TiB in the telemetry)
+        (_wide_scan, "are xcoords/ycoords in pixels?"),
+        # a training split all zero but one pixel ran and diverged in the kernel
+        (_empty_training_split, "patterns without counts"),
+    ],
+    ids=["huge-canvas", "empty-training-split"],
+)
+def test_imported_data_the_kernel_cannot_use_is_refused_before_a_hub(tmp_path, make, needle):
+    """Issue 29 T5: --data files refused by the plan (exit 2, one line, no hub)."""
+    n, N = 64, 32
+    np.savez(tmp_path / "data.npz", probeGuess=np.ones((N, N), np.complex64), **make(n, N))
     res = _cli(
-        "run",
-        "gs1_ideal",
-        "--data",
-        str(tmp_path / "wide.npz"),
-        "--group-count",
-        "8",
-        "--reports-dir",
-        str(tmp_path / "R"),
-        cwd=tmp_path,
-    )
+        "run", "gs1_ideal", "--data", str(tmp_path / "data.npz"), "--group-count", "8",
+        "--reports-dir", str(tmp_path / "R"), cwd=tmp_path,
+    )  # fmt: skip
     assert res.returncode == 2, res.stderr[-2000:]
-    assert "are xcoords/ycoords in pixels?" in res.stderr.strip().splitlines()[-1]
+    assert needle in res.stderr.strip().splitlines()[-1]
     assert not (tmp_path / "R").exists()
 
 
@@ -530,52 +520,10 @@ def test_a_full_file_system_is_refused_and_leaves_no_hub(tmp_path):
         subprocess.run(["umount", str(mnt)], capture_output=True)
 
 
-def test_output_errors_name_the_users_path_and_dangling_reports_links_are_named(tmp_path):
-    """Issue 29: a write error named the hidden temporary file (``/tmp/.tq.v394cp2a.json``)
-    instead of the path given; a dangling or looping symlink as --reports-dir was "File exists"."""
-    res = _cli(
-        "reassembly-report",
-        "gs1_ideal",
-        "--output-json",
-        str(tmp_path),
-        "--output-markdown",
-        str(tmp_path / "t.md"),
-        cwd=tmp_path,
-    )
-    assert res.returncode == 2 and res.stderr.strip().splitlines()[-1] == f"error: Is a directory: {tmp_path}"
+def test_dangling_or_looping_reports_links_are_named(tmp_path):
+    """Issue 29: a dangling or looping symlink as --reports-dir was reported as "File exists"."""
     (tmp_path / "loop").symlink_to(tmp_path / "loop")
     (tmp_path / "dangling").symlink_to(tmp_path / "nowhere" / "x")
     for link in ("loop", "dangling"):
         res = _cli("run", "gs1_ideal", "--reports-dir", str(tmp_path / link), cwd=tmp_path)
         assert res.returncode == 2 and "is a symbolic link to nothing" in res.stderr, res.stderr[-800:]
-
-
-def test_imported_data_with_an_empty_training_split_is_refused_before_a_hub(tmp_path):
-    """Issue 29 T5: a --data file whose training split (small y) is all zero except one
-    pixel ran and diverged in the kernel; now the plan refuses it."""
-    n, N = 64, 32
-    d = np.zeros((n, N, N), np.float32)
-    y = np.linspace(0, 100, n)
-    d[y > 50] = 1.0  # the test split has counts
-    d[0, 3, 3] = 1.0  # one pixel in the training split
-    np.savez(
-        tmp_path / "empty_train.npz",
-        xcoords=np.linspace(0, 100, n),
-        ycoords=y,
-        diffraction=d,
-        probeGuess=np.ones((N, N), np.complex64),
-    )
-    res = _cli(
-        "run",
-        "gs1_ideal",
-        "--data",
-        str(tmp_path / "empty_train.npz"),
-        "--group-count",
-        "8",
-        "--reports-dir",
-        str(tmp_path / "R"),
-        cwd=tmp_path,
-    )
-    assert res.returncode == 2, res.stderr[-2000:]
-    assert "the training split of" in res.stderr and "patterns without counts" in res.stderr
-    assert not (tmp_path / "R").exists()
