@@ -25,6 +25,11 @@ def _request_stop(hub: str, sig: str) -> None:
     _STOP_REQUESTS[hub] = sig
 
 
+def _interrupted(sig: str) -> dict[str, str]:
+    """The status of a task stopped by ``sig`` (what ``run`` records for its run)."""
+    return {"status": "interrupted", "error": f"interrupted ({sig})"}
+
+
 def _run_task(hub: str, task: dict[str, Any], tf_threads: int | None) -> dict[str, Any]:
     """Executed on a Dask worker: one papermill run; never raises for a failed scenario.
 
@@ -35,11 +40,7 @@ def _run_task(hub: str, task: dict[str, Any], tf_threads: int | None) -> dict[st
 
     env = {"PTYCHO_TF_THREADS": str(tf_threads)} if tf_threads else None
     if _STOP_REQUESTS.get(hub):  # handed to this worker before the stop: never started
-        return {
-            "scenario": task["run_name"],
-            "status": "interrupted",
-            "error": f"interrupted ({_STOP_REQUESTS[hub]})",
-        }
+        return {"scenario": task["run_name"], **_interrupted(_STOP_REQUESTS[hub])}
     try:
         row = runs.execute_scenario(
             Path(hub),
@@ -50,8 +51,7 @@ def _run_task(hub: str, task: dict[str, Any], tf_threads: int | None) -> dict[st
             stop=lambda: _STOP_REQUESTS.get(hub),
         )
     except KeyboardInterrupt as exc:
-        sig = runs.signal_name(exc)
-        row = {"scenario": task["run_name"], "status": "interrupted", "error": f"interrupted ({sig})"}
+        row = {"scenario": task["run_name"], **_interrupted(runs.signal_name(exc))}
     except Exception as exc:  # noqa: BLE001 - reported per task, the sweep goes on
         row = {"scenario": task["run_name"], "status": "failed", "error": f"{type(exc).__name__}: {exc}"}
     return row
@@ -218,11 +218,11 @@ def _settle_interrupted(folder: Path, exc: BaseException) -> dict[str, Any]:
     from .hub.status import mark as _mark
     from .runs import PARTIAL_NOTEBOOK, _publish_notebook, signal_name
 
-    error = f"interrupted ({signal_name(exc)})"
+    row = _interrupted(signal_name(exc))
     if folder.is_dir():
         _publish_notebook(folder / PARTIAL_NOTEBOOK, folder / "scenario_run.ipynb")
-        _mark(folder, "interrupted", error)
-    return {"status": "interrupted", "error": error}
+        _mark(folder, row["status"], row["error"])
+    return row
 
 
 def _close_quietly(client, cluster) -> None:

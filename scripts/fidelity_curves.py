@@ -26,6 +26,8 @@ import json
 import sys
 from pathlib import Path
 
+from learning_curves import complete_runs  # the scripts folder is on sys.path when run
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "docs" / "data" / "reference_fidelity.json"
 PAGE = ROOT / "docs" / "reference_fidelity.md"
@@ -52,40 +54,34 @@ def reference_rows(path: Path) -> list[dict]:
 
 def workbook_runs(hubs: list[Path]) -> list[dict]:
     runs = []
-    for hub in hubs:
-        for curve_path in sorted(hub.glob("*_grid/train_outputs/learning_curve.json")):
-            folder = curve_path.parents[1]
-            meta = json.loads((folder / "run_metadata.json").read_text())
-            if meta.get("status") != "complete":
-                continue
-            c = json.loads(curve_path.read_text())
-            if "amp_ssim_reference" not in c:
-                continue
-            settings = meta.get("settings", {})
-            ref = json.loads((folder / "comparison_metrics.json").read_text())["reference"]
-            rows = []
-            for i, step in enumerate(c["step"]):
-                row = {"step": int(step), "amp_ssim": round(c["amp_ssim_reference"][i], 4)}
-                if "pearson_r_reference" in c:
-                    row["pearson_r"] = round(c["pearson_r_reference"][i], 4)
-                rows.append(row)
-            runs.append(
-                {
-                    "scenario": folder.name,
-                    "hub": hub.name,
-                    "seed": settings.get("seed"),
-                    "amp_activation": settings.get("amp_activation"),
-                    "intensity_scale": settings.get("intensity_scale", "data"),
-                    "precision": settings.get("precision", "float32"),
-                    "intensity_scale_learned": meta.get("scales", {}).get("intensity_scale_learned"),
-                    "steps": meta.get("training", {}).get("steps_run"),
-                    "git_sha": (meta.get("git_sha") or "")[:7] or None,
-                    "final_reference_ssim": round(ref["amplitude"]["ssim"], 4),
-                    "final_pearson_r": round(ref["amplitude"]["pearson_r"], 4),
-                    "flat_ssim": round(ref["flat_baseline"]["ssim"], 4),
-                    "rows": rows,
-                }
-            )
+    for hub, folder, meta, c in complete_runs(hubs, "*_grid"):
+        if "amp_ssim_reference" not in c:
+            continue
+        settings = meta.get("settings", {})
+        ref = json.loads((folder / "comparison_metrics.json").read_text())["reference"]
+        rows = []
+        for i, step in enumerate(c["step"]):
+            row = {"step": int(step), "amp_ssim": round(c["amp_ssim_reference"][i], 4)}
+            if "pearson_r_reference" in c:
+                row["pearson_r"] = round(c["pearson_r_reference"][i], 4)
+            rows.append(row)
+        runs.append(
+            {
+                "scenario": folder.name,
+                "hub": hub.name,
+                "seed": settings.get("seed"),
+                "amp_activation": settings.get("amp_activation"),
+                "intensity_scale": settings.get("intensity_scale", "data"),
+                "precision": settings.get("precision", "float32"),
+                "intensity_scale_learned": meta.get("scales", {}).get("intensity_scale_learned"),
+                "steps": meta.get("training", {}).get("steps_run"),
+                "git_sha": (meta.get("git_sha") or "")[:7] or None,
+                "final_reference_ssim": round(ref["amplitude"]["ssim"], 4),
+                "final_pearson_r": round(ref["amplitude"]["pearson_r"], 4),
+                "flat_ssim": round(ref["flat_baseline"]["ssim"], 4),
+                "rows": rows,
+            }
+        )
     return runs
 
 

@@ -15,18 +15,24 @@ import json
 from pathlib import Path
 
 
-def collect(hubs: list[Path], match: str | None = None) -> dict[str, dict]:
-    curves = {}
+def complete_runs(hubs: list[Path], pattern: str = "*"):
+    """``(hub, run folder, run_metadata, learning curve)`` of every complete run whose
+    folder name matches ``pattern`` (a glob) in the given hubs, in name order (also read by
+    ``fidelity_curves.py`` and ``precision_curves.py``)."""
     for hub in hubs:
-        for path in sorted(hub.glob("*/train_outputs/learning_curve.json")):
-            run = path.parents[1].name
-            if match and match not in run:
-                continue
-            meta = json.loads((path.parents[1] / "run_metadata.json").read_text())
-            if meta.get("status") != "complete":
-                continue
-            curves[f"{hub.name}/{run}"] = json.loads(path.read_text())
-    return curves
+        for path in sorted(hub.glob(f"{pattern}/train_outputs/learning_curve.json")):
+            folder = path.parents[1]
+            meta = json.loads((folder / "run_metadata.json").read_text())
+            if meta.get("status") == "complete":
+                yield hub, folder, meta, json.loads(path.read_text())
+
+
+def collect(hubs: list[Path], match: str | None = None) -> dict[str, dict]:
+    return {
+        f"{hub.name}/{folder.name}": curve
+        for hub, folder, _, curve in complete_runs(hubs)
+        if not match or match in folder.name
+    }
 
 
 def plot(curves: dict[str, dict], out: Path) -> None:

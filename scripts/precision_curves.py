@@ -19,6 +19,8 @@ import statistics
 import sys
 from pathlib import Path
 
+from learning_curves import complete_runs  # the scripts folder is on sys.path when run
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "docs" / "data" / "precision_curves.json"
 PAGE = ROOT / "docs" / "benchmarks.md"
@@ -28,29 +30,23 @@ STEPS = (500, 1000, 1500, 2000)
 
 def runs_of(hubs: list[Path]) -> list[dict]:
     out = []
-    for hub in hubs:
-        for curve_path in sorted(hub.glob("*/train_outputs/learning_curve.json")):
-            folder = curve_path.parents[1]
-            meta = json.loads((folder / "run_metadata.json").read_text())
-            if meta.get("status") != "complete":
-                continue
-            c = json.loads(curve_path.read_text())
-            key = "amp_ssim_reference" if "amp_ssim_reference" in c else "amp_ssim"
-            settings = meta.get("settings", {})
-            steps = int(meta.get("training", {}).get("steps_run") or c["step"][-1])
-            out.append(
-                {
-                    "scenario": meta["scenario"],
-                    "precision": settings.get("precision", "float32"),
-                    "seed": settings.get("seed"),
-                    "object_seed": meta.get("seeds", {}).get("object_seed"),
-                    "metric": "reference metric, whole test object" if key != "amp_ssim" else "masked SSIM",
-                    "git_sha": (meta.get("git_sha") or "")[:7] or None,
-                    "hub": hub.name,
-                    "train_s_per_step": round(meta["timings_s"]["train"] / steps, 4),
-                    "curve": {int(s): round(v, 4) for s, v in zip(c["step"], c[key], strict=True)},
-                }
-            )
+    for hub, _, meta, c in complete_runs(hubs):
+        key = "amp_ssim_reference" if "amp_ssim_reference" in c else "amp_ssim"
+        settings = meta.get("settings", {})
+        steps = int(meta.get("training", {}).get("steps_run") or c["step"][-1])
+        out.append(
+            {
+                "scenario": meta["scenario"],
+                "precision": settings.get("precision", "float32"),
+                "seed": settings.get("seed"),
+                "object_seed": meta.get("seeds", {}).get("object_seed"),
+                "metric": "reference metric, whole test object" if key != "amp_ssim" else "masked SSIM",
+                "git_sha": (meta.get("git_sha") or "")[:7] or None,
+                "hub": hub.name,
+                "train_s_per_step": round(meta["timings_s"]["train"] / steps, 4),
+                "curve": {int(s): round(v, 4) for s, v in zip(c["step"], c[key], strict=True)},
+            }
+        )
     return out
 
 

@@ -17,8 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..core.io import read_json
-from .metadata import process_alive
-from .status import hub_status_path
+from .status import settled
 
 
 class ImageScores(BaseModel):
@@ -318,14 +317,7 @@ def run_rows(folder: str | Path) -> list[dict[str, Any]]:
         meta = read_json(folder / "run_metadata.json")
     except (OSError, ValueError):
         meta = {"status": "unreadable" if (folder / "run_metadata.json").exists() else "incomplete"}
-    final = hub_status_path(folder)  # the launcher's status when the folder refused it
-    if final.is_file():
-        try:
-            meta = {**meta, **{k: v for k, v in read_json(final).items() if k in ("status", "error")}}
-        except (OSError, ValueError):
-            pass
-    if meta.get("status") == "running" and not process_alive(meta.get("host")):
-        meta = {**meta, "status": "incomplete"}  # its kernel is gone
+    meta = settled(folder, meta)
     if (folder / "comparison_metrics.json").is_file():
         try:
             comp = read(Comparison, folder / "comparison_metrics.json")

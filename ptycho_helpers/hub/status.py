@@ -18,6 +18,23 @@ def hub_status_path(folder: Path) -> Path:
     return folder.parent / f"{folder.name}_status.json"
 
 
+def settled(folder: Path, meta: dict[str, Any]) -> dict[str, Any]:
+    """A run's metadata as every reader reports it: the launcher's status beside the folder
+    (:func:`hub_status_path`) wins, and ``running`` whose kernel is gone is ``incomplete``."""
+    final = hub_status_path(folder)
+    if final.is_file():
+        try:
+            meta = {
+                **meta,
+                **{k: v for k, v in artifacts.read_json(final).items() if k in ("status", "error")},
+            }
+        except (OSError, ValueError):
+            pass
+    if meta.get("status") == "running" and not metadata.process_alive(meta.get("host")):
+        meta = {**meta, "status": "incomplete"}  # nobody is running it now: the process died
+    return meta
+
+
 def mark(folder: Path, status: str, error: str | None) -> None:
     """Set the final status in run_metadata.json (or status.json if the run never started);
     if the folder refuses the write, in :func:`hub_status_path` (and raise if that fails too)."""
@@ -50,20 +67,18 @@ def mark_in_folder(folder: Path, status: str, error: str | None) -> None:
 def scenario_status(hub: Path, scenario: str) -> dict[str, Any]:
     """Status row of one scenario in a hub (reads what is there; never writes)."""
     folder = hub / scenario
-    for p in (hub_status_path(folder), folder / "run_metadata.json", folder / "status.json"):
+    for p in (folder / "run_metadata.json", folder / "status.json"):
         if p.exists():
-            data = artifacts.read_json(p)
-            status = data.get("status", "incomplete")
-            if status == "running" and not metadata.process_alive(data.get("host")):
-                status = "incomplete"  # nobody is running it now: the process died
+            data = settled(folder, artifacts.read_json(p))
             return {
                 "scenario": scenario,
-                "status": status,
+                "status": data.get("status", "incomplete"),
                 "error": data.get("error"),
                 "headline": data.get("headline"),
                 "timings_s": data.get("timings_s"),
             }
-    return {"scenario": scenario, "status": "incomplete", "error": "no metadata written"}
+    data = settled(folder, {"status": "incomplete", "error": "no metadata written"})
+    return {"scenario": scenario, "status": data["status"], "error": data["error"]}
 
 
 def find_incomplete(reports_dir: str | Path) -> list[tuple[str, str, str]]:
@@ -76,19 +91,11 @@ def find_incomplete(reports_dir: str | Path) -> list[tuple[str, str, str]]:
     for meta_path in sorted(root.glob("*/*/run_metadata.json")):
         try:
             meta = artifacts.read_json(meta_path)
-            status = meta.get("status")
-            if status == "running" and metadata.process_alive(meta.get("host")):
-                continue
-            if hub_status_path(meta_path.parent).is_file():  # settled by its launcher
-                continue
+            status = (
+                settled(meta_path.parent, meta).get("status") if meta.get("status") == "running" else None
+            )
         except (OSError, ValueError):
             status = "unreadable"
-        if status in ("running", "unreadable"):
-            out.append(
-                (
-                    meta_path.parent.parent.name,
-                    meta_path.parent.name,
-                    "incomplete" if status == "running" else status,
-                )
-            )
+        if status in ("incomplete", "unreadable"):
+            out.append((meta_path.parent.parent.name, meta_path.parent.name, status))
     return out

@@ -157,8 +157,9 @@ def check_splits_have_signal(data, split_fraction: float, path: str) -> None:
     empty patterns trains on nothing (its data scale is ~0 and the run diverges with a
     misleading hint)."""
     train, test = split_indices_by_axis(data.ycoords, split_fraction)
+    has_counts = np.any(data.diffraction > 0, axis=(1, 2))  # per pattern, no copy of a split
     for name, idx in (("training", train), ("test", test)):
-        empty = int(np.sum(~np.any(data.diffraction[idx] > 0, axis=(1, 2))))
+        empty = int(np.sum(~has_counts[idx]))
         if 2 * empty > len(idx):
             raise ValueError(
                 f"the {name} split of {path!r} ({len(idx)} patterns by y, split_fraction {split_fraction}) has "
