@@ -169,6 +169,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--generator", action="append", default=[], metavar="FACTOR=WORD", help="e.g. D=ABC (a fraction)"
     )
     p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        dest="fixed",
+        metavar="KNOB=VALUE",
+        help="a setting held the same in every run, e.g. --set object_set=separate --set nphotons=1e4",
+    )
+    p.add_argument(
         "--seeds", type=int, nargs="+", default=[1, 2, 3], help="object+scan+init seeds (default 1 2 3)"
     )
     p.add_argument("--steps", type=_positive, default=500, help="optimiser steps of every run (default 500)")
@@ -249,6 +257,7 @@ def _run(args: argparse.Namespace) -> int:
             seeds=args.seeds,
             steps=args.steps,
             generators=args.generator,
+            fixed=args.fixed,
             scheduler=args.scheduler,
             workers=args.workers,
             reports_dir=args.reports_dir,

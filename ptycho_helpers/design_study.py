@@ -28,13 +28,33 @@ from .hub import artifacts, plotting, reporting
 from .hub import results as hub_results
 from .hub.viewer import table_markdown
 from .plan import plan_run
+from .knobs import SWEEP_TYPES
 from .sweep import _parse_value, _slug, estimated_cost
 from .tasks import INTERRUPTED_NOTE, check_scheduler, run_tasks
 
 logger = logging.getLogger(__name__)
 
-#: the scores a study analyses (``hub.results.run_rows`` keys of the PINN row)
-METRICS = ("amp_ssim", "ref_ssim")
+#: the scores a study analyses: the PINN row's masked and reference-metric SSIM
+#: (``hub.results.run_rows``), the flat image's masked SSIM, the fill-free scores (the
+#: reference metric on the largest covered rectangle, the interior-window masked SSIM) and
+#: the share of the cell's information ceiling ``(SSIM − flat)/(ceiling − flat)`` where the
+#: cell has one (gridsize 1: the twin bound) — ``run_scores``
+METRICS = ("amp_ssim", "ref_ssim", "flat_ssim", "ref_rect_ssim", "interior_ssim", "ceiling_share")
+
+
+def run_scores(folder: Path) -> dict[str, float | None]:
+    """The study's scores of one run folder (``None`` where the run has none)."""
+    pinn = [r for r in hub_results.run_rows(folder) if r["stage"] == "PINN"]
+    if not pinn:
+        return {}
+    out: dict[str, float | None] = {m: pinn[0].get(m) for m in ("amp_ssim", "ref_ssim", "flat_ssim")}
+    comp = hub_results.read_json(folder / "comparison_metrics.json") or {}
+    fill_free = comp.get("fill_free") or {}
+    rect = fill_free.get("reference_covered_rectangle") or {}
+    out["ref_rect_ssim"] = (rect.get("amplitude") or {}).get("ssim") if isinstance(rect, dict) else None
+    out["interior_ssim"] = fill_free.get("interior_masked_ssim")
+    out["ceiling_share"] = (comp.get("ceiling") or {}).get("normalised_pinn")
+    return out
 
 
 @contextlib.contextmanager
@@ -73,6 +93,25 @@ def parse_factor(text: str) -> tuple[str, dict[str, tuple[Any, Any]]]:
     return name, knobs
 
 
+def parse_fixed(items: list[str]) -> dict[str, Any]:
+    """``["object_set=separate", "nphotons=1e4"]`` → ``{"object_set": "separate", "nphotons": 1e4}``
+    (one value each: a study's held settings; the sweep's ``--set`` takes lists)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise ValueError(f"--set {item!r}: expected KNOB=VALUE")
+        knob, value = (s.strip() for s in item.split("=", 1))
+        knob = knob.replace("-", "_")
+        if knob not in SWEEP_TYPES:
+            raise ValueError(f"--set {knob}: unknown knob (see `run --help` for the knobs)")
+        if "," in value:
+            raise ValueError(f"--set {knob}={value}: a study holds one value; vary a knob with --factor")
+        if knob in out:
+            raise ValueError(f"--set {knob} given twice")
+        out[knob] = _parse_value(knob, value)
+    return out
+
+
 def plan_study(
     scenario: str,
     factors: list[str],
@@ -80,9 +119,11 @@ def plan_study(
     seeds: list[int],
     steps: int,
     generators: list[str] | None = None,
+    fixed: list[str] | None = None,
 ) -> dict[str, Any]:
     """The design and its task records ``{run_name, scenario, values, row, levels, seed}``,
-    every one validated by the kernel's planning code before anything runs."""
+    every one validated by the kernel's planning code before anything runs.  ``fixed``:
+    ``KNOB=VALUE`` settings held the same in every run (``--set``), recorded in the plan."""
     if len(seeds) < 3 or len(set(seeds)) != len(seeds):
         raise ValueError(f"--seeds {seeds}: give at least 3 distinct seeds (intervals over seeds)")
     if steps < 1:
@@ -98,6 +139,14 @@ def plan_study(
                     f"knob {k} is moved by factor {knob_owner.get(k, fname)!r} and {fname!r}, or is set by the study"
                 )
             knob_owner[k] = fname
+    held = parse_fixed(fixed or [])
+    for k in held:
+        if k in knob_owner or k in ("seed", "object_seed", "sim_seed", "steps"):
+            raise ValueError(
+                f"--set {k}: that knob is moved by factor {knob_owner[k]!r}"
+                if k in knob_owner
+                else f"--set {k}: that knob is set by the study (seeds from --seeds, steps from --steps)"
+            )
     gens = dict(g.split("=", 1) for g in (generators or []) if "=" in g)
     if len(gens) != len(generators or []) or not set(gens) <= set(parsed):
         raise ValueError(
@@ -108,7 +157,7 @@ def plan_study(
     design.check_design(X)
     tasks = []
     for row, levels in enumerate(X):
-        values: dict[str, Any] = {"steps": steps}
+        values: dict[str, Any] = {**held, "steps": steps}
         for fname, level in zip(names, levels, strict=True):
             values.update({k: v[0 if level < 0 else 1] for k, v in parsed[fname].items()})
         tag = "".join(f"{f}{'+' if lv > 0 else '-'}" for f, lv in zip(names, levels, strict=True))
@@ -128,6 +177,7 @@ def plan_study(
     return {
         "scenario": scenario,
         "factors": {f: {k: list(v) for k, v in parsed[f].items()} for f in names},
+        "fixed": held,
         "generators": gens,
         "names": names,
         "design": X.tolist(),
@@ -152,6 +202,8 @@ def plan_markdown(plan: dict[str, Any], workers: int) -> str:
     ]
     for f, knobs in plan["factors"].items():
         lines.append(f"- **{f}**: " + "; ".join(f"`{k}` {v[0]} → {v[1]}" for k, v in knobs.items()))
+    if plan.get("fixed"):
+        lines.append("- held in every run (`--set`): " + ", ".join(f"`{k}={v}`" for k, v in plan["fixed"].items()))
     if plan["generators"]:
         lines.append(f"- generators: {', '.join(f'{k} = {v}' for k, v in plan['generators'].items())}")
     aliased = [" = ".join(g) for g in plan["aliases"] if len(g) > 1]
@@ -172,16 +224,22 @@ def analyse(plan: dict[str, Any], scores: dict[str, dict[str, float | None]]) ->
     effects explain.  ``scores``: run name → {metric: value}.  Runs without a score are
     reported; a metric with any missing cell is not analysed."""
     names, X = plan["names"], np.array(plan["design"])
-    out: dict[str, Any] = {"metrics": {}, "missing": []}
+    out: dict[str, Any] = {"metrics": {}, "missing": [], "unavailable": []}
     for metric in METRICS:
         S = np.full((len(plan["seeds"]), len(X)), np.nan)
         for t in plan["tasks"]:
             v = (scores.get(t["run_name"]) or {}).get(metric)
-            if v is None:
-                out["missing"].append(f"{t['run_name']}: {metric}")
-            else:
+            if v is not None:
                 S[plan["seeds"].index(t["seed"]), t["row"]] = v
+        if np.isnan(S).all():  # no run has it (e.g. no ceiling for gridsize 2): not a gap
+            out["unavailable"].append(metric)
+            continue
         if np.isnan(S).any():
+            out["missing"] += [
+                f"{t['run_name']}: {metric}"
+                for t in plan["tasks"]
+                if np.isnan(S[plan["seeds"].index(t["seed"]), t["row"]])
+            ]
             continue
         t_ci = design.paired_t_intervals(names, X, S)
         boot = design.paired_bootstrap(names, X, S)
@@ -253,6 +311,7 @@ def run_study(
     seeds: list[int],
     steps: int,
     generators: list[str] | None = None,
+    fixed: list[str] | None = None,
     scheduler: str | None = None,
     workers: int = 2,
     reports_dir: str | Path | None = None,
@@ -261,7 +320,7 @@ def run_study(
 ) -> tuple[Path | None, int]:
     """Plan (printed with its estimated cost), run, analyse and write the study hub:
     ``plan.md``, ``study.json``, ``effects.md`` (table + verdict), ``effects.png``, summary."""
-    plan = plan_study(scenario, factors, seeds=seeds, steps=steps, generators=generators)
+    plan = plan_study(scenario, factors, seeds=seeds, steps=steps, generators=generators, fixed=fixed)
     echo(plan_markdown(plan, workers))
     if dry_run:
         return None, 0
@@ -271,10 +330,7 @@ def run_study(
     artifacts.write_text(hub / "plan.md", plan_markdown(plan, workers) + "\n")
     t0 = time.perf_counter()
     results, interrupted = run_tasks(hub, plan["tasks"], scheduler=scheduler, workers=workers)
-    scores = {}
-    for t in plan["tasks"]:
-        pinn = [r for r in hub_results.run_rows(hub / t["run_name"]) if r["stage"] == "PINN"]
-        scores[t["run_name"]] = {m: pinn[0].get(m) for m in METRICS} if pinn else {}
+    scores = {t["run_name"]: run_scores(hub / t["run_name"]) for t in plan["tasks"]}
     analysis = analyse(plan, scores)
     artifacts.write_json(hub / "study.json", {"plan": plan, "scores": scores, "analysis": analysis})
     text = [

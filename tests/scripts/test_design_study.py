@@ -65,6 +65,26 @@ def test_bad_plans_are_refused_before_anything_runs(kw, match):
         design_study.plan_study("gs2_grid", args.pop("factors"), **args)
 
 
+def test_held_settings_are_in_every_run_and_may_not_overlap_a_factor():
+    plan = design_study.plan_study(
+        "gs1_grid", FACTORS[:2], seeds=[1, 2, 3], steps=5, fixed=["object_set=separate", "nphotons=1e4"]
+    )
+    assert plan["fixed"] == {"object_set": "separate", "nphotons": 1e4}
+    assert all(t["values"]["object_set"] == "separate" and t["values"]["nphotons"] == 1e4 for t in plan["tasks"])
+    assert "held in every run (`--set`): `object_set=separate`, `nphotons=10000.0`" in design_study.plan_markdown(
+        plan, 2
+    )
+    for fixed, match in (
+        (["amp_activation=sigmoid"], "moved by factor 'U'"),
+        (["seed=3"], "set by the study"),
+        (["nphotons=1e4,1e6"], "holds one value"),
+        (["bogus=1"], "unknown knob"),
+        (["scan=grid", "object_set=halves"], "not supported"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            design_study.plan_study("gs1_grid", FACTORS[:2], seeds=[1, 2, 3], steps=5, fixed=fixed)
+
+
 def test_analysis_recovers_a_known_effect_and_writes_a_verdict(plan):
     """Synthetic scores: U raises SSIM by 0.10, everything else is seed level and noise."""
     rng = np.random.default_rng(0)
@@ -81,6 +101,7 @@ def test_analysis_recovers_a_known_effect_and_writes_a_verdict(plan):
     u = a["metrics"]["amp_ssim"]["effects"]["U"]
     assert u["low"] < 0.10 < u["high"] and u["low"] > 0
     assert "ref_ssim" not in a["metrics"] and len(a["missing"]) == 3  # one row × 3 seeds unscored
+    assert "ceiling_share" in a["unavailable"]  # no run has it: not counted as missing
     text = "\n".join(design_study.verdict_lines(plan, a))
     assert "- U: +0.09" in text or "- U: +0.10" in text
     assert "Missing scores (3)" in text
