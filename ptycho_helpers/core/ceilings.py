@@ -102,3 +102,91 @@ def normalised_score(score: float, flat: float, ceiling: float) -> float | None:
     ``None`` when the ceiling does not beat the flat image."""
     gap = ceiling - flat
     return None if gap <= 0 else (score - flat) / gap
+
+
+def _shifted(probe: np.ndarray, frac: np.ndarray) -> np.ndarray:
+    """The probe moved by ``frac`` = ``(fx, fy)`` px per member (Fourier shift): pixel ``i``
+    of the result is the probe at ``i − f``.  (..., 2) → (..., N, N) complex128."""
+    N = probe.shape[-1]
+    k = np.fft.fftfreq(N)
+    F = np.fft.fft2(probe)
+    ramp = np.exp(-2j * np.pi * (frac[..., 1, None, None] * k[:, None] + frac[..., 0, None, None] * k[None, :]))
+    return np.fft.ifft2(F * ramp)
+
+
+def group_solve(
+    diffraction: np.ndarray, positions: np.ndarray, probe: np.ndarray, iterations: int = 50
+) -> tuple[np.ndarray, np.ndarray]:
+    """A per-group classical solve with the known probe: each group's members jointly, on
+    one canvas per group, by error reduction with overlap (every iteration: each member's
+    exit wave keeps its far-field phase and takes the measured modulus; the canvas becomes
+    ``Σ conj(P_k)·ψ'_k / Σ|P_k|²`` where a probe lights it).  Starts flat at the members'
+    Parseval amplitude.  What a reconstructor that sees one group at a time can get from
+    the group's data: the gridsize-2 information ceiling of a cell.
+
+    A member at fractional canvas position ``q`` is modelled as the probe moved by the
+    fraction against the integer crop at ``floor(q)`` (the same far-field modulus as the
+    object moved by it, up to the simulation's bilinear sampling).
+
+    Parameters
+    ----------
+    diffraction : (g, C, N, N) measured amplitudes (fftshifted, like ``physics.error_reduction``)
+    positions : (g, C, 2) absolute member positions ``(x, y)``
+    probe : (N, N) complex, the known probe
+    iterations : int >= 1
+
+    Returns
+    -------
+    canvases : (g, L, L) complex128, each group's object
+    origins : (g, 2) int, object coordinates ``(x, y)`` of each canvas's pixel (0, 0)
+    """
+    d = np.asarray(diffraction, dtype=np.float64)
+    pos = np.asarray(positions, dtype=np.float64)
+    p = np.asarray(probe, dtype=np.complex128)
+    g, C, N = d.shape[0], d.shape[1], p.shape[-1]
+    if d.shape[2:] != (N, N) or pos.shape != (g, C, 2):
+        raise ValueError(f"diffraction (g, C, {N}, {N}) and positions (g, C, 2) expected, got {d.shape}, {pos.shape}")
+    if iterations < 1:
+        raise ValueError(f"iterations={iterations} must be >= 1")
+    base = np.floor(pos).astype(np.int64)
+    frac = pos - base
+    anchor = np.floor(pos.mean(axis=1)).astype(np.int64)
+    reach = int(np.abs(base - anchor[:, None, :]).max()) + 1
+    L = N + 2 * reach
+    origins = anchor - L // 2
+    corner = base - origins[:, None, :] - N // 2  # (g, C, 2) top-left of each member's crop
+    probes = _shifted(p, frac)  # (g, C, N, N)
+    p2 = np.abs(probes) ** 2
+    target = np.fft.ifftshift(d, axes=(-2, -1)) * N
+    a0 = np.sqrt(np.sum(d**2, axis=(1, 2, 3)) / (C * np.sum(np.abs(p) ** 2)))
+    canvas = np.broadcast_to(a0[:, None, None], (g, L, L)).astype(np.complex128)
+    gi = np.arange(g)[:, None, None]
+    ar = np.arange(N)
+    rows = [corner[:, k, 1, None, None] + ar[None, :, None] for k in range(C)]
+    cols = [corner[:, k, 0, None, None] + ar[None, None, :] for k in range(C)]
+    den = np.zeros((g, L, L))
+    for k in range(C):
+        den[gi, rows[k], cols[k]] += p2[:, k]
+    lit = den > 1e-6 * den.max()
+    for _ in range(int(iterations)):
+        num = np.zeros((g, L, L), dtype=np.complex128)
+        for k in range(C):
+            psi = probes[:, k] * canvas[gi, rows[k], cols[k]]
+            f = np.fft.fft2(psi)
+            f = f * (target[:, k] / np.maximum(np.abs(f), 1e-12))
+            num[gi, rows[k], cols[k]] += np.conj(probes[:, k]) * np.fft.ifft2(f)
+        canvas = np.where(lit, num / np.where(lit, den, 1.0), canvas)
+    return canvas, origins
+
+
+def crops_at(canvases: np.ndarray, origins: np.ndarray, centres: np.ndarray, N: int) -> np.ndarray:
+    """``N``×``N`` integer crops of each group's canvas, pixel ``N/2`` at each of the
+    group's integer ``centres`` (g, K, 2) in object coordinates → (g·K, N, N)."""
+    g, K = centres.shape[:2]
+    c = np.asarray(centres, dtype=np.int64) - origins[:, None, :] - N // 2
+    ar = np.arange(N)
+    out = np.empty((g, K, N, N), dtype=canvases.dtype)
+    gi = np.arange(g)[:, None, None]
+    for k in range(K):
+        out[:, k] = canvases[gi, c[:, k, 1, None, None] + ar[None, :, None], c[:, k, 0, None, None] + ar[None, None, :]]
+    return out.reshape(g * K, N, N)

@@ -188,6 +188,10 @@ def test_grid_scenario_runs_with_both_evaluations(tmp_path, scenario, groups):
     curve = json.loads((ctx.folder / "train_outputs" / "learning_curve.json").read_text())
     assert curve["step"] == [0, 3, 6] and len(curve["amp_ssim"]) == 3 and curve["loss"][0] is None
     assert c["classical"]["amplitude"]["ssim"] is not None  # data units multiplied back like the PINN's
+    # issue 27: every cell has its ceiling on its own region (gs2: a per-group classical solve)
+    ceil = c["ceiling"]
+    assert ceil["kind"].startswith("twin" if scenario == "gs1_grid" else "per-group classical solve")
+    assert c["baselines"]["flat"]["ssim"] < ceil["amp_ssim"] <= 1.0
     img = ev.reconstructed.stitched.image
     assert img.shape == (70, 70) and np.isfinite(img).all()  # 7 × 7 tiles of 10 px
     # regression: the stitched output is multiplied back to the object's units (it was not)
