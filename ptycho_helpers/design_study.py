@@ -27,8 +27,8 @@ from .core import design
 from .hub import artifacts, plotting, reporting
 from .hub import results as hub_results
 from .hub.viewer import table_markdown
-from .plan import plan_run
 from .knobs import SWEEP_TYPES
+from .plan import plan_run
 from .sweep import _parse_value, _slug, estimated_cost
 from .tasks import INTERRUPTED_NOTE, check_scheduler, run_tasks
 
@@ -203,7 +203,9 @@ def plan_markdown(plan: dict[str, Any], workers: int) -> str:
     for f, knobs in plan["factors"].items():
         lines.append(f"- **{f}**: " + "; ".join(f"`{k}` {v[0]} → {v[1]}" for k, v in knobs.items()))
     if plan.get("fixed"):
-        lines.append("- held in every run (`--set`): " + ", ".join(f"`{k}={v}`" for k, v in plan["fixed"].items()))
+        lines.append(
+            "- held in every run (`--set`): " + ", ".join(f"`{k}={v}`" for k, v in plan["fixed"].items())
+        )
     if plan["generators"]:
         lines.append(f"- generators: {', '.join(f'{k} = {v}' for k, v in plan['generators'].items())}")
     aliased = [" = ".join(g) for g in plan["aliases"] if len(g) > 1]

@@ -110,7 +110,9 @@ def _shifted(probe: np.ndarray, frac: np.ndarray) -> np.ndarray:
     N = probe.shape[-1]
     k = np.fft.fftfreq(N)
     F = np.fft.fft2(probe)
-    ramp = np.exp(-2j * np.pi * (frac[..., 1, None, None] * k[:, None] + frac[..., 0, None, None] * k[None, :]))
+    ramp = np.exp(
+        -2j * np.pi * (frac[..., 1, None, None] * k[:, None] + frac[..., 0, None, None] * k[None, :])
+    )
     return np.fft.ifft2(F * ramp)
 
 
@@ -145,7 +147,9 @@ def group_solve(
     p = np.asarray(probe, dtype=np.complex128)
     g, C, N = d.shape[0], d.shape[1], p.shape[-1]
     if d.shape[2:] != (N, N) or pos.shape != (g, C, 2):
-        raise ValueError(f"diffraction (g, C, {N}, {N}) and positions (g, C, 2) expected, got {d.shape}, {pos.shape}")
+        raise ValueError(
+            f"diffraction (g, C, {N}, {N}) and positions (g, C, 2) expected, got {d.shape}, {pos.shape}"
+        )
     if iterations < 1:
         raise ValueError(f"iterations={iterations} must be >= 1")
     base = np.floor(pos).astype(np.int64)
@@ -188,5 +192,7 @@ def crops_at(canvases: np.ndarray, origins: np.ndarray, centres: np.ndarray, N: 
     out = np.empty((g, K, N, N), dtype=canvases.dtype)
     gi = np.arange(g)[:, None, None]
     for k in range(K):
-        out[:, k] = canvases[gi, c[:, k, 1, None, None] + ar[None, :, None], c[:, k, 0, None, None] + ar[None, None, :]]
+        out[:, k] = canvases[
+            gi, c[:, k, 1, None, None] + ar[None, :, None], c[:, k, 0, None, None] + ar[None, None, :]
+        ]
     return out.reshape(g * K, N, N)

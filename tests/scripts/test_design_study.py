@@ -70,9 +70,12 @@ def test_held_settings_are_in_every_run_and_may_not_overlap_a_factor():
         "gs1_grid", FACTORS[:2], seeds=[1, 2, 3], steps=5, fixed=["object_set=separate", "nphotons=1e4"]
     )
     assert plan["fixed"] == {"object_set": "separate", "nphotons": 1e4}
-    assert all(t["values"]["object_set"] == "separate" and t["values"]["nphotons"] == 1e4 for t in plan["tasks"])
-    assert "held in every run (`--set`): `object_set=separate`, `nphotons=10000.0`" in design_study.plan_markdown(
-        plan, 2
+    assert all(
+        t["values"]["object_set"] == "separate" and t["values"]["nphotons"] == 1e4 for t in plan["tasks"]
+    )
+    assert (
+        "held in every run (`--set`): `object_set=separate`, `nphotons=10000.0`"
+        in design_study.plan_markdown(plan, 2)
     )
     for fixed, match in (
         (["amp_activation=sigmoid"], "moved by factor 'U'"),

@@ -131,13 +131,19 @@ def test_group_solve_recovers_an_overlapping_group_from_its_patterns():
     crops = ceilings.crops_at(canvases, origins, np.floor(pos), N)
     truth = physics.extract_patches(obj, np.floor(pos).reshape(-1, 2), N)
     c = slice(N // 2 - 5, N // 2 + 5)
-    r = [np.corrcoef(np.abs(a[c, c]).ravel(), np.abs(b[c, c]).ravel())[0, 1] for a, b in zip(crops, truth)]
+    r = [
+        np.corrcoef(np.abs(a[c, c]).ravel(), np.abs(b[c, c]).ravel())[0, 1]
+        for a, b in zip(crops, truth, strict=True)
+    ]
     assert min(r) > 0.99, r
     assert np.abs(crops[:, c, c]).mean() == pytest.approx(np.abs(truth[:, c, c]).mean(), rel=0.02)
     # one member alone cannot pin the object down as well (the overlap carries information)
     one, o1 = ceilings.group_solve(d[:, :1], pos[:, :1], probe, iterations=100)
     crop1 = ceilings.crops_at(one, o1, np.floor(pos[:, :1]), N)
-    r1 = [np.corrcoef(np.abs(a[c, c]).ravel(), np.abs(b[c, c]).ravel())[0, 1] for a, b in zip(crop1, truth[::4])]
+    r1 = [
+        np.corrcoef(np.abs(a[c, c]).ravel(), np.abs(b[c, c]).ravel())[0, 1]
+        for a, b in zip(crop1, truth[::4], strict=True)
+    ]
     assert np.mean(r1) < np.mean(r)
 
 
