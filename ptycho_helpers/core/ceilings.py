@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from . import physics
 from .metrics import reference_scores, ssim_map
 
 SSIM_WINDOW = 7
@@ -104,18 +105,6 @@ def normalised_score(score: float, flat: float, ceiling: float) -> float | None:
     return None if gap <= 0 else (score - flat) / gap
 
 
-def _shifted(probe: np.ndarray, frac: np.ndarray) -> np.ndarray:
-    """The probe moved by ``frac`` = ``(fx, fy)`` px per member (Fourier shift): pixel ``i``
-    of the result is the probe at ``i − f``.  (..., 2) → (..., N, N) complex128."""
-    N = probe.shape[-1]
-    k = np.fft.fftfreq(N)
-    F = np.fft.fft2(probe)
-    ramp = np.exp(
-        -2j * np.pi * (frac[..., 1, None, None] * k[:, None] + frac[..., 0, None, None] * k[None, :])
-    )
-    return np.fft.ifft2(F * ramp)
-
-
 def group_solve(
     diffraction: np.ndarray, positions: np.ndarray, probe: np.ndarray, iterations: int = 50
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -159,7 +148,7 @@ def group_solve(
     L = N + 2 * reach
     origins = anchor - L // 2
     corner = base - origins[:, None, :] - N // 2  # (g, C, 2) top-left of each member's crop
-    probes = _shifted(p, frac)  # (g, C, N, N)
+    probes = physics.shifted_probe(p, frac)  # (g, C, N, N)
     p2 = np.abs(probes) ** 2
     target = np.fft.ifftshift(d, axes=(-2, -1)) * N
     a0 = np.sqrt(np.sum(d**2, axis=(1, 2, 3)) / (C * np.sum(np.abs(p) ** 2)))

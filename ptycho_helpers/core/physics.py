@@ -286,8 +286,26 @@ def bilinear_shift(patches: np.ndarray, frac: np.ndarray) -> np.ndarray:
     return a * (1 - f[:, 1, None, None]) + nxt_y * f[:, 1, None, None]
 
 
+def shifted_probe(probe: np.ndarray, fractions: np.ndarray) -> np.ndarray:
+    """The probe moved by ``fractions`` ``(fx, fy)`` px (a Fourier shift, one per leading
+    index): pixel ``i`` of the result is the probe at ``i − f``.  Because
+    ``|F(P(i)·O(i + f))| = |F(P(i − f)·O(i))|``, a pattern measured at the fractional
+    position ``floor + f`` is explained in the ``floor`` frame by the object against this
+    probe.  (..., 2) → (..., N, N) complex128."""
+    p = np.asarray(probe, dtype=np.complex128)
+    f = np.asarray(fractions, dtype=np.float64)
+    k = np.fft.fftfreq(p.shape[-1])
+    ramp = np.exp(-2j * np.pi * (f[..., 1, None, None] * k[:, None] + f[..., 0, None, None] * k[None, :]))
+    return np.fft.ifft2(np.fft.fft2(p) * ramp)
+
+
 def error_reduction(
-    diffraction: np.ndarray, probe: np.ndarray, iterations: int, *, probe_mask: bool
+    diffraction: np.ndarray,
+    probe: np.ndarray,
+    iterations: int,
+    *,
+    probe_mask: bool,
+    fractions: np.ndarray | None = None,
 ) -> np.ndarray:
     """Each pattern brought back to real space by the known probe, alone (no overlap).
 
@@ -304,10 +322,14 @@ def error_reduction(
     probe : (N, N) complex, normalised
     iterations : int >= 0
     probe_mask : multiply the probe by the disk r < N/4 (as the model does)
+    fractions : (..., 2) optional ``(fx, fy)`` fractional part of each pattern's position;
+        given, each estimate is formed in its pattern's ``floor(position)`` frame (the
+        frame the model predicts and stitches in) by the probe moved by the fraction
+        (:func:`shifted_probe`), instead of at the fractional position itself
 
     Returns
     -------
-    (..., N, N) complex128 object estimates in the probe's frame
+    (..., N, N) complex128 object estimates in the probe's frame (or the ``floor`` frame)
     """
     d = np.asarray(diffraction, dtype=np.float64)
     p = np.asarray(probe, dtype=np.complex128)
@@ -316,13 +338,19 @@ def error_reduction(
         raise ValueError(f"diffraction patterns must be {N}x{N} like the probe, got {d.shape[-2:]}")
     if probe_mask:
         p = p * disk_mask(N)
-    p2 = np.abs(p) ** 2
-    a0 = np.sqrt(np.sum(d**2, axis=(-2, -1), keepdims=True) / p2.sum())
+    total = float(np.sum(np.abs(p) ** 2))  # Parseval: a shift keeps it
+    step = 1.0 / float(np.max(np.abs(p) ** 2))  # of the unmoved probe: the moved estimate is exact
+    if fractions is not None:
+        fr = np.asarray(fractions, dtype=np.float64)
+        if fr.shape != d.shape[:-2] + (2,):
+            raise ValueError(f"fractions must have shape {d.shape[:-2] + (2,)}, got {fr.shape}")
+        p = shifted_probe(p, fr)
+    a0 = np.sqrt(np.sum(d**2, axis=(-2, -1), keepdims=True) / total)
     target = np.fft.ifftshift(d, axes=(-2, -1)) * N  # |fft2(ψ)| = N·d
     obj = np.broadcast_to(a0, d.shape).astype(np.complex128)
     for _ in range(int(iterations)):
         psi = p * obj
         f = np.fft.fft2(psi, axes=(-2, -1))
         f = f * (target / np.maximum(np.abs(f), 1e-12))
-        obj = obj + np.conj(p) * (np.fft.ifft2(f, axes=(-2, -1)) - psi) / p2.max()
+        obj = obj + np.conj(p) * (np.fft.ifft2(f, axes=(-2, -1)) - psi) * step
     return obj

@@ -68,32 +68,68 @@ class BackProjection(ProbeLayer):
     1-homogeneous in ``d``, so it works on the input-gain-scaled diffraction as it is.
 
     Input ``(b, N, N, C)`` measured amplitudes (fftshifted, the model's input, i.e. the
-    data × the input gain α); output ``(b, N, N, 3C)``: ``[|O|, Re O, Im O]`` of each
-    member in object units (divided by α), the units the heads predict in.
-    The probe (× the disk r < N/4 when ``probe_mask``) is a non-trainable weight.
+    data × the input gain α), and with ``register`` also the geometry ``(b, C, 4)``
+    (``[dx, dy, fx, fy]``) as ``[diffraction, geometry]``; output ``(b, N, N, 3C)``:
+    ``[|O|, Re O, Im O]`` of each member in object units (divided by α), the units the
+    heads predict in.  The probe (× the disk r < N/4 when ``probe_mask``) is a
+    non-trainable weight.
+
+    ``register`` (issue 28): a pattern is measured at a fractional position ``floor + f``
+    but the model predicts and stitches its patch in the ``floor`` frame, and the physics
+    layer applies the fraction itself.  Registered, each member's estimate is formed
+    against the probe moved by ``f`` (``core.physics.shifted_probe``), i.e. directly in
+    the ``floor`` frame; unregistered (bundles saved before the fix) it sits at the
+    fractional position, ``f`` px off the frame the network's output is used in.
     """
 
-    def __init__(self, N: int, iterations: int, probe_mask: bool, input_gain: float = 1.0, **kwargs):
+    def __init__(
+        self,
+        N: int,
+        iterations: int,
+        probe_mask: bool,
+        input_gain: float = 1.0,
+        register: bool = False,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.input_gain = float(input_gain)
         self.N = int(N)
         self.iterations = int(iterations)
         self.probe_mask = bool(probe_mask)
+        self.register = bool(register)
+        k = np.fft.fftfreq(self.N).astype(np.float32)
+        self._ky, self._kx = k[:, None], k[None, :]
 
     def build(self, input_shape):
         self._build_probe(self.N, self.probe_mask)
 
-    def call(self, x):
+    def _registered_probe(self, pr, pi, geometry):
+        """(b, C, N, N) real and imaginary parts of the probe moved by each member's
+        fraction: pixel ``i`` is the probe at ``i − f`` (Fourier shift)."""
+        g = ops.cast(geometry, "float32")
+        fx = g[..., 2][..., None, None]
+        fy = g[..., 3][..., None, None]
+        phi = (-2.0 * math.pi) * (fy * ops.convert_to_tensor(self._ky) + fx * ops.convert_to_tensor(self._kx))
+        c, s = ops.cos(phi), ops.sin(phi)
+        F_re, F_im = ops.fft2((pr, pi))
+        return ops.ifft2((F_re * c - F_im * s, F_re * s + F_im * c))
+
+    def call(self, inputs):
+        x, geometry = (inputs[0], inputs[1]) if isinstance(inputs, (list, tuple)) else (inputs, None)
+        if self.register and geometry is None:
+            raise ValueError("a registered BackProjection needs [diffraction, geometry]")
         N, h = self.N, self.N // 2
         d = ops.transpose(ops.cast(x, "float32"), (0, 3, 1, 2))  # (b, C, N, N)
         d = ops.relu(d)
         pr, pi = self._masked_probe()
-        p2 = pr**2 + pi**2
-        a0 = ops.sqrt(ops.sum(d**2, axis=(2, 3), keepdims=True) / ops.sum(p2))
+        total = ops.sum(pr**2 + pi**2)  # Parseval: the shift keeps it
+        step = 1.0 / ops.max(pr**2 + pi**2)  # of the unmoved probe (numpy twin: the same)
+        if self.register:
+            pr, pi = self._registered_probe(pr, pi, geometry)
+        a0 = ops.sqrt(ops.sum(d**2, axis=(2, 3), keepdims=True) / total)
         target = ops.roll(d, shift=(-h, -h), axis=(2, 3)) * float(N)  # unshifted |fft2| = N·d
         o_re = a0 * ops.ones_like(d)
         o_im = ops.zeros_like(d)
-        step = 1.0 / ops.max(p2)
         for _ in range(self.iterations):
             s_re, s_im = o_re * pr - o_im * pi, o_re * pi + o_im * pr
             f_re, f_im = ops.fft2((s_re, s_im))
@@ -108,7 +144,12 @@ class BackProjection(ProbeLayer):
         return ops.transpose(out, (0, 2, 3, 1))
 
     def compute_output_shape(self, input_shape):
-        return (*input_shape[:-1], 3 * input_shape[-1])
+        shape = (
+            input_shape[0]
+            if isinstance(input_shape, (list, tuple)) and isinstance(input_shape[0], (list, tuple))
+            else input_shape
+        )
+        return (*shape[:-1], 3 * shape[-1])
 
     def get_config(self):
         return {
@@ -117,6 +158,7 @@ class BackProjection(ProbeLayer):
             "iterations": self.iterations,
             "probe_mask": self.probe_mask,
             "input_gain": self.input_gain,
+            "register": self.register,
         }
 
 

@@ -51,7 +51,7 @@ def predict_patches(model, data: GroupedData, *, input_gain: float, batch_size: 
     d = data.diffraction
     if not np.all(np.isfinite(d)):
         raise ValueError("diffraction contains NaN or inf")
-    expected = tuple(model.inputs[0].shape[1:])
+    expected = tuple(model.inputs[0].shape[1:])  # [diffraction] or [diffraction, geometry]
     if tuple(d.shape[1:]) != expected:
         raise ValueError(f"diffraction groups have shape {d.shape[1:]}, the model expects {expected}")
     if batch_size < 1:
@@ -61,6 +61,8 @@ def predict_patches(model, data: GroupedData, *, input_gain: float, batch_size: 
     out = np.empty((g, K, N, N), dtype=np.complex64)
     for start in range(0, g, batch_size):
         x = (input_gain * d[start : start + batch_size]).astype(np.float32)
+        if len(model.inputs) == 2:  # a registered physics input reads each member's fraction
+            x = [x, data.geometry[start : start + batch_size].astype(np.float32)]
         amp, phase = model(x, training=False)
         amp = np.transpose(ops.convert_to_numpy(amp), (0, 3, 1, 2))  # any backend (torch: detached)
         phase = np.transpose(ops.convert_to_numpy(phase), (0, 3, 1, 2))

@@ -226,10 +226,11 @@ def _build(config: ModelConfig, probe: np.ndarray) -> PINN:
             config.backprojection,
             config.probe_mask,
             config.input_gain,
+            register=True,
             name="backprojection",
             dtype="float32",
         )
-        back = bp_layer(x_in)
+        back = bp_layer([x_in, geo_in])  # formed in each member's floor(position) frame
     if config.input_transform == "log":
         h = LogCounts(config.input_counts_scale, name="log_counts")(h)
     elif config.input_transform == "linear+log":  # bright-centre cue and high-angle detail side by side
@@ -293,14 +294,19 @@ def _build(config: ModelConfig, probe: np.ndarray) -> PINN:
     physics.set_probe(p)
     if back is not None:
         bp_layer.set_probe(p)
-    diffraction_to_obj = keras.Model(x_in, [amp, phase], name="diffraction_to_obj")
+    obj_inputs = [x_in, geo_in] if back is not None else x_in  # the registered input reads the fractions
+    diffraction_to_obj = keras.Model(obj_inputs, [amp, phase], name="diffraction_to_obj")
     return PINN(config, autoencoder, diffraction_to_obj)
 
 
 def inference_model(autoencoder: keras.Model) -> keras.Model:
-    """Rebuild ``diffraction -> [amp, phase]`` from a (loaded) autoencoder by layer name."""
+    """Rebuild ``diffraction -> [amp, phase]`` from a (loaded) autoencoder by layer name
+    (``[diffraction, geometry] -> [amp, phase]`` when its physics input is registered)."""
+    inputs = autoencoder.get_layer("diffraction").output
+    if any(isinstance(layer, BackProjection) and layer.register for layer in autoencoder.layers):
+        inputs = [inputs, autoencoder.get_layer("geometry").output]
     return keras.Model(
-        autoencoder.get_layer("diffraction").output,
+        inputs,
         [autoencoder.get_layer("amp").output, autoencoder.get_layer("phase").output],
         name="diffraction_to_obj",
     )

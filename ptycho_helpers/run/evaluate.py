@@ -151,7 +151,13 @@ def backprojection_stitched(recon, M: int) -> Any:
     trained, rec = recon.trained, recon.rec
     cfg, test = trained.pinn.config, trained.groups.test
     d = np.transpose(test.diffraction, (0, 3, 1, 2))  # (g, C, N, N)
-    est = physics.error_reduction(d, trained.groups.sim.probe, cfg.backprojection, probe_mask=cfg.probe_mask)
+    est = physics.error_reduction(
+        d,
+        trained.groups.sim.probe,
+        cfg.backprojection,
+        probe_mask=cfg.probe_mask,
+        fractions=test.geometry[..., 2:],  # in each member's floor frame, as the model forms it
+    )
     est = est.reshape(-1, cfg.N, cfg.N) * physics.support_mask(cfg.N, cfg.probe_big)
     patches = combined_patches(est, test, cfg) * trained.groups.sim.unit_scale
     return reassemble_patches(patches, rec.positions, M)

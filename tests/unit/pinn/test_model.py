@@ -239,18 +239,23 @@ def test_backprojection_layer_equals_numpy_twin_and_starts_the_heads(rng, gridsi
     obj = rng.uniform(1.0, 3.0, (3, C, N, N)) * np.exp(1j * rng.uniform(-0.5, 0.5, (3, C, N, N)))
     d = np.sqrt(physics.far_field_intensity(obj * probe * physics.disk_mask(N)))
     x = (0.3 * np.transpose(d, (0, 2, 3, 1))).astype(np.float32)  # input-gain scaled
-    want = physics.error_reduction(d, probe, 4, probe_mask=True)  # (3, C, N, N), object units
-    layer = BackProjection(N, 4, True, input_gain=0.3)
+    geo = np.zeros((3, C, 4), np.float32)
+    geo[..., 2:] = rng.uniform(0, 1, (3, C, 2))  # fractional positions: the registered frame
+    want = physics.error_reduction(d, probe, 4, probe_mask=True, fractions=geo[..., 2:])  # object units
+    layer = BackProjection(N, 4, True, input_gain=0.3, register=True)
     layer.build(x.shape)
     layer.set_probe(probe)
-    got = np.transpose(keras.ops.convert_to_numpy(layer(keras.ops.convert_to_tensor(x))), (0, 3, 1, 2))
+    tensors = [keras.ops.convert_to_tensor(x), keras.ops.convert_to_tensor(geo)]
+    got = np.transpose(keras.ops.convert_to_numpy(layer(tensors)), (0, 3, 1, 2))
     tol = 2e-4 * np.abs(want).max()
     assert_allclose(got[:, :C], np.abs(want), atol=tol)
     assert_allclose(got[:, C : 2 * C], want.real, atol=tol)
     assert_allclose(got[:, 2 * C :], want.imag, atol=tol)
+    unregistered = physics.error_reduction(d, probe, 4, probe_mask=True)
+    assert np.abs(unregistered - want).max() > 50 * tol  # the fractions do move the estimate
 
     cfg = ModelConfig(N=N, gridsize=gridsize, combine_pad=8, backprojection=4, input_gain=0.3)
-    amp, phase = (keras.ops.convert_to_numpy(t) for t in build_model(cfg, probe).diffraction_to_obj(x))
+    amp, phase = (keras.ops.convert_to_numpy(t) for t in build_model(cfg, probe).diffraction_to_obj([x, geo]))
     c = slice(N // 4, 3 * N // 4)
     want_t = np.transpose(want, (0, 2, 3, 1))
     assert_allclose(amp[:, c, c], np.abs(want_t)[:, c, c], atol=5e-3 * np.abs(want).max())
