@@ -47,10 +47,17 @@ class RunInspector:
         self.hub = w.Dropdown(options=hubs, description="hub")
         self.run = w.Dropdown(options=[], description="run")
         self.view = w.Dropdown(options=VIEWS, value="amplitude", description="view")
-        self.vmax = w.FloatSlider(value=1.0, min=0.01, max=10.0, step=0.01, description="amp max")
-        self.dmax = w.FloatSlider(value=0.5, min=0.001, max=5.0, step=0.001, description="diff ±")
-        self.pmax = w.FloatSlider(value=math.pi, min=0.001, max=math.pi, step=0.001, description="phase ±")
-        self.row = w.IntSlider(value=0, min=0, max=1, description="profile row")
+        wide = w.Layout(width="46%")  # long sliders: a short drag is a small change
+        self.vmax = w.FloatSlider(
+            value=1.0, min=0.01, max=10.0, step=0.01, description="amp max", layout=wide
+        )
+        self.dmax = w.FloatSlider(
+            value=0.5, min=0.001, max=5.0, step=0.001, description="diff ±", layout=wide
+        )
+        self.pmax = w.FloatSlider(
+            value=math.pi, min=0.001, max=math.pi, step=0.001, description="phase ±", layout=wide
+        )
+        self.row = w.IntSlider(value=0, min=0, max=1, description="profile row", layout=wide)
         self.status = w.HTML()
         self.image = w.Image(format="png", layout=w.Layout(width="100%"))
         self.current: RunView | None = None
@@ -65,7 +72,8 @@ class RunInspector:
         self.widget = w.VBox(
             [
                 w.HBox([self.hub, self.run, self.view]),
-                w.HBox([self.vmax, self.dmax, self.pmax, self.row]),
+                w.HBox([self.vmax, self.dmax]),
+                w.HBox([self.pmax, self.row]),
                 self.status,
                 self.image,
             ]
@@ -112,14 +120,30 @@ class RunInspector:
         ranges = self.current.stats.get("display_ranges", {})
         side = self.current.amplitude.shape[0]
         with self._batch():  # set the controls for this run, then draw once
+            views = self.current.views()  # only what this run made (no refined view without refinement)
+            keep = self.view.value if self.view.value in views else "amplitude"
+            self.view.options = views
+            self.view.value = keep
             self.row.max = side - 1
             self.row.value = side // 2
+            self.pmax.value = self.phase_difference_range()
             self.vmax.value = min(self.vmax.max, float(ranges.get("amplitude", {}).get("vmax", 1.0)))
             self.dmax.value = min(
                 self.dmax.max,
                 max(self.dmax.min, float(ranges.get("amplitude_diff", {}).get("vmax", self.vmax.value / 2))),
             )
         self.refresh()
+
+    def phase_difference_range(self) -> float:
+        """± range that shows the phase difference (its 99th percentile of |Δφ| on the
+        covered pixels, at least 0.05 rad): ±π made a small difference plain white."""
+        if self.current is None or not self.current.has_truth:
+            return math.pi
+        diff = self.current.image("phase difference")
+        vals = np.abs(diff[np.isfinite(diff)])
+        if not vals.size:
+            return math.pi
+        return float(min(math.pi, max(0.05, np.percentile(vals, 99))))
 
     def _on_control(self, _change) -> None:
         if not self._batching:
@@ -132,9 +156,10 @@ class RunInspector:
             return 0.0, float(self.vmax.value), "gray"
         if kind == "difference":
             return -float(self.dmax.value), float(self.dmax.value), "RdBu_r"
-        if kind == "phase":
-            cmap = "twilight" if self.view.value == "phase" else "RdBu_r"
-            return -float(self.pmax.value), float(self.pmax.value), cmap
+        if kind == "phase":  # the phase itself on ±π, its difference on the phase ± slider
+            if self.view.value == "phase":
+                return -math.pi, math.pi, "twilight"
+            return -float(self.pmax.value), float(self.pmax.value), "RdBu_r"
         return 0.0, float(np.nanmax(self.current.coverage)) if self.current else 1.0, "viridis"
 
     def title(self) -> str:
@@ -156,9 +181,15 @@ class RunInspector:
         ax, axp = fig.subplots(1, 2)
         im = ax.imshow(img, vmin=vmin, vmax=vmax, cmap=cmap, interpolation="nearest")
         fig.colorbar(im, ax=ax, fraction=0.046, extend="both")
-        ax.axhline(self.row.value, color="tab:orange", lw=0.8)
-        ax.set_title(self.title() + " (beige: not covered, magenta/cyan: beyond the range)", fontsize=8)
-        vals, truth = line_profile(self.current, self.view.value, self.row.value)
+        row = min(int(self.row.value), img.shape[0] - 1)  # the dense canvas has its own size
+        ax.axhline(row, color="tab:orange", lw=0.8)
+        ax.set_title(  # wrapped: a long hub/run name is not cut at the left
+            f"{self.run.value}: {self.view.value}\n{self.hub.value}\n"
+            "beige: not covered · magenta/cyan: beyond the range",
+            fontsize=8,
+            loc="left",
+        )
+        vals, truth = line_profile(self.current, self.view.value, row)
         if np.isfinite(vals).any():
             axp.plot(vals, label=self.view.value)
             if truth is not None:
@@ -168,13 +199,13 @@ class RunInspector:
             axp.text(
                 0.5,
                 0.5,
-                f"row {self.row.value} has no covered pixels",
+                f"row {row} has no covered pixels",
                 ha="center",
                 va="center",
                 transform=axp.transAxes,
             )
         axp.set_xlabel("canvas x (px)")
-        axp.set_title(f"row {self.row.value}", fontsize=9)
+        axp.set_title(f"row {row}", fontsize=9)
         fig.tight_layout()
         return fig
 
@@ -209,4 +240,13 @@ class RunInspector:
         from IPython.display import Image, Markdown
 
         data = self.png()
-        return Image(data=data) if data else Markdown(f"*{self.message}*")
+        if not data:
+            return Markdown(f"*{self.message}*")
+        from IPython.display import display
+
+        display(
+            Markdown(
+                f"*Snapshot at execution: {self.title()} (the widget above redraws; this copy does not).*"
+            )
+        )
+        return Image(data=data)

@@ -27,7 +27,11 @@ VIEWS = (
     "refined amplitude difference",
     "classical amplitude",
     "classical amplitude difference",
+    "dense amplitude",
+    "dense amplitude difference",
 )
+#: views every run with results has; the rest depend on its stages (``RunView.views``)
+BASE_VIEWS = VIEWS[:6]
 #: further reconstructions: view prefix -> (RunView attribute, folder, what to do when absent)
 FURTHER = {
     "refined": ("refined_amplitude", "refined_outputs", "no refined reconstruction (refine_steps=0)"),
@@ -51,6 +55,25 @@ class RunView:
     stats: dict[str, Any]
     refined_amplitude: np.ndarray | None = None  # physics-refined reconstruction, when the run refined
     classical_amplitude: np.ndarray | None = None  # the classical engine's (flat start), when it ran
+    dense_amplitude: np.ndarray | None = None  # the network on every test group, on its own canvas
+    dense_difference: np.ndarray | None = None  # dense minus truth on that canvas (NaN uncovered)
+
+    def views(self) -> list[str]:
+        """The views this run can show: no refined, classical or dense view for a run that
+        did not make that reconstruction, no difference without a ground truth."""
+        out = [
+            v for v in BASE_VIEWS if self.has_truth or not ("difference" in v or v.startswith("ground-truth"))
+        ]
+        for prefix, (attr, _, _) in FURTHER.items():
+            if getattr(self, attr) is not None:
+                out += [
+                    v for v in VIEWS if v.startswith(prefix) and (self.has_truth or "difference" not in v)
+                ]
+        if self.dense_amplitude is not None:
+            out.append("dense amplitude")
+            if self.dense_difference is not None:
+                out.append("dense amplitude difference")
+        return out
 
     @property
     def covered(self) -> np.ndarray:
@@ -77,6 +100,13 @@ class RunView:
             return np.where(self.covered, self.truth_amplitude, np.nan)
         if view == "coverage":
             return self.coverage
+        if view.startswith("dense"):  # its own canvas: all test groups, its own covered region
+            img = self.dense_amplitude if view == "dense amplitude" else self.dense_difference
+            if img is None:
+                raise ValueError(
+                    f"view {view!r}: run {self.name!r} has no dense reconstruction (its own test groups only)"
+                )
+            return img
         for prefix, (attr, _, absent) in FURTHER.items():
             if view.startswith(prefix):
                 img = getattr(self, attr)
@@ -184,6 +214,8 @@ def load_run(hub: str | Path, name: str) -> RunView:
         comparison=read_json(folder / "comparison_metrics.json"),
         stats=read_json(folder / "inference_outputs" / "stats.json"),
         **{attr: _optional(folder / sub / "amplitude.npy") for attr, sub, _ in FURTHER.values()},
+        dense_amplitude=_optional(folder / "dense_outputs" / "amplitude.npy"),
+        dense_difference=_optional(folder / "dense_outputs" / "amplitude_diff.npy"),
     )
 
 
@@ -288,6 +320,11 @@ def line_profile(run: RunView, view: str, row: int) -> tuple[np.ndarray, np.ndar
     if not 0 <= row < img.shape[0]:
         raise ValueError(f"row={row} is outside the canvas (0…{img.shape[0] - 1})")
     truth = None
+    if view.startswith("dense"):  # its own canvas: covered where it has a value
+        covered = np.isfinite(run.dense_amplitude[row])
+        if view == "dense amplitude" and run.dense_difference is not None:
+            truth = np.where(covered, run.dense_amplitude[row] - run.dense_difference[row], np.nan)
+        return np.where(covered, img[row], np.nan), truth
     if not run.has_truth:
         pass
     elif view in ("amplitude", "refined amplitude", "classical amplitude"):

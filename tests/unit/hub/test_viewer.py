@@ -102,7 +102,9 @@ def test_inspector_state_changes_render(reports):
     assert ins.renders == n + 1  # one picture per change
     ins.view.value = "phase"
     assert ins.render().axes[0].images[0].get_clim() == pytest.approx((-np.pi, np.pi))
-    ins.pmax.value = 0.01  # phase differences of a few mrad get their own range
+    ins.pmax.value = 0.01  # the phase itself stays on ±π ...
+    assert ins.render().axes[0].images[0].get_clim() == pytest.approx((-np.pi, np.pi))
+    ins.view.value = "phase difference"  # ... differences of a few mrad get their own range
     assert ins.render().axes[0].images[0].get_clim() == pytest.approx((-0.01, 0.01))
     ins.view.value = "amplitude difference"
     ins.dmax.value = 0.2  # the difference range is its own, not the amplitude maximum
@@ -145,7 +147,10 @@ def test_inspector_shows_uncovered_and_errors_in_the_widget(reports, tmp_path):
     assert (
         tuple(cmap.get_bad()[:3]) != tuple(cmap(1.0)[:3]) != tuple(cmap.get_over()[:3])
     )  # NaN ≠ white ≠ saturated
-    ins.view.value = "refined amplitude"  # this run has none: the error shows in the widget
+    assert "refined amplitude" not in ins.view.options  # this run has none: not offered
+    ins.current = viewer.load_run(ins.reports_dir / ins.hub.value, ins.run.value)
+    ins.view.options = [*ins.view.options, "refined amplitude"]  # forced: the error shows in the widget
+    ins.view.value = "refined amplitude"
     assert "no refined reconstruction" in ins.status.value and ins.image.value == b""
     empty = RunInspector(tmp_path / "none")
     assert "no runs found under" in empty.status.value and empty.static() is not None
@@ -210,3 +215,37 @@ def test_run_without_ground_truth_loads_tabulates_and_draws(tmp_path):
         assert make([run]).axes
     vals, truth = viewer.line_profile(run, "amplitude", 10)
     assert truth is None and np.isfinite(vals).any()
+
+
+def test_inspector_offers_only_the_views_a_run_has_and_the_dense_canvas(reports):
+    """Issue 30: no refined view for a run without refinement (it gave a red error and a
+    broken image); the dense reconstruction on its own canvas, with its truth profile; the
+    phase difference starts on a range that shows it (±π made it plain white); long names
+    are wrapped in the title, not cut."""
+    hub = viewer.list_hubs(reports)[1]  # the newest: the inspector opens it
+    folder = hub / "gs1_ideal"
+    S = 50  # the dense canvas has its own size
+    yy, xx = np.mgrid[0:S, 0:S]
+    dense_truth = 2 + np.cos(xx / 5.0)
+    dense = np.where(yy > 10, dense_truth + 0.1, np.nan).astype(np.float32)
+    artifacts.write_npy(folder / "dense_outputs" / "amplitude.npy", dense)
+    artifacts.write_npy(
+        folder / "dense_outputs" / "amplitude_diff.npy", (dense - dense_truth).astype(np.float32)
+    )
+    phase = np.where(np.mgrid[0:40, 0:40][1] % 2 == 0, 0.2, -0.2).astype(np.float32)
+    artifacts.write_npy(folder / "inference_outputs" / "phase.npy", phase)
+    ins = RunInspector(reports)
+    assert ins.run.value == "gs1_ideal"
+    assert list(ins.view.options) == [*viewer.BASE_VIEWS, "dense amplitude", "dense amplitude difference"]
+    assert ins.pmax.value == pytest.approx(0.2, rel=1e-3)  # 99th percentile of |Δφ|, not ±π
+    ins.view.value = "dense amplitude"
+    fig = ins.render()
+    assert fig.axes[0].images[0].get_array().shape == (S, S)
+    pred, truth = (ln.get_ydata() for ln in fig.axes[1].lines)
+    np.testing.assert_allclose(pred[np.isfinite(pred)] - truth[np.isfinite(truth)], 0.1, atol=1e-5)
+    ins.view.value = "dense amplitude difference"
+    assert np.nanmax(ins.current.image("dense amplitude difference")) == pytest.approx(0.1, abs=1e-5)
+    title = fig.axes[0].get_title(loc="left")
+    assert title.startswith("gs1_ideal: dense amplitude\n") and hub.name in title
+    ins.run.value = "gs2_ideal"  # no dense outputs: the view falls back to the amplitude
+    assert "dense amplitude" not in ins.view.options and ins.view.value == "amplitude"
