@@ -127,12 +127,14 @@ def compare_runs() -> nbformat.NotebookNode:
         new_markdown_cell(
             "# Compare runs\n\n"
             "A table across scenarios and hubs (amplitude SSIM beside its flat and blur baselines, Pearson r, "
-            "MAE, least-squares scale), side-by-side amplitude images at one shared scale, amplitude "
-            "histograms prediction vs truth, and bias maps (prediction − truth). Reads hubs; writes nothing."
+            "MAE, least-squares scale), truth, PINN and classical amplitude side by side at one shared scale "
+            "with its colour bar, amplitude histograms prediction vs truth, and bias maps (PINN − truth; "
+            "beige: not covered). By default it compares the newest hub holding several runs (the last "
+            "`rerun`, sweep or study); name any hubs in `hubs`. Reads hubs; writes nothing."
         ),
         _params(
             'reports_dir: str = "reports"  # folder holding the hubs (relative: the repository\'s)\n'
-            "hubs: list = []  # hub folder names to compare (empty: the newest hub with runs)"
+            "hubs: list = []  # hub folder names to compare (empty: the newest hub with several runs)"
         ),
         _code(
             "from pathlib import Path\n\n"
@@ -143,15 +145,16 @@ def compare_runs() -> nbformat.NotebookNode:
         _code(
             "reports = viewer.resolve_reports_dir(reports_dir)\n"
             'print("searching", reports)\n'
-            "with_runs = [h for h in viewer.list_hubs(reports) if viewer.list_runs(h)]\n"
-            "hub_paths = [reports / h for h in hubs] or with_runs[:1]\n"
+            "hub_paths = [reports / h for h in hubs] or viewer.default_compare_hubs(reports)\n"
             "runs, errors = viewer.load_runs(hub_paths)\n"
             "for name, err in errors.items():\n"
             '    print(f"skipped {name}: {err}")\n'
             'print("runs:", [f"{r.hub.name}/{r.name}" for r in runs] or f"no runs found under {reports} (run `make run` first)")',
             check=True,
         ),
-        _code("if runs:\n    display(Markdown(viewer.table_markdown(viewer.comparison_table(runs))))"),
+        _code(
+            "if runs:\n    display(Markdown(viewer.table_markdown(viewer.comparison_table(runs), labels=True)))"
+        ),
         _code("if runs:\n    fig = viewer.side_by_side_figure(runs)\n    plt.show()"),
         _code("if runs:\n    fig = viewer.histogram_figure(runs)\n    plt.show()"),
         _code("if runs:\n    fig = viewer.bias_maps_figure(runs)\n    plt.show()"),

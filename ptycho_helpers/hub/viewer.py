@@ -14,7 +14,7 @@ import numpy as np
 
 from ..core.io import read_json, read_npy
 from .artifacts import default_reports_dir
-from .results import result_rows
+from .results import COLUMNS, result_rows
 
 VIEWS = (
     "amplitude",
@@ -226,17 +226,33 @@ def comparison_table(runs: list[RunView]) -> list[dict[str, Any]]:
     return [row for r in runs for row in result_rows(r.metadata, r.comparison, hub=r.hub.name, run=r.name)]
 
 
-def table_markdown(rows: list[dict[str, Any]]) -> str:
+def default_compare_hubs(reports_dir: str | Path) -> list[Path]:
+    """What ``compare_runs`` compares when no hub is named: the newest hub holding several
+    runs (the last ``rerun``, sweep or study), else the newest hub with a run.  (It took
+    the newest hub, so one extra single-run hub made it "compare" one run.)"""
+    with_runs = [(h, len(list_runs(h))) for h in list_hubs(reports_dir)]
+    with_runs = [(h, n) for h, n in with_runs if n]
+    several = [h for h, n in with_runs if n > 1]
+    return several[:1] or [h for h, _ in with_runs[:1]]
+
+
+def table_markdown(rows: list[dict[str, Any]], *, labels: bool = False) -> str:
+    """A Markdown table of ``rows``; ``labels``: the result columns' readable names
+    (``results.COLUMNS``) instead of their keys."""
     if not rows:
         return "(no runs)"
     keys = list(rows[0])
+    names = dict(COLUMNS) if labels else {}
 
     def fmt(v: Any) -> str:
         if isinstance(v, float):
             return f"{v:.3f}"
         return "n/a" if v is None else str(v)
 
-    lines = ["| " + " | ".join(keys) + " |", "| " + " | ".join("---" for _ in keys) + " |"]
+    lines = [
+        "| " + " | ".join(names.get(k, k) for k in keys) + " |",
+        "| " + " | ".join("---" for _ in keys) + " |",
+    ]
     lines += ["| " + " | ".join(fmt(r[k]) for k in keys) + " |" for r in rows]
     return "\n".join(lines)
 
@@ -253,23 +269,40 @@ def shared_vmax(runs: list[RunView]) -> float:
     return max(vals)
 
 
+def _cmap(name: str):
+    """A colour map whose NaN (uncovered) pixels are beige, as in the inspector."""
+    import matplotlib
+
+    from .inspector import NAN_COLOUR
+
+    return matplotlib.colormaps[name].with_extremes(bad=NAN_COLOUR)
+
+
 def side_by_side_figure(runs: list[RunView]):
-    """Prediction and truth amplitude of every run at one shared colour scale."""
+    """Truth, PINN and (when the run has it) the classical engine's amplitude of every run
+    at one shared colour scale with its colour bar; uncovered pixels beige."""
     import matplotlib.pyplot as plt
 
     vmax = shared_vmax(runs)
-    fig, axes = plt.subplots(len(runs), 2, figsize=(8, 3.6 * len(runs)), squeeze=False)
+    views = ["ground-truth amplitude", "amplitude"]
+    if any(r.classical_amplitude is not None for r in runs):
+        views.append("classical amplitude")
+    fig, axes = plt.subplots(
+        len(runs), len(views), figsize=(3.6 * len(views), 3.4 * len(runs)), squeeze=False
+    )
+    label = {"ground-truth amplitude": "truth", "amplitude": "PINN", "classical amplitude": "classical"}
+    im = None
     for row, r in zip(axes, runs, strict=True):
-        for ax, view in zip(row, ("amplitude", "ground-truth amplitude"), strict=True):
-            if view != "amplitude" and not r.has_truth:
-                ax.text(0.5, 0.5, "no ground truth", ha="center", va="center", transform=ax.transAxes)
-                ax.set_axis_off()
-                continue
-            ax.imshow(np.where(r.covered, r.image(view), np.nan), vmin=0, vmax=vmax, cmap="gray")
-            ax.set_title(f"{r.hub.name}/{r.name}: {view}", fontsize=8)
+        for ax, view in zip(row, views, strict=True):
             ax.set_axis_off()
-    fig.suptitle(f"amplitude, shared scale 0…{vmax:.2f}", fontsize=9)
-    fig.tight_layout()
+            if view not in r.views():
+                ax.text(0.5, 0.5, f"no {label[view]}", ha="center", va="center", transform=ax.transAxes)
+                continue
+            im = ax.imshow(np.where(r.covered, r.image(view), np.nan), vmin=0, vmax=vmax, cmap=_cmap("gray"))
+            ax.set_title(f"{r.name}: {label[view]}\n{r.hub.name}", fontsize=8)
+    if im is not None:
+        fig.colorbar(im, ax=axes.ravel().tolist(), fraction=0.02, label="amplitude")
+    fig.suptitle(f"amplitude, shared scale 0…{vmax:.2f} (beige: not covered)", fontsize=9)
     return fig
 
 
@@ -306,8 +339,8 @@ def bias_maps_figure(runs: list[RunView]):
     lim = max([float(np.nanmax(np.abs(d))) for d in diffs if np.isfinite(d).any()] + [1e-9])
     fig, axes = plt.subplots(1, len(runs), figsize=(4 * len(runs), 3.4), squeeze=False)
     for ax, r, d in zip(axes[0], runs, diffs, strict=True):
-        im = ax.imshow(d, vmin=-lim, vmax=lim, cmap="RdBu_r")
-        ax.set_title(f"{r.name}: prediction − truth", fontsize=8)
+        im = ax.imshow(d, vmin=-lim, vmax=lim, cmap=_cmap("RdBu_r"))  # beige where not covered
+        ax.set_title(f"{r.name}: PINN − truth", fontsize=8)
         ax.set_axis_off()
         fig.colorbar(im, ax=ax, fraction=0.046)
     fig.tight_layout()

@@ -249,3 +249,34 @@ def test_inspector_offers_only_the_views_a_run_has_and_the_dense_canvas(reports)
     assert title.startswith("gs1_ideal: dense amplitude\n") and hub.name in title
     ins.run.value = "gs2_ideal"  # no dense outputs: the view falls back to the amplitude
     assert "dense amplitude" not in ins.view.options and ins.view.value == "amplitude"
+
+
+def test_compare_runs_defaults_to_the_newest_hub_with_several_runs_and_reads_like_a_table(reports):
+    """Issue 30: after one extra single-run hub, compare_runs "compared" one run; its table
+    had raw snake_case columns, the images PINN vs truth only, no colour bar, and the bias
+    map's uncovered pixels were white (beige everywhere else)."""
+    import matplotlib
+
+    from ptycho_helpers.hub.inspector import NAN_COLOUR
+
+    _fake_run(reports / "2026-01-05T000000Z", "gs1_ideal")  # a newer hub with one run
+    assert [h.name for h in viewer.default_compare_hubs(reports)] == ["2026-01-02T000000Z"]
+    hub = reports / "2026-01-02T000000Z"
+    classical = np.where(viewer.load_run(hub, "gs1_ideal").covered, 1.5, np.nan).astype(np.float32)
+    artifacts.write_npy(hub / "gs1_ideal" / "classical_outputs" / "amplitude.npy", classical)
+    runs, errors = viewer.load_runs(viewer.default_compare_hubs(reports))
+    assert not errors and [r.name for r in runs] == ["gs1_ideal", "gs2_ideal"]
+    text = viewer.table_markdown(viewer.comparison_table(runs), labels=True)
+    assert "| hub | run | scenario | status | reconstruction | amp SSIM | flat baseline |" in text
+    fig = viewer.side_by_side_figure(runs)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert any(t.startswith("gs1_ideal: classical") for t in titles)  # truth, PINN and classical
+    assert any(ax.get_label() == "<colorbar>" for ax in fig.axes)
+    assert any(t.get_text() == "no classical" for ax in fig.axes for t in ax.texts)  # gs2 has none
+    bias = viewer.bias_maps_figure(runs)
+    bad = bias.axes[0].images[0].get_cmap().get_bad()
+    assert matplotlib.colors.to_hex(bad) == NAN_COLOUR
+    only = reports / "only"
+    _fake_run(only / "2026-01-01T000000Z", "gs1_ideal")
+    assert [h.name for h in viewer.default_compare_hubs(only)] == ["2026-01-01T000000Z"]  # one run: that one
+    assert viewer.default_compare_hubs(reports / "none") == []
