@@ -194,9 +194,10 @@ def resolve_profile(
     return new_params, new_params.group_count, batch_size, record
 
 
-#: (scan, object_set) pairs the workbook runs: the non-grid and the grid protocol, and
-#: random scans of separate objects (the object set varied alone, for designed studies).
-SUPPORTED_PROTOCOLS = (("random", "halves"), ("grid", "separate"), ("random", "separate"))
+#: (scan, object_set) pairs the workbook runs: the non-grid and the grid protocol, and for
+#: designed studies the other two (random scans of separate objects, a grid scan of one
+#: object's halves), so scan and object set can vary alone.
+SUPPORTED_PROTOCOLS = (("random", "halves"), ("grid", "separate"), ("random", "separate"), ("grid", "halves"))
 
 
 @dataclass(frozen=True)
@@ -301,16 +302,29 @@ def _resolve_grid(
     """Counts of the grid protocol: ``n_objects`` training objects scanned at
     ``train_stride``, the first test object at ``test_stride``; ``group_count`` caps the
     training groups used (a seeded subset), every test tile is available."""
+    halves = spec.object_set == "halves"  # one object: training grid on one half, test tiles on the other
     train_g, test_g = grid_group_counts(
-        p.object_size, p.N, spec.train_stride, spec.test_stride, spec.gridsize, spec.group_offset
+        p.object_size,
+        p.N,
+        spec.train_stride,
+        spec.test_stride,
+        spec.gridsize,
+        spec.group_offset,
+        split_fraction=p.split_fraction if halves else None,
     )
     C = spec.channels
-    available = spec.n_objects * train_g
+    n_objects = 1 if halves else spec.n_objects
+    available = n_objects * train_g
+    if "group_count" in record.get("applied", {}) and group_count * spec.group_multiplier > available:
+        # the grid profiles' group_count means "every training group"; one object's half has fewer
+        group_count = available // spec.group_multiplier
+        p = dataclasses.replace(p, group_count=group_count)
+        record["effective_group_count"] = group_count
     want = group_count * spec.group_multiplier
     if want > available:
         raise ValueError(
             f"group_count={want} exceeds the {available} training groups of the grid "
-            f"({spec.n_objects} objects × {train_g}); lower group_count or train_stride"
+            f"({n_objects} objects × {train_g}); lower group_count or train_stride"
         )
     counts = (available * C + test_g * C, available * C, test_g * C)
     return ResolvedRun(p, spec, group_count, batch_size, record, counts)

@@ -34,8 +34,16 @@ def grid_axis(size: int, N: int, stride: int, margin: float = 0.0) -> np.ndarray
     return lo + stride * np.arange(int(np.floor((hi - lo) / stride)) + 1, dtype=np.float64)
 
 
-def grid_groups(size: int, N: int, stride: int, gridsize: int, offset: int = 4) -> tuple[np.ndarray, Groups]:
-    """Member positions and groups of one object's grid scan.
+def grid_groups(
+    size: int,
+    N: int,
+    stride: int,
+    gridsize: int,
+    offset: int = 4,
+    y_range: tuple[float, float] | None = None,
+) -> tuple[np.ndarray, Groups]:
+    """Member positions and groups of one object's grid scan (with ``y_range = (lo, hi)``:
+    only the groups whose centre has ``lo <= y < hi``, e.g. one half of the object).
 
     Parameters
     ----------
@@ -58,6 +66,12 @@ def grid_groups(size: int, N: int, stride: int, gridsize: int, offset: int = 4) 
     axis = grid_axis(size, N, stride, margin=half)
     yy, xx = np.meshgrid(axis, axis, indexing="ij")  # rows (y) outer, columns (x) inner
     centres = np.stack([xx.ravel(), yy.ravel()], axis=1)
+    if y_range is not None:
+        centres = centres[(centres[:, 1] >= y_range[0]) & (centres[:, 1] < y_range[1])]
+        if not len(centres):
+            raise ValueError(
+                f"no {N}-px grid point of an object of size {size} has its centre y in {y_range}"
+            )
     rel = (
         np.zeros((len(centres), 1, 2))
         if g == 1
@@ -69,8 +83,31 @@ def grid_groups(size: int, N: int, stride: int, gridsize: int, offset: int = 4) 
     return members.reshape(-1, 2), groups
 
 
-def grid_group_counts(size: int, N: int, train_stride: int, test_stride: int, gridsize: int, offset: int = 4):
-    """``(train groups per object, test groups)`` of the grid protocol."""
+def halves_ranges(size: int, split_fraction: float) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The y ranges of a grid scan of one object's halves, split like the non-grid protocol
+    (train: the smaller y, test: the last ``split_fraction`` of the object's height; a
+    group belongs to the half its centre lies in)."""
+    b = size * (1.0 - split_fraction)
+    return (-np.inf, b), (b, np.inf)
+
+
+def grid_group_counts(
+    size: int,
+    N: int,
+    train_stride: int,
+    test_stride: int,
+    gridsize: int,
+    offset: int = 4,
+    split_fraction: float | None = None,
+):
+    """``(train groups per object, test groups)`` of the grid protocol (with
+    ``split_fraction``: of the two halves of one object, :func:`halves_ranges`)."""
+    if split_fraction is not None:
+        tr, te = halves_ranges(size, split_fraction)
+        return (
+            grid_groups(size, N, train_stride, gridsize, offset, tr)[1].n_groups,
+            grid_groups(size, N, test_stride, gridsize, offset, te)[1].n_groups,
+        )
     half = 0.0 if gridsize == 1 else offset / 2
     return (
         len(grid_axis(size, N, train_stride, margin=half)) ** 2,
@@ -141,16 +178,26 @@ def simulate_grid(
     nphotons: float,
     seed: int,
     object_units: str = "patch_max",
+    split_fraction: float | None = None,
 ) -> GridScan:
     """Simulate the grid protocol: every training object at ``train_stride``, the test
     object at ``test_stride``, Poisson noise at ``nphotons`` from one seeded generator
-    (training patterns first)."""
+    (training patterns first).  With ``split_fraction`` the grid scans the two halves of
+    one object (``train_objects == [test_object]``): training groups on the upper half,
+    test tiles on the lower (:func:`halves_ranges`)."""
     nph = check_float("nphotons", nphotons, minimum=0.0, exclusive=True)
     size = int(np.asarray(test_object).shape[0])
     N = int(np.asarray(probe).shape[0])
     rng = np.random.default_rng(seed)
-    tr_pos, tr_groups = grid_groups(size, N, train_stride, gridsize, offset)
-    te_pos, te_groups = grid_groups(size, N, test_stride, gridsize, offset)
+    tr_range = te_range = None
+    if split_fraction is not None:
+        if len(train_objects) != 1 or train_objects[0] is not test_object:
+            raise ValueError(
+                "a grid scan of halves trains and tests on one object: train_objects=[test_object]"
+            )
+        tr_range, te_range = halves_ranges(size, split_fraction)
+    tr_pos, tr_groups = grid_groups(size, N, train_stride, gridsize, offset, tr_range)
+    te_pos, te_groups = grid_groups(size, N, test_stride, gridsize, offset, te_range)
     if object_units == "patch_max":
         tr_scale = float(np.mean([patch_max_scale(o, tr_pos, N) for o in train_objects]))
         te_scale = patch_max_scale(test_object, te_pos, N)

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..config import RunSettings
-from ..core.grid import grid_groups
+from ..core.grid import grid_groups, halves_ranges
 from ..core.grouping import Groups, group_positions
 from ..core.reassemble import reassembly_telemetry
 from ..core.simulate import draw_scan_positions, split_indices_by_axis
@@ -104,8 +104,9 @@ def reassembly_report(
     resolved, settings, _ = plan_run(scenario, knobs, profile=profile)
     p, spec = resolved.params, resolved.spec
     if spec.scan == "grid":
+        halves = halves_ranges(p.object_size, p.split_fraction)[1] if spec.object_set == "halves" else None
         positions, all_groups = grid_groups(
-            p.object_size, p.N, spec.test_stride, spec.gridsize, spec.group_offset
+            p.object_size, p.N, spec.test_stride, spec.gridsize, spec.group_offset, halves
         )
         groups = grid_test_groups(all_groups, settings.group_limit)
     else:

@@ -106,12 +106,15 @@ def simulate_separate_random(ctx: ScenarioContext, t: float) -> SimulatedDataset
 def simulate_grid_scenario(ctx: ScenarioContext, t: float) -> SimulatedDataset:
     """The legacy grid protocol: ``n_objects`` training objects (seeds ``object_seed + i``)
     scanned at ``train_stride``, the test object (seed ``object_seed + 1000``) at
-    ``test_stride``; fixed groups; patch-max object units when asked."""
+    ``test_stride``; fixed groups; patch-max object units when asked.  With
+    ``object_set=halves`` one object (seed ``object_seed``): the training grid on the
+    half the non-grid protocol trains on, the test tiles on the other."""
     p, spec = ctx.resolved.params, ctx.resolved.spec
-    seeds = [p.object_seed + i for i in range(spec.n_objects)]
-    test_seed = p.object_seed + GRID_TEST_SEED_OFFSET
+    halves = spec.object_set == "halves"  # one object, its halves (the non-grid split by y)
+    seeds = [p.object_seed] if halves else [p.object_seed + i for i in range(spec.n_objects)]
+    test_seed = p.object_seed if halves else p.object_seed + GRID_TEST_SEED_OFFSET
     train_objects = [make_lines_object(p.object_size, sd) for sd in seeds]
-    test_object = make_lines_object(p.object_size, test_seed)
+    test_object = train_objects[0] if halves else make_lines_object(p.object_size, test_seed)
     scan = simulate_grid(
         train_objects,
         test_object,
@@ -123,6 +126,7 @@ def simulate_grid_scenario(ctx: ScenarioContext, t: float) -> SimulatedDataset:
         nphotons=p.nphotons,
         seed=p.sim_seed,
         object_units=spec.object_units,
+        split_fraction=p.split_fraction if halves else None,
     )
     ctx.merge("seeds", train_objects=seeds, test_object=test_seed)
     ctx.merge(

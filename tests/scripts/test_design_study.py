@@ -82,7 +82,7 @@ def test_held_settings_are_in_every_run_and_may_not_overlap_a_factor():
         (["seed=3"], "set by the study"),
         (["nphotons=1e4,1e6"], "holds one value"),
         (["bogus=1"], "unknown knob"),
-        (["scan=grid", "object_set=halves"], "not supported"),
+        (["object_set=halves", "group_count=5000"], "exceeds the"),
     ):
         with pytest.raises(ValueError, match=match):
             design_study.plan_study("gs1_grid", FACTORS[:2], seeds=[1, 2, 3], steps=5, fixed=fixed)

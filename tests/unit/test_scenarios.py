@@ -191,8 +191,12 @@ def test_grid_scenarios_resolve_to_the_protocol_counts():
     assert r1.counts[1] == 13778 and r1.spec.loss == "mae" and not r1.spec.probe_mask and r1.spec.probe_big
     with pytest.raises(ValueError, match="exceeds the 13778 training groups"):
         resolve_run("gs1_grid", {"group_count": 20000})
-    with pytest.raises(ValueError, match="not supported"):
-        resolve_run("gs1_ideal", {"scan": "grid"})
+    # issue 27: a grid scan of one object's halves (the profile's "every group" follows the half)
+    h = resolve_run("gs1_grid", {"object_set": "halves"})
+    assert h.counts == (3403 + 528, 3403, 528) and h.n_train_groups == 3403
+    assert resolve_run("gs1_grid", {"object_set": "halves", "group_count": 1000}).n_train_groups == 1000
+    with pytest.raises(ValueError, match="exceeds the 3403 training groups"):
+        resolve_run("gs1_grid", {"object_set": "halves", "group_count": 3404})
 
 
 def test_grid_profiles_carry_the_reference_training():

@@ -283,6 +283,32 @@ def test_patch_max_units_apply_to_a_non_grid_scan(tmp_path):
     assert b.raw.diffraction.sum() / want.sum() == pytest.approx(1.0, rel=1e-3)
 
 
+def test_grid_scan_of_one_objects_halves(tmp_path):
+    """Issue 27: the scan can vary without the object set (scan=grid, object_set=halves):
+    one object, the training grid on the half the non-grid protocol trains on (centres
+    y < size·(1 − split_fraction)), the test tiles on the other; the planner's test tiles
+    are the simulation's."""
+    from ptycho_helpers.core.simulate import make_lines_object
+    from ptycho_helpers.plan import telemetry
+
+    knobs = {**GRID_TINY, "object_set": "halves", "group_count": 30}
+    ctx = record.start_scenario("gs1_grid", tmp_path, knobs=knobs)
+    p = ctx.resolved.params
+    sim = stages.simulate_scenario(ctx)
+    b = p.object_size * (1 - p.split_fraction)
+    assert sim.train.ycoords.max() < b <= sim.test.ycoords.min()
+    np.testing.assert_array_equal(sim.obj, make_lines_object(p.object_size, p.object_seed))
+    assert (
+        ctx.meta.seeds["train_objects"] == [p.object_seed] and ctx.meta.seeds["test_object"] == p.object_seed
+    )
+    assert sim.train.n == ctx.resolved.counts[1] and sim.test.n == ctx.resolved.counts[2]
+    groups = stages.group_scenario(ctx, sim)
+    assert groups.train.n_groups == 30
+    rep = telemetry.reassembly_report("gs1_grid", knobs)
+    assert rep["n_groups"] == groups.test.n_groups == groups.telemetry["n_groups"]
+    assert rep["stitch_canvas"] == groups.telemetry["stitch_canvas"]
+
+
 def test_random_scans_of_separate_objects(tmp_path):
     """Issue 27: the object set can vary without the scan (scan=random, object_set=separate):
     each training object and the grid protocol's test object get the non-grid number of
