@@ -34,13 +34,26 @@ CHROMIUM, DRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 HUB = "2999-01-01T000000Z-browser-test"  # sorts newest: the inspector selects it first
 
 
-def _fake_run(folder: Path, scale: float) -> None:
+def _fake_run(folder: Path, scale: float, further: bool = False) -> None:
+    """A finished run; ``further``: with a classical reconstruction and a dense one (on
+    its own, larger canvas), so the inspector offers those views."""
     S = 48
     yy, xx = np.mgrid[0:S, 0:S]
     truth = 2 + np.sin(xx / 3.0) * np.cos(yy / 5.0)
     cov = np.zeros((S, S))
     cov[4:44, 6:40] = 1
     amp = np.where(cov > 0, truth * scale, np.nan)
+    if further:
+        classical = np.where(cov > 0, truth + 0.2 * np.cos(yy / 2.0), np.nan).astype(np.float32)
+        artifacts.write_npy(folder / "classical_outputs" / "amplitude.npy", classical)
+        D = 60
+        dy, dx = np.mgrid[0:D, 0:D]
+        dtruth = 2 + np.sin(dx / 3.0) * np.cos(dy / 5.0)
+        dense = np.where((dy > 3) & (dy < 56), 0.9 * dtruth, np.nan).astype(np.float32)
+        artifacts.write_npy(folder / "dense_outputs" / "amplitude.npy", dense)
+        artifacts.write_npy(
+            folder / "dense_outputs" / "amplitude_diff.npy", (dense - dtruth).astype(np.float32)
+        )
     artifacts.write_npy(folder / "inference_outputs" / "amplitude.npy", amp.astype(np.float32))
     artifacts.write_npy(
         folder / "inference_outputs" / "phase.npy", (0.3 * np.sin(yy / 4.0)).astype(np.float32)
@@ -82,7 +95,7 @@ def lab(tmp_path_factory):
         )
     hub = ROOT / "reports" / HUB
     shutil.rmtree(hub, ignore_errors=True)
-    _fake_run(hub / "gs1_ideal", 1.0)
+    _fake_run(hub / "gs1_ideal", 1.0, further=True)
     _fake_run(hub / "gs2_ideal", 0.5)
     work = ROOT / "lab" / "_browser_test"
     shutil.rmtree(work, ignore_errors=True)
@@ -259,20 +272,30 @@ def test_inspector_renders_and_follows_changes_in_jupyterlab(lab):
     img = _widget_image(driver)
     second = _shot(driver, img, "inspector_2_phase.png")
     assert second.std() > 0.05 and (second.shape != first.shape or np.abs(second - first).mean() > 0.01)
-    src = img.get_attribute("src")
-    _select(driver, "view", "amplitude")
-    _select(driver, "run", "gs2_ideal")
-    _changed(driver, src)
-    third = _shot(driver, _widget_image(driver), "inspector_3_other_run.png")
-    assert third.std() > 0.05
-    # an error inside a widget callback shows in the widget (not in the log console)
-    _select(driver, "view", "refined amplitude")
-    _wait(
-        driver,
-        "return [...document.querySelectorAll('.widget-html')].some(e => e.textContent.includes('no refined reconstruction'));",
-        what="the error in the widget",
+    # issue 30: the classical and the dense views (the dense one on its own canvas); only the
+    # views a run has are offered (no refined view: this run did not refine)
+    options = driver.execute_script(
+        "return [...document.querySelectorAll('.widget-dropdown')].filter(b => b.querySelector('label')"
+        ".textContent.trim() === 'view').map(b => [...b.querySelectorAll('option')].map(o => o.text))[0];"
     )
-    (SHOTS / "inspector_4_error.png").write_bytes(driver.get_screenshot_as_png())
+    options = [o.replace("\xa0", " ") for o in options]  # the widget renders spaces as nbsp
+    assert "classical amplitude" in options and "dense amplitude" in options
+    assert not any(o.startswith("refined") for o in options)
+    for i, view in enumerate(("classical amplitude", "dense amplitude difference"), start=3):
+        src = _widget_image(driver).get_attribute("src")
+        _select(driver, "view", view)
+        _changed(driver, src)
+        px = _shot(driver, _widget_image(driver), f"inspector_{i}_{view.replace(' ', '_')}.png")
+        assert px.std() > 0.05, f"the {view} picture is blank"
+        errors = driver.execute_script(
+            "return [...document.querySelectorAll('.widget-html')].map(e => e.textContent).join(' ');"
+        )
+        assert "Error" not in errors, errors
+    src = _widget_image(driver).get_attribute("src")
+    _select(driver, "run", "gs2_ideal")  # no classical or dense run: back to the amplitude
+    _changed(driver, src)
+    last = _shot(driver, _widget_image(driver), "inspector_5_other_run.png")
+    assert last.std() > 0.05
 
 
 def test_compare_runs_draws_its_figures_in_jupyterlab(lab):
