@@ -220,9 +220,8 @@ def _device_of(hub: Path | None, run: str) -> str:
         return "Device: run_metadata.json unreadable"
 
 
-SUMMARY_COLUMNS = (
+SUMMARY_COLUMNS = (  # status and times are per run, in the runs table above it (issue 30)
     "scenario",
-    "status",
     "stage",
     "amp_ssim",
     "flat_ssim",
@@ -233,8 +232,6 @@ SUMMARY_COLUMNS = (
     "mae",
     "ls_scale",
     "coverage",
-    "train_s",
-    "total_s",
 )
 
 
@@ -341,7 +338,14 @@ def hub_summary(
     if results_lines:
         lines += ["## Results", "", *results_lines, ""]
     stages = {row["stage"] for found in found_by.values() for row in found}
-    lines += [_legend(stages), ""]
+    lines += ["| run | status | train s | total s |", "| --- | --- | --- | --- |"]
+    for r in rows:
+        first = (found_by[r["scenario"]] or [{}])[0]
+        lines.append(
+            f"| [{r['scenario']}]({r['scenario']}/) | **{r['status']}** | "
+            f"{_cell('train_s', first.get('train_s'))} | {_cell('total_s', first.get('total_s'))} |"
+        )
+    lines += ["", _legend(stages), ""]
     lines += ["| " + " | ".join(headers[k] for k in SUMMARY_COLUMNS) + " |"]
     lines += ["| " + " | ".join("---" for _ in SUMMARY_COLUMNS) + " |"]
     for r in rows:
@@ -349,12 +353,7 @@ def hub_summary(
         best = _best(found_by[name])
         for row in found_by[name]:
             mark = " ★" if best is not None and row is best else ""
-            row = {
-                **row,
-                "scenario": f"[{name}]({name}/)",
-                "status": f"**{r['status']}**",
-                "stage": row["stage"] + mark,
-            }
+            row = {**row, "scenario": f"[{name}]({name}/)", "stage": row["stage"] + mark}
             lines.append("| " + " | ".join(_cell(k, row[k]) for k in SUMMARY_COLUMNS) + " |")
     lines.append("")
     for r in rows:

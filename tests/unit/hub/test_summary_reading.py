@@ -56,3 +56,16 @@ def test_summary_shows_the_difference_and_the_dense_image_when_the_run_made_them
     assert "amplitude_diff.png" not in reporting.hub_summary(
         "h", [{"scenario": "gs1_ideal", "status": "complete"}], hub=tmp_path
     )
+
+
+def test_status_and_times_are_per_run_not_per_row():
+    """Issue 30: status and times were repeated on every reconstruction row; they are one
+    row per run in a table of their own, and the results table holds scores only."""
+    text = reporting.hub_summary(
+        "h", [{"scenario": "gs1_ideal", "status": "complete"}, {"scenario": "gs2_ideal", "status": "failed"}]
+    )
+    assert "| run | status | train s | total s |" in text
+    assert "| [gs2_ideal](gs2_ideal/) | **failed** |" in text
+    header = next(line for line in text.splitlines() if line.startswith("| scenario |"))
+    assert "status" not in header and "train s" not in header and "total s" not in header
+    assert text.index("| run | status |") < text.index("Headline:") < text.index("| scenario |")
