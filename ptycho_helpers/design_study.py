@@ -48,7 +48,10 @@ def run_scores(folder: Path) -> dict[str, float | None]:
     if not pinn:
         return {}
     out: dict[str, float | None] = {m: pinn[0].get(m) for m in ("amp_ssim", "ref_ssim", "flat_ssim")}
-    comp = hub_results.read_json(folder / "comparison_metrics.json") or {}
+    try:  # a failed or unfinished run has no (or a broken) comparison file: its scores are missing
+        comp = hub_results.read_json(folder / "comparison_metrics.json") or {}
+    except (OSError, ValueError):
+        comp = {}
     fill_free = comp.get("fill_free") or {}
     rect = fill_free.get("reference_covered_rectangle") or {}
     out["ref_rect_ssim"] = (rect.get("amplitude") or {}).get("ssim") if isinstance(rect, dict) else None

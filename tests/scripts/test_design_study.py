@@ -127,3 +127,12 @@ def test_cli_dry_run_prints_the_plan_and_cost_and_writes_nothing(tmp_path):
     assert not (tmp_path / "R").exists() and "WARNING" not in res.stderr
     bad = subprocess.run([*args, "--seeds", "1", "2"], capture_output=True, text=True)
     assert bad.returncode == 2 and "at least 3 distinct seeds" in bad.stderr.strip().splitlines()[-1]
+
+
+def test_run_scores_of_an_unfinished_run_are_missing_not_an_error(tmp_path):
+    """A failed run (no comparison_metrics.json) used to crash the study's analysis."""
+    folder = tmp_path / "row00_Um__seed1"
+    folder.mkdir()
+    (folder / "run_metadata.json").write_text('{"status": "failed"}')
+    scores = design_study.run_scores(folder)
+    assert all(v is None for v in scores.values())
