@@ -288,7 +288,13 @@ def _legend(stages: set[str]) -> str:
         "mean-scaled SSIM (on non-grid canvases uncovered pixels are filled, so read it there as coverage)."
     ]
     if "PINN" in stages:
-        text.append("*PINN*: the network alone (no refinement, no classical engine).")
+        if any(s.startswith("network input alone") for s in stages):  # issue 28: say what it is
+            text.append(
+                "*PINN*: the network's output = its physics input + the correction training learned "
+                "(no refinement, no classical engine)."
+            )
+        else:
+            text.append("*PINN*: the network alone (no refinement, no classical engine).")
     if any(s.startswith("network input alone") for s in stages):
         text.append(
             "*network input alone*: the physics input the network reads and starts from; PINN minus it is what "

@@ -35,6 +35,9 @@ def test_best_is_marked_and_legend_matches_the_rows():
     legend = reporting._legend({r["stage"] for r in FOUND})
     assert "PINN + refinement" not in legend and "not comparable with the rows above" in legend
     assert "*PINN + refinement*" in reporting._legend({"PINN", "PINN + refinement (100 steps)"})
+    # issue 28: with a physics input the PINN row is named for what it is
+    assert "its physics input + the correction training learned" in legend
+    assert "the network alone" in reporting._legend({"PINN"})
 
 
 def test_summary_has_results_before_the_table():
