@@ -24,6 +24,7 @@ PROBE_MODES = ("idealized", "custom")
 #: Protocol settings of a scenario (REFERENCE_PROTOCOLS.md): the non-grid value first.
 SCANS = ("random", "grid")
 OBJECT_SETS = ("halves", "separate")
+GROUP_GEOMETRIES = ("knn", "square")
 PREDICTIONS = ("member", "group")
 OBJECT_UNITS = ("as_is", "patch_max")
 LOSSES = ("poisson", "mae")
@@ -135,6 +136,12 @@ class ScenarioSpec(_Record):
     train_stride: int = setting(4, "grid step of the training scan in px", minimum=1)
     test_stride: int = setting(10, "grid step of the test scan in px (seamless tile side)", minimum=1)
     group_offset: int = setting(4, "member spacing of a fixed 2x2 grid group in px", minimum=0)
+    group_geometry: str = setting(
+        "knn",
+        "groups of a random gridsize-2 scan: K nearest neighbours, or fixed 2x2 squares of group_offset around "
+        "random centres (a grid scan's groups are always squares)",
+        choices=GROUP_GEOMETRIES,
+    )
     object_set: str = setting("halves", "train/test objects", choices=OBJECT_SETS)
     n_objects: int = setting(2, "training objects when the object set is separate", minimum=1)
     prediction: str = setting("member", "network output for gridsize 2", choices=PREDICTIONS)
@@ -146,11 +153,21 @@ class ScenarioSpec(_Record):
         self.check_fields()
         if self.gridsize > 4:
             raise ValueError(f"gridsize={self.gridsize} is out of range; it must be 1, 2, 3 or 4")
+        if self.group_geometry == "square" and self.gridsize != 2:
+            raise ValueError(
+                f"group_geometry=square makes 2x2 groups: it needs gridsize 2, not {self.gridsize}; "
+                "use group_geometry=knn"
+            )
 
     @property
     def channels(self) -> int:
         """C = gridsize**2 patterns per group."""
         return self.gridsize**2
+
+    @property
+    def fixed_groups(self) -> bool:
+        """Groups made with the scan (grid squares, or random-centred squares), not found by K-NN."""
+        return self.scan == "grid" or self.group_geometry == "square"
 
 
 @dataclass(frozen=True)

@@ -104,7 +104,7 @@ KNOBS: tuple[Knob, ...] = (
     # protocol settings (REFERENCE_PROTOCOLS.md): grid vs non-grid, one named value each
     *_knobs(
         "scenario",
-        "scan train_stride test_stride group_offset object_set n_objects prediction object_units loss",
+        "scan train_stride test_stride group_offset group_geometry object_set n_objects prediction object_units loss",
     ),
     # run settings: every RunSettings field, in its declaration order
     *(

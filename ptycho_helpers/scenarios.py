@@ -213,7 +213,7 @@ class ResolvedRun:
 
     @property
     def n_train_groups(self) -> int:
-        per_group = self.spec.channels if self.spec.scan == "grid" else 1
+        per_group = self.spec.channels if self.spec.fixed_groups else 1
         return min(self.group_count * self.spec.group_multiplier, self.counts[1] // per_group)
 
     def to_dict(self) -> dict[str, Any]:
@@ -263,19 +263,29 @@ def resolve_run(
         if n_total is not None:
             raise ValueError("imported data (--data) carry their own positions; use a non-grid scenario")
         return _resolve_grid(spec, p, group_count, batch_size, record)
+    C = spec.channels
+    if spec.group_geometry == "square" and n_total is not None:
+        raise ValueError("imported data (--data) carry their own positions; use group_geometry=knn")
     if spec.object_set == "separate":  # random scans of separate objects: the non-grid density on each
         if n_total is not None:
             raise ValueError("imported data (--data) are one scan; use object_set=halves")
         per_object = derive_counts(p, spec.gridsize, spec.image_multiplier)[0]
+        if spec.group_geometry == "square":  # whole 2x2 squares
+            per_object -= per_object % C
         counts = ((spec.n_objects + 1) * per_object, spec.n_objects * per_object, per_object)
+    elif spec.group_geometry == "square":  # random centres, split by centre y like single positions
+        n_groups = derive_counts(p, spec.gridsize, spec.image_multiplier)[0] // C
+        test_groups = n_test_of(n_groups, p.split_fraction)
+        counts = (n_groups * C, (n_groups - test_groups) * C, test_groups * C)
     elif n_total is None:
         counts = derive_counts(p, spec.gridsize, spec.image_multiplier)
     else:
         n = check_int("n_total", n_total, minimum=2)
         counts = (n, n - n_test_of(n, p.split_fraction), n_test_of(n, p.split_fraction))
     _, train, test = counts
-    C = spec.channels
-    if C > 1:
+    if spec.group_geometry == "square":
+        train, test = train // C, test // C  # groups, not positions, are what group_count draws
+    elif C > 1:
         if p.neighbor_count < C:
             raise ValueError(
                 f"neighbor_count={p.neighbor_count} is below the group size C={C} "

@@ -140,7 +140,7 @@ class GridScan:
     test_scale: float
 
 
-def _scan(objects, probe, positions, nphotons, rng, object_scale) -> RawData:
+def scan_at(objects, probe, positions, nphotons, rng, object_scale) -> RawData:
     """Exit waves of every object at the same positions, one photon scale, one Poisson draw
     (streamed: the waves are made slice by slice, :func:`noise.noisy_diffraction`)."""
     p = np.asarray(probe).astype(np.complex64)
@@ -203,8 +203,8 @@ def simulate_grid(
         te_scale = patch_max_scale(test_object, te_pos, N)
     else:
         tr_scale = te_scale = 1.0
-    train = _scan(train_objects, probe, tr_pos, nph, rng, tr_scale)
-    test = _scan([test_object], probe, te_pos, nph, rng, te_scale)
+    train = scan_at(train_objects, probe, tr_pos, nph, rng, tr_scale)
+    test = scan_at([test_object], probe, te_pos, nph, rng, te_scale)
     n_per, C = len(tr_pos), tr_groups.indices.shape[1]
     stacked = Groups(
         np.concatenate([tr_groups.indices + k * n_per for k in range(len(train_objects))]),
@@ -213,3 +213,22 @@ def simulate_grid(
     )
     assert stacked.indices.shape == (len(train_objects) * len(tr_pos) // C, C)
     return GridScan(train, test, stacked, te_groups, tr_scale, te_scale)
+
+
+def square_centres(
+    n_groups: int, size: int, buffer: float, offset: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Random centres of fixed 2×2 groups (``group_geometry=square``), the first draw of
+    the scan's generator: ``U[buffer + offset/2, size − buffer − offset/2]`` so every member
+    lies where a non-grid position may.  Returns ``centres (g, 2)`` and ``members (g, 4, 2)``
+    (``(x, y)``, members in :data:`MEMBER_SIGNS` order at ``±offset/2``)."""
+    half = offset / 2
+    centres = rng.uniform(buffer + half, size - buffer - half, size=(int(n_groups), 2))
+    return centres, centres[:, None, :] + half * MEMBER_SIGNS[None]
+
+
+def square_groups(centres: np.ndarray, offset: int) -> Groups:
+    """The fixed groups of :func:`square_centres`, indexing members group-major."""
+    g = len(centres)
+    rel = np.broadcast_to((offset / 2) * MEMBER_SIGNS, (g, 4, 2)).copy()
+    return Groups(np.arange(g * 4, dtype=np.int64).reshape(g, 4), np.asarray(centres, float).copy(), rel)

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..config import RunSettings
-from ..core.grid import grid_groups, halves_ranges
+from ..core.grid import grid_groups, halves_ranges, square_centres, square_groups
 from ..core.grouping import Groups, group_positions
 from ..core.reassemble import reassembly_telemetry
 from ..core.simulate import draw_scan_positions, split_indices_by_axis
@@ -75,10 +75,29 @@ def telemetry_of(
 TEST_SIM_SEED_OFFSET = 1000
 
 
+def square_test_groups(resolved: ResolvedRun) -> tuple[np.ndarray, Groups]:
+    """Test member positions ``(g·4, 2)`` and groups of a square-geometry scan, as the
+    simulation draws them (``run/grid_protocol.simulate_square_scenario``): halves split
+    the one scan's centres by y; separate objects give the test object its own scan."""
+    p, spec = resolved.params, resolved.spec
+    C, off = spec.channels, spec.group_offset
+    if spec.object_set == "separate":
+        rng = np.random.default_rng(p.sim_seed + TEST_SIM_SEED_OFFSET)
+        centres, members = square_centres(resolved.counts[2] // C, p.object_size, p.buffer, off, rng)
+    else:
+        rng = np.random.default_rng(p.sim_seed)
+        centres, members = square_centres(resolved.counts[0] // C, p.object_size, p.buffer, off, rng)
+        _, te = split_indices_by_axis(centres[:, 1], p.split_fraction)
+        centres, members = centres[te], members[te]
+    return members.reshape(-1, 2), square_groups(centres, off)
+
+
 def scan_test_positions(resolved: ResolvedRun, settings: RunSettings) -> np.ndarray:
     """The test positions a run of ``resolved`` uses, without simulating diffraction: the
     imported file's, or the simulation's first draw (``draw_scan_positions``), split by y."""
     p = resolved.params
+    if resolved.spec.group_geometry == "square":  # the members of the test squares
+        return square_test_groups(resolved)[0]
     if resolved.spec.object_set == "separate":  # the test object's own scan (run/grid_protocol.py)
         return draw_scan_positions(
             resolved.counts[2],
@@ -103,7 +122,12 @@ def reassembly_report(
     ``knobs`` as for a run (``group_limit``, ``data_path``, workload knobs, ...)."""
     resolved, settings, _ = plan_run(scenario, knobs, profile=profile)
     p, spec = resolved.params, resolved.spec
-    if spec.scan == "grid":
+    if spec.group_geometry == "square" and spec.scan != "grid":
+        positions, all_groups = square_test_groups(resolved)
+        groups = grid_test_groups(
+            all_groups, min(settings.group_limit, resolved.group_count * spec.group_multiplier)
+        )
+    elif spec.scan == "grid":
         halves = halves_ranges(p.object_size, p.split_fraction)[1] if spec.object_set == "halves" else None
         positions, all_groups = grid_groups(
             p.object_size, p.N, spec.test_stride, spec.gridsize, spec.group_offset, halves

@@ -8,7 +8,7 @@ import logging
 import numpy as np
 
 from ..core import physics
-from ..core.grid import patch_max_scale, simulate_grid
+from ..core.grid import patch_max_scale, scan_at, simulate_grid, square_centres, square_groups
 from ..core.grouping import Groups, gather_groups
 from ..core.simulate import (
     RawData,
@@ -16,6 +16,7 @@ from ..core.simulate import (
     make_lines_object,
     make_probe,
     simulate_nongrid_raw_data,
+    split_indices_by_axis,
 )
 from ..plan import telemetry
 from ..plan.telemetry import TEST_SIM_SEED_OFFSET
@@ -157,8 +158,10 @@ def simulate_grid_scenario(ctx: ScenarioContext, t: float) -> SimulatedDataset:
 
 
 def grid_groups_of(ctx: ScenarioContext, sim: SimulatedDataset):
-    """Grid protocol: a seeded subset of the fixed training groups (all when group_count
-    covers them) and the first ``group_limit`` test tiles in raster order."""
+    """Fixed groups (a grid scan, or random squares): a seeded subset of the training groups
+    (all when group_count covers them) and the first test groups in order — grid: up to
+    ``group_limit`` tiles in raster order; random squares: ``min(group_count, group_limit)``
+    like the K-NN test groups."""
     r = ctx.resolved
     n_avail = sim.train_groups.n_groups
     n_train = r.n_train_groups
@@ -171,5 +174,88 @@ def grid_groups_of(ctx: ScenarioContext, sim: SimulatedDataset):
         sim.train.positions,
         Groups(g.indices[keep], g.centroids[keep], g.relative[keep]),
     )
-    gte = telemetry.grid_test_groups(sim.test_groups, ctx.settings.group_limit)
+    limit = ctx.settings.group_limit
+    if r.spec.scan != "grid":
+        limit = min(limit, r.group_count * r.spec.group_multiplier)
+    gte = telemetry.grid_test_groups(sim.test_groups, limit)
     return train, gte
+
+
+def simulate_square_scenario(ctx: ScenarioContext, t: float) -> SimulatedDataset:
+    """Random scans whose groups are fixed 2×2 squares (``group_geometry=square``): random
+    centres (:func:`core.grid.square_centres`), four members at ``±group_offset/2`` around
+    each, the groups made with the scan (no K-NN search).  Halves: one object, centres
+    split by y like single positions; separate objects: each training object (scan
+    ``sim_seed + i``) and the test object (seed ``object_seed + 1000``, scan
+    ``sim_seed + 1000``) their own squares, laid side by side as in
+    :func:`simulate_separate_random`."""
+    p, spec, r = ctx.resolved.params, ctx.resolved.spec, ctx.resolved
+    C, off = spec.channels, spec.group_offset
+    probe = probe_of(ctx)
+
+    def scan(obj, members, rng, scale=None):
+        pos = members.reshape(-1, 2)
+        if scale is None:
+            scale = patch_max_scale(obj, pos, p.N) if spec.object_units == "patch_max" else 1.0
+        return scan_at([obj], probe, pos, p.nphotons, rng, scale), scale
+
+    if spec.object_set == "separate":
+        per = r.counts[2] // C
+        seeds = [p.object_seed + i for i in range(spec.n_objects)]
+        side = p.object_size + 2 * p.N
+        raws, centres_all, scales = [], [], []
+        for i, sd in enumerate(seeds):
+            rng = np.random.default_rng(p.sim_seed + i)
+            centres, members = square_centres(per, p.object_size, p.buffer, off, rng)
+            raw, sc = scan(make_lines_object(p.object_size, sd), members, rng)
+            raws.append(raw)
+            centres_all.append(centres + np.array([i * side, 0.0]))
+            scales.append(sc)
+        train = RawData(
+            xcoords=np.concatenate([raw.xcoords + i * side for i, raw in enumerate(raws)]),
+            ycoords=np.concatenate([raw.ycoords for raw in raws]),
+            diffraction=np.concatenate([raw.diffraction for raw in raws]),
+            probeGuess=raws[0].probeGuess,
+            objectGuess=raws[0].objectGuess,
+            photon_scale=float(np.mean([raw.photon_scale for raw in raws])),
+        )
+        train_centres, train_scale = np.concatenate(centres_all), float(np.mean(scales))
+        obj = make_lines_object(p.object_size, p.object_seed + GRID_TEST_SEED_OFFSET)
+        rng = np.random.default_rng(p.sim_seed + TEST_SIM_SEED_OFFSET)
+        test_centres, members = square_centres(per, p.object_size, p.buffer, off, rng)
+        test, test_scale = scan(obj, members, rng)
+        ctx.merge("seeds", train_objects=seeds, test_object=p.object_seed + GRID_TEST_SEED_OFFSET)
+    else:
+        obj = make_lines_object(p.object_size, p.object_seed)
+        rng = np.random.default_rng(p.sim_seed)
+        centres, members = square_centres(r.counts[0] // C, p.object_size, p.buffer, off, rng)
+        tr, te = split_indices_by_axis(centres[:, 1], p.split_fraction)
+        train_centres, test_centres = centres[tr], centres[te]
+        scale = patch_max_scale(obj, members.reshape(-1, 2), p.N) if spec.object_units == "patch_max" else 1.0
+        train, _ = scan(obj, members[tr], rng, scale)
+        test, _ = scan(obj, members[te], rng, scale)
+        train_scale = test_scale = scale
+    ctx.merge(
+        "scales",
+        simulation_photon_scale=train.photon_scale,
+        object_unit_train=train_scale,
+        object_unit_test=test_scale,
+    )
+    ctx.timed("simulate", t)
+    logger.info(
+        "%s: random scan in fixed 2x2 squares (±%g px), %d training groups, %d test groups",
+        ctx.name,
+        off / 2,
+        len(train_centres),
+        len(test_centres),
+    )
+    return SimulatedDataset(
+        obj,
+        probe,
+        train,
+        train,
+        test,
+        square_groups(train_centres, off),
+        square_groups(test_centres, off),
+        test_scale,
+    )

@@ -50,6 +50,8 @@ def simulate_scenario(ctx: ScenarioContext) -> SimulatedDataset:
     p, spec = ctx.resolved.params, ctx.resolved.spec
     if spec.scan == "grid":
         return grid_protocol.simulate_grid_scenario(ctx, t)
+    if spec.group_geometry == "square":  # random centres, fixed 2x2 groups
+        return grid_protocol.simulate_square_scenario(ctx, t)
     if spec.object_set == "separate":  # random scans of separate training and test objects
         return grid_protocol.simulate_separate_random(ctx, t)
     unit_scale = 1.0

@@ -309,6 +309,41 @@ def test_grid_scan_of_one_objects_halves(tmp_path):
     assert rep["stitch_canvas"] == groups.telemetry["stitch_canvas"]
 
 
+@pytest.mark.parametrize("object_set", ["halves", "separate"])
+def test_random_scans_in_fixed_squares(tmp_path, object_set):
+    """Issue 27: group geometry varies without the scan (group_geometry=square): random
+    centres, four members at ±group_offset/2 around each, the groups made with the scan;
+    halves split the centres by y; the planner's test positions and stitched groups are
+    the simulation's; a full tiny run trains and scores."""
+    from ptycho_helpers.plan import telemetry
+
+    knobs = {**TINY, "group_geometry": "square", "object_set": object_set, "group_count": 6}
+    ctx = record.start_scenario("gs2_ideal", tmp_path, knobs=knobs)
+    sim = stages.simulate_scenario(ctx)
+    for raw, g in ((sim.train, sim.train_groups), (sim.test, sim.test_groups)):
+        members = raw.positions[g.indices]  # (g, 4, 2)
+        np.testing.assert_allclose(members - g.centroids[:, None, :], g.relative)
+        np.testing.assert_allclose(np.abs(g.relative), ctx.resolved.spec.group_offset / 2)
+    if object_set == "halves":
+        b_lo, b_hi = sim.train_groups.centroids[:, 1].max(), sim.test_groups.centroids[:, 1].min()
+        assert b_lo <= b_hi  # split by centre y
+    planned = telemetry.scan_test_positions(ctx.resolved, ctx.settings)
+    np.testing.assert_allclose(planned, np.stack([sim.test.xcoords, sim.test.ycoords], 1))
+    groups = stages.group_scenario(ctx, sim)
+    assert groups.train.n_groups == 6 and groups.test.n_groups == min(6, ctx.settings.group_limit)
+    rep = telemetry.reassembly_report("gs2_ideal", knobs)
+    assert (
+        rep["n_groups"] == groups.telemetry["n_groups"]
+        and rep["stitch_canvas"] == groups.telemetry["stitch_canvas"]
+    )
+    with pytest.raises(ValueError, match="needs gridsize 2"):
+        record.start_scenario("gs1_ideal", tmp_path / "x", knobs={**TINY, "group_geometry": "square"})
+    if object_set == "halves":  # end to end: trains, stitches, scores, with its ceiling
+        _, ev, _ = stages.run_scenario("gs2_ideal", tmp_path / "run", knobs={**knobs, "classical": "none"})
+        c = ev.comparison
+        assert np.isfinite(c["amplitude"]["ssim"]) and c["ceiling"]["kind"].startswith("per-group")
+
+
 def test_random_scans_of_separate_objects(tmp_path):
     """Issue 27: the object set can vary without the scan (scan=random, object_set=separate):
     each training object and the grid protocol's test object get the non-grid number of
