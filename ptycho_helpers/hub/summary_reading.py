@@ -48,10 +48,13 @@ def result_line(name: str, found: list[dict[str, Any]], ceiling: dict[str, Any] 
         )
     if ceiling and ceiling.get("amp_ssim") is not None:
         share = ceiling.get("normalised_pinn")
-        parts.append(
-            f"ceiling {ceiling['amp_ssim']:.3f} ({ceiling['kind'].split(' (')[0]} bound)"
-            + (f", the PINN at {share:.0%} of the way from flat to it" if share is not None else "")
-        )
+        if share is not None and share > 1:  # e.g. a per-group solve on low-dose data fits the noise
+            where = ", below the PINN: not a bound for this data (the solve fits the noise)"
+        elif share is not None:
+            where = f", the PINN at {share:.0%} of the way from flat to it"
+        else:
+            where = ""
+        parts.append(f"ceiling {ceiling['amp_ssim']:.3f} ({ceiling['kind'].split(' (')[0]} bound){where}")
     return f"- **{name}**: " + "; ".join(parts) + "."
 
 
