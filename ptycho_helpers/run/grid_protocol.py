@@ -54,6 +54,20 @@ def simulate_random(
     return raw, scale
 
 
+def side_by_side(scans: list[RawData], side: float) -> RawData:
+    """The training scans of separate objects as one data set, object ``i`` shifted by
+    ``i·side`` px in x (an integer: the fractional positions the physics uses are kept), so
+    no group can span two objects."""
+    return RawData(
+        xcoords=np.concatenate([r.xcoords + i * side for i, r in enumerate(scans)]),
+        ycoords=np.concatenate([r.ycoords for r in scans]),
+        diffraction=np.concatenate([r.diffraction for r in scans]),
+        probeGuess=scans[0].probeGuess,
+        objectGuess=scans[0].objectGuess,
+        photon_scale=float(np.mean([r.photon_scale for r in scans])),
+    )
+
+
 def simulate_separate_random(ctx: ScenarioContext, t: float) -> SimulatedDataset:
     """Random scans of separate objects: ``n_objects`` training objects (seeds
     ``object_seed + i``, scans ``sim_seed + i``) and the grid protocol's test object (seed
@@ -77,15 +91,7 @@ def simulate_separate_random(ctx: ScenarioContext, t: float) -> SimulatedDataset
         scales.append(scale)
     test_object = make_lines_object(p.object_size, test_seed)
     test, test_scale = simulate_random(ctx, test_object, probe, per_object, p.sim_seed + TEST_SIM_SEED_OFFSET)
-    side = p.object_size + 2 * p.N
-    train = RawData(
-        xcoords=np.concatenate([r.xcoords + i * side for i, r in enumerate(scans)]),
-        ycoords=np.concatenate([r.ycoords for r in scans]),
-        diffraction=np.concatenate([r.diffraction for r in scans]),
-        probeGuess=scans[0].probeGuess,
-        objectGuess=scans[0].objectGuess,
-        photon_scale=float(np.mean([r.photon_scale for r in scans])),
-    )
+    train = side_by_side(scans, p.object_size + 2 * p.N)
     ctx.merge("seeds", train_objects=seeds, test_object=test_seed)
     ctx.merge(
         "scales",
@@ -211,14 +217,7 @@ def simulate_square_scenario(ctx: ScenarioContext, t: float) -> SimulatedDataset
             raws.append(raw)
             centres_all.append(centres + np.array([i * side, 0.0]))
             scales.append(sc)
-        train = RawData(
-            xcoords=np.concatenate([raw.xcoords + i * side for i, raw in enumerate(raws)]),
-            ycoords=np.concatenate([raw.ycoords for raw in raws]),
-            diffraction=np.concatenate([raw.diffraction for raw in raws]),
-            probeGuess=raws[0].probeGuess,
-            objectGuess=raws[0].objectGuess,
-            photon_scale=float(np.mean([raw.photon_scale for raw in raws])),
-        )
+        train = side_by_side(raws, side)
         train_centres, train_scale = np.concatenate(centres_all), float(np.mean(scales))
         obj = make_lines_object(p.object_size, p.object_seed + GRID_TEST_SEED_OFFSET)
         rng = np.random.default_rng(p.sim_seed + TEST_SIM_SEED_OFFSET)
