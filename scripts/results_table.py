@@ -138,6 +138,28 @@ def make_run_table(doc: dict) -> str:
     return "\n".join(lines)
 
 
+def make_run_record(hub: Path, command: str) -> dict:
+    """The summary rows of one ``make run`` hub (its results table), its commit and the
+    stage timings of each run: what ``docs/data/make_run.json`` holds."""
+    lines = (hub / "summary.md").read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| scenario |"))
+    rows = [line for line in lines[start + 2 :] if line.startswith("| ")]
+    if not rows:
+        raise SystemExit(f"{hub}/summary.md has no results rows")
+    metas = {p.parent.name: json.loads(p.read_text()) for p in sorted(hub.glob("*/run_metadata.json"))}
+    shas = {m.get("git_sha") for m in metas.values()}
+    if len(shas) != 1:
+        raise SystemExit(f"{hub}: runs of several commits {shas}")
+    return {
+        "command": command,
+        "git_sha": shas.pop(),
+        "hub": f"{hub.name} (git-ignored, not committed; these rows are its summary.md)",
+        "summary_header": lines[start],
+        "summary_rows": rows,
+        "timings_s": {name: m.get("timings_s") for name, m in metas.items()},
+    }
+
+
 def _fill(path: Path, start: str, end: str, table: str, check: bool) -> int:
     text = path.read_text()
     if start not in text or end not in text:
@@ -169,9 +191,17 @@ def main() -> int:
     c.add_argument("--machine", default="2 cores", help="where the hubs ran (recorded)")
     r = sub.add_parser("render", help="the committed data -> docs/results.md")
     r.add_argument("--check", action="store_true", help="exit 1 when the page is stale")
+    m = sub.add_parser("make-run", help="one `make run` hub -> docs/data/make_run.json (then render)")
+    m.add_argument("hub", type=Path)
+    m.add_argument("--command", default="make run (python -m ptycho_helpers rerun)", help="recorded")
     a = ap.parse_args()
     if a.cmd == "render":
         return render(a.check)
+    if a.cmd == "make-run":
+        MAKE_RUN.write_text(
+            json.dumps(make_run_record(a.hub, a.command), indent=1, ensure_ascii=False) + "\n"
+        )
+        return render(False)
     doc = {
         "provenance": {
             "command": a.command,
