@@ -108,3 +108,30 @@ def test_site_builds_without_warnings(tmp_path):
     )
     assert res.returncode == 0, res.stdout + res.stderr
     assert (tmp_path / "site" / "options" / "index.html").exists()
+
+
+def test_make_run_record_reads_a_hub_summary_and_refuses_mixed_commits(tmp_path):
+    """The README's make-run table comes from one hub: its results rows, one commit."""
+    import importlib.util
+    import json
+
+    spec = importlib.util.spec_from_file_location("results_table", ROOT / "scripts" / "results_table.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    hub = tmp_path / "2026-01-01T000000Z"
+    for name, sha in (("gs1_ideal", "abc"), ("gs2_ideal", "abc")):
+        (hub / name).mkdir(parents=True)
+        (hub / name / "run_metadata.json").write_text(
+            json.dumps({"git_sha": sha, "timings_s": {"total": 1.0}})
+        )
+    header = "| scenario | reconstruction | amp SSIM | flat baseline | reference-metric SSIM | Pearson r |"
+    row = "| [gs1_ideal](gs1_ideal/) | PINN | 0.6 | 0.2 | 0.3 | 0.8 |"
+    (hub / "summary.md").write_text(
+        f"# hub\n\n| run | status |\n| --- | --- |\n\n{header}\n| --- |\n{row}\n\n## gs1\n"
+    )
+    rec = mod.make_run_record(hub, "make run")
+    assert rec["summary_header"] == header and rec["summary_rows"] == [row] and rec["git_sha"] == "abc"
+    assert "| gs1_ideal | PINN | 0.6 | 0.2 | 0.3 | 0.8 |" in mod.make_run_table(rec)
+    (hub / "gs2_ideal" / "run_metadata.json").write_text(json.dumps({"git_sha": "def"}))
+    with pytest.raises(SystemExit, match="several commits"):
+        mod.make_run_record(hub, "make run")
