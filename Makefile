@@ -58,7 +58,8 @@ full: $(STAMP)
 # Checkpoints go to .lab-checkpoints/<the notebook's folder>/ (ignored), never into a hub,
 # never shared by two notebooks of one name, never read-only. Stop with Ctrl-C.
 # As root (containers) JupyterLab needs --allow-root: added when `id -u` is 0. LAB_ARGS
-# passes further flags (e.g. LAB_ARGS="--ServerApp.token=abc").
+# passes further flags (e.g. LAB_ARGS="--ServerApp.token=abc"). lab-settings/overrides.json
+# turns off the "fetch Jupyter news?" pop-up (it covered the inspector's lower corner).
 LAB_PORT ?= 8888
 LAB_ARGS ?=
 LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
@@ -68,7 +69,8 @@ lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --no-browser --ip=127.0.0.1 --port=$(LAB_PORT) --ServerApp.root_dir=$(CURDIR) \
 		--ContentsManager.checkpoints_class=ptycho_helpers.hub.lab_checkpoints.MirroredCheckpoints \
 		--FileCheckpoints.checkpoint_dir=$(CURDIR)/.lab-checkpoints \
-		--LabApp.default_url=/lab/tree/lab/inspect_run.ipynb $(LAB_ROOT) $(LAB_ARGS)
+		--LabApp.default_url=/lab/tree/lab/inspect_run.ipynb --LabApp.app_settings_dir=$(CURDIR)/lab-settings \
+		$(LAB_ROOT) $(LAB_ARGS)
 
 # nbval: re-run the templates (the scenario notebook at tiny size) and compare the checked outputs
 nbval: $(STAMP)

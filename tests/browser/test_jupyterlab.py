@@ -120,6 +120,7 @@ def lab(tmp_path_factory):
             "--LabApp.expose_app_in_browser=True",
             "--ContentsManager.checkpoints_class=ptycho_helpers.hub.lab_checkpoints.MirroredCheckpoints",
             f"--FileCheckpoints.checkpoint_dir={tmp_path_factory.mktemp('ckpt')}",
+            f"--LabApp.app_settings_dir={ROOT / 'lab-settings'}",  # as make lab: no news pop-up
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -311,5 +312,10 @@ def test_compare_runs_draws_its_figures_in_jupyterlab(lab):
         what="the three figures",
     )
     assert len(imgs) >= 3, "the three figures are missing"
+    # lab-settings/overrides.json: JupyterLab does not ask about its news (the toast covered the figures)
+    toasts = driver.execute_script(
+        "return [...document.querySelectorAll('.Toastify__toast')].map(t => t.innerText);"
+    )
+    assert not any("news" in t.lower() for t in toasts), toasts
     px = _shot(driver, imgs[0], "compare_runs_side_by_side.png")
     assert px.std() > 0.05

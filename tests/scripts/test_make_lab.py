@@ -26,6 +26,7 @@ def test_lab_adds_allow_root_only_as_root_and_opens_the_inspector():
     assert "--LabApp.default_url=/lab/tree/lab/inspect_run.ipynb" in out
     # issue 30: checkpoints mirror each notebook's folder (no two share one, none in a hub)
     assert "--ContentsManager.checkpoints_class=ptycho_helpers.hub.lab_checkpoints.MirroredCheckpoints" in out
+    assert f"--LabApp.app_settings_dir={ROOT}/lab-settings" in out  # no "fetch news?" pop-up
 
 
 def test_lab_passes_extra_flags():
