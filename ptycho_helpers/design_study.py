@@ -54,7 +54,7 @@ def run_scores(folder: Path) -> dict[str, float | None]:
         comp = {}
     fill_free = comp.get("fill_free") or {}
     rect = fill_free.get("reference_covered_rectangle") or {}
-    out["ref_rect_ssim"] = (rect.get("amplitude") or {}).get("ssim") if isinstance(rect, dict) else None
+    out["ref_rect_ssim"] = (rect.get("amplitude") or {}).get("ssim")
     out["interior_ssim"] = fill_free.get("interior_masked_ssim")
     out["ceiling_share"] = (comp.get("ceiling") or {}).get("normalised_pinn")
     return out

@@ -45,6 +45,16 @@ def grid_test_groups(groups: Groups, group_limit: int) -> Groups:
     return Groups(groups.indices[:n], groups.centroids[:n], groups.relative[:n])
 
 
+def fixed_test_groups(resolved: ResolvedRun, groups: Groups, group_limit: int) -> Groups:
+    """The stitched test groups of a scan whose groups are fixed: a grid's first
+    ``group_limit`` tiles in raster order; random squares' first
+    ``min(group_count·group_multiplier, group_limit)``, as many as the K-NN test groups."""
+    limit = group_limit
+    if resolved.spec.scan != "grid":
+        limit = min(limit, resolved.group_count * resolved.spec.group_multiplier)
+    return grid_test_groups(groups, limit)
+
+
 def telemetry_of(
     name: str,
     resolved: ResolvedRun,
@@ -124,15 +134,13 @@ def reassembly_report(
     p, spec = resolved.params, resolved.spec
     if spec.group_geometry == "square" and spec.scan != "grid":
         positions, all_groups = square_test_groups(resolved)
-        groups = grid_test_groups(
-            all_groups, min(settings.group_limit, resolved.group_count * spec.group_multiplier)
-        )
+        groups = fixed_test_groups(resolved, all_groups, settings.group_limit)
     elif spec.scan == "grid":
         halves = halves_ranges(p.object_size, p.split_fraction)[1] if spec.object_set == "halves" else None
         positions, all_groups = grid_groups(
             p.object_size, p.N, spec.test_stride, spec.gridsize, spec.group_offset, halves
         )
-        groups = grid_test_groups(all_groups, settings.group_limit)
+        groups = fixed_test_groups(resolved, all_groups, settings.group_limit)
     else:
         positions = scan_test_positions(resolved, settings)
         groups = test_groups(resolved, positions, settings.group_limit)

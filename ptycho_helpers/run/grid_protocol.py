@@ -36,6 +36,14 @@ def probe_of(ctx: ScenarioContext) -> np.ndarray:
     return physics.normalize_probe_guess(make_probe(p.N, spec.probe_mode, path), spec.probe_scale)
 
 
+def object_unit(ctx: ScenarioContext, obj: np.ndarray, positions: np.ndarray) -> float:
+    """The factor the object is divided by before simulating: with ``object_units=patch_max``
+    the mean over the scan's patches of each patch's maximum amplitude, else 1."""
+    if ctx.resolved.spec.object_units != "patch_max":
+        return 1.0
+    return patch_max_scale(obj, positions, ctx.resolved.params.N)
+
+
 def simulate_random(
     ctx: ScenarioContext, obj: np.ndarray, probe: np.ndarray, n: int, seed: int
 ) -> tuple[RawData, float]:
@@ -43,11 +51,12 @@ def simulate_random(
     ``object_units=patch_max`` the object is first divided by the mean over the scan's
     patches of each patch's maximum amplitude (:func:`core.grid.patch_max_scale`, on the
     simulation's own first draw of positions).  Returns the scan and that unit factor."""
-    p, spec = ctx.resolved.params, ctx.resolved.spec
+    p = ctx.resolved.params
     scale = 1.0
-    if spec.object_units == "patch_max":
-        xy = draw_scan_positions(n, p.object_size, p.buffer, np.random.default_rng(seed))
-        scale = patch_max_scale(obj, xy, p.N)
+    if ctx.resolved.spec.object_units == "patch_max":  # on the simulation's own first draw
+        scale = object_unit(
+            ctx, obj, draw_scan_positions(n, p.object_size, p.buffer, np.random.default_rng(seed))
+        )
     raw = simulate_nongrid_raw_data(
         (obj / scale).astype(np.complex64), probe, n_images=n, nphotons=p.nphotons, seed=seed, buffer=p.buffer
     )
@@ -180,11 +189,7 @@ def grid_groups_of(ctx: ScenarioContext, sim: SimulatedDataset):
         sim.train.positions,
         Groups(g.indices[keep], g.centroids[keep], g.relative[keep]),
     )
-    limit = ctx.settings.group_limit
-    if r.spec.scan != "grid":
-        limit = min(limit, r.group_count * r.spec.group_multiplier)
-    gte = telemetry.grid_test_groups(sim.test_groups, limit)
-    return train, gte
+    return train, telemetry.fixed_test_groups(r, sim.test_groups, ctx.settings.group_limit)
 
 
 def simulate_square_scenario(ctx: ScenarioContext, t: float) -> SimulatedDataset:
@@ -201,8 +206,7 @@ def simulate_square_scenario(ctx: ScenarioContext, t: float) -> SimulatedDataset
 
     def scan(obj, members, rng, scale=None):
         pos = members.reshape(-1, 2)
-        if scale is None:
-            scale = patch_max_scale(obj, pos, p.N) if spec.object_units == "patch_max" else 1.0
+        scale = object_unit(ctx, obj, pos) if scale is None else scale
         return scan_at([obj], probe, pos, p.nphotons, rng, scale), scale
 
     if spec.object_set == "separate":
@@ -230,7 +234,7 @@ def simulate_square_scenario(ctx: ScenarioContext, t: float) -> SimulatedDataset
         centres, members = square_centres(r.counts[0] // C, p.object_size, p.buffer, off, rng)
         tr, te = split_indices_by_axis(centres[:, 1], p.split_fraction)
         train_centres, test_centres = centres[tr], centres[te]
-        scale = patch_max_scale(obj, members.reshape(-1, 2), p.N) if spec.object_units == "patch_max" else 1.0
+        scale = object_unit(ctx, obj, members.reshape(-1, 2))  # on the whole scan, as for K-NN halves
         train, _ = scan(obj, members[tr], rng, scale)
         test, _ = scan(obj, members[te], rng, scale)
         train_scale = test_scale = scale
