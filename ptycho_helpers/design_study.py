@@ -27,9 +27,8 @@ from .core import design
 from .hub import artifacts, plotting, reporting
 from .hub import results as hub_results
 from .hub.viewer import table_markdown
-from .knobs import SWEEP_TYPES
 from .plan import plan_run
-from .sweep import _parse_value, _slug, estimated_cost
+from .sweep import _parse_value, _slug, estimated_cost, parse_sets
 from .tasks import INTERRUPTED_NOTE, check_scheduler, run_tasks
 
 logger = logging.getLogger(__name__)
@@ -97,21 +96,13 @@ def parse_factor(text: str) -> tuple[str, dict[str, tuple[Any, Any]]]:
 
 
 def parse_fixed(items: list[str]) -> dict[str, Any]:
-    """``["object_set=separate", "nphotons=1e4"]`` → ``{"object_set": "separate", "nphotons": 1e4}``
-    (one value each: a study's held settings; the sweep's ``--set`` takes lists)."""
+    """``["object_set=separate", "nphotons=1e4"]`` → ``{"object_set": "separate", "nphotons": 1e4}``:
+    the sweep's ``--set`` parser (``sweep.parse_sets``), one value per knob (a study holds it)."""
     out: dict[str, Any] = {}
-    for item in items:
-        if "=" not in item:
-            raise ValueError(f"--set {item!r}: expected KNOB=VALUE")
-        knob, value = (s.strip() for s in item.split("=", 1))
-        knob = knob.replace("-", "_")
-        if knob not in SWEEP_TYPES:
-            raise ValueError(f"--set {knob}: unknown knob (see `run --help` for the knobs)")
-        if "," in value:
-            raise ValueError(f"--set {knob}={value}: a study holds one value; vary a knob with --factor")
-        if knob in out:
-            raise ValueError(f"--set {knob} given twice")
-        out[knob] = _parse_value(knob, value)
+    for knob, values in parse_sets(items).items():
+        if len(values) != 1:
+            raise ValueError(f"--set {knob}={values}: a study holds one value; vary a knob with --factor")
+        out[knob] = values[0]
     return out
 
 
