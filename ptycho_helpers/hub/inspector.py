@@ -21,10 +21,18 @@ from typing import Any
 
 import numpy as np
 
-from .viewer import VIEWS, RunView, line_profile, list_hubs, list_runs, load_run, resolve_reports_dir
-
-#: uncovered pixels (no data: NaN) and values beyond the colour range, distinct from the maps
-NAN_COLOUR, OVER_COLOUR, UNDER_COLOUR = "#e9d8a6", "#ff00ff", "#00c8ff"
+from .viewer import (  # noqa: F401 - NAN_COLOUR is also the inspector's to readers
+    NAN_COLOUR,
+    OVER_COLOUR,
+    UNDER_COLOUR,
+    VIEWS,
+    RunView,
+    line_profile,
+    list_hubs,
+    list_runs,
+    load_run,
+    resolve_reports_dir,
+)
 
 
 def _kind(view: str) -> str:

@@ -30,6 +30,9 @@ VIEWS = (
     "dense amplitude",
     "dense amplitude difference",
 )
+#: uncovered pixels (no data: NaN) and values beyond the colour range, distinct from the maps
+#: (the inspector and the compare figures)
+NAN_COLOUR, OVER_COLOUR, UNDER_COLOUR = "#e9d8a6", "#ff00ff", "#00c8ff"
 #: views every run with results has; the rest depend on its stages (``RunView.views``)
 BASE_VIEWS = VIEWS[:6]
 #: further reconstructions: view prefix -> (RunView attribute, folder, what to do when absent)
@@ -272,8 +275,6 @@ def shared_vmax(runs: list[RunView]) -> float:
 def _cmap(name: str):
     """A colour map whose NaN (uncovered) pixels are beige, as in the inspector."""
     import matplotlib
-
-    from .inspector import NAN_COLOUR
 
     return matplotlib.colormaps[name].with_extremes(bad=NAN_COLOUR)
 
