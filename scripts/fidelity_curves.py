@@ -116,6 +116,7 @@ def table(data: dict) -> str:
             else at(run["rows"], 2000, "pearson_r")
         )
         lines.append(f"| {label} | {cells} | {r1} | {r2} | {run['flat_ssim']:.3f} |")
+    lines += ["", means_table(data)]
     long_runs = [r for r in data["workbook"] if (r.get("steps") or 0) >= 5000]
     if long_runs:
         lines += [
@@ -133,6 +134,83 @@ def table(data: dict) -> str:
                 f"| {label} | {cells} | {run['final_pearson_r']:.3f} | {run['flat_ssim']:.3f} | "
                 f"{PUBLISHED.get(run['scenario'], float('nan')):.3f} |"
             )
+    return "\n".join(lines)
+
+
+#: the done-criterion's steps and tolerance (reference-model issue: ±0.05 at 500, 1,000, 2,000)
+CRITERION_STEPS, TOLERANCE = (500, 1000, 2000), 0.05
+
+
+def newest_per_seed(data: dict, scenario: str) -> list[dict]:
+    """The newest workbook run of each seed with the grid profiles' settings (sigmoid head,
+    reference scale, float32): what the grid profile gives today, one curve per seed."""
+    best: dict[int, dict] = {}
+    for run in data["workbook"]:
+        if (
+            run["scenario"] == scenario
+            and run["amp_activation"] == "sigmoid"
+            and run["intensity_scale"] == "reference"
+            and run.get("precision", "float32") == "float32"
+            and (run.get("steps") or 0) <= 2000
+        ):
+            if run["seed"] not in best or run["hub"] > best[run["seed"]]["hub"]:
+                best[run["seed"]] = run
+    return [best[k] for k in sorted(best)]
+
+
+def _value(rows: list[dict], step: int) -> float | None:
+    return next((r["amp_ssim"] for r in rows if r["step"] == step), None)
+
+
+def seed_means(data: dict) -> list[dict]:
+    """Per gridsize and criterion step: the reference's seeds and the workbook's (newest run
+    per seed), their means and the difference of the means."""
+    out = []
+    for gs in ("gs1", "gs2"):
+        runs = newest_per_seed(data, f"{gs}_grid")
+        for step in CRITERION_STEPS:
+            ref = [
+                v
+                for k, rows in data["reference"].items()
+                if k.startswith(gs)
+                for v in [_value(rows, step)]
+                if v is not None
+            ]
+            wb = [v for run in runs for v in [_value(run["rows"], step)] if v is not None]
+            if not ref or not wb:
+                continue
+            rm, wm = sum(ref) / len(ref), sum(wb) / len(wb)
+            out.append(
+                {
+                    "gridsize": gs,
+                    "step": step,
+                    "reference": ref,
+                    "workbook": wb,
+                    "workbook_seeds": [run["seed"] for run in runs if _value(run["rows"], step) is not None],
+                    "reference_mean": round(rm, 4),
+                    "workbook_mean": round(wm, 4),
+                    "difference": round(wm - rm, 4),
+                    "within": abs(wm - rm) <= TOLERANCE,
+                }
+            )
+    return out
+
+
+def means_table(data: dict) -> str:
+    lines = [
+        "Seed means at the criterion's steps (reference: every seed measured with the harness; workbook: the "
+        "newest run of each seed with the grid profile's settings, float32):",
+        "",
+        "| gridsize | step | reference seeds | reference mean (n) | workbook seeds | workbook mean (n) | "
+        f"difference | within ±{TOLERANCE} |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for m in seed_means(data):
+        lines.append(
+            f"| {m['gridsize']} | {m['step']:,} | {' / '.join(f'{v:.3f}' for v in m['reference'])} | "
+            f"{m['reference_mean']:.3f} ({len(m['reference'])}) | {' / '.join(f'{v:.3f}' for v in m['workbook'])} | "
+            f"{m['workbook_mean']:.3f} ({len(m['workbook'])}) | {m['difference']:+.3f} | {'yes' if m['within'] else '**no**'} |"
+        )
     return "\n".join(lines)
 
 

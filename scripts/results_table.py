@@ -8,7 +8,14 @@ written to a committed JSON file with the command and commit that produced them.
 ``render``: that file -> the table between the results markers of ``docs/results.md``;
 ``render --check`` fails when the page is stale (run by the tests).
 
+``dose``: the runs of the given hubs (any scenario, dose, seed, step budget) -> one row per
+run in ``docs/data/dose.json`` (PINN, its physics input alone, flat, the classical engine
+from a flat start and from the PINN, the per-group solve, and the classical engine's SSIM
+at every monitored iteration), rendered as the dose table and the time-to-accuracy table
+of ``docs/results.md`` (issue 28).
+
 Run: .venv/bin/python scripts/results_table.py collect reports/<hub> [...] --out docs/data/results_stable.json
+     .venv/bin/python scripts/results_table.py dose reports/<hub> [...] --command "..."
      .venv/bin/python scripts/results_table.py render [--check]
 """
 
@@ -30,6 +37,9 @@ PAGE = ROOT / "docs" / "results.md"
 README = ROOT / "README.md"
 MAKE_RUN = ROOT / "docs" / "data" / "make_run.json"
 MR_START, MR_END = "<!-- make-run:start -->", "<!-- make-run:end -->"
+DOSE = ROOT / "docs" / "data" / "dose.json"
+DOSE_START, DOSE_END = "<!-- dose:start -->", "<!-- dose:end -->"
+TTA_START, TTA_END = "<!-- time-to-accuracy:start -->", "<!-- time-to-accuracy:end -->"
 
 
 def collect(hubs: list[Path]) -> list[dict]:
@@ -160,6 +170,168 @@ def make_run_record(hub: Path, command: str) -> dict:
     }
 
 
+def _ssim(block: dict | None) -> float | None:
+    amp = (block or {}).get("amplitude") or {}
+    return None if amp.get("ssim") is None else round(amp["ssim"], 4)
+
+
+def dose_rows(hubs: list[Path]) -> list[dict]:
+    """One row per finished run of ``hubs``: what the dose and time-to-accuracy tables read."""
+    rows = []
+    for hub in hubs:
+        for meta_path in sorted(hub.glob("*/run_metadata.json")):
+            meta = json.loads(meta_path.read_text())
+            cm_path = meta_path.parent / "comparison_metrics.json"
+            if meta.get("status") != "complete" or not cm_path.exists():
+                continue
+            cm = json.loads(cm_path.read_text())
+            cl = cm.get("classical") or {}
+            info = cl.get("classical") or {}
+            t = meta.get("timings_s") or {}
+            rows.append(
+                {
+                    "scenario": meta["scenario"],
+                    "seed": meta["seeds"]["train_seed"],
+                    "object_seed": meta["seeds"]["object_seed"],
+                    "sim_seed": meta["seeds"]["sim_seed"],
+                    "nphotons": meta["resolved"]["params"]["nphotons"],
+                    "steps": meta["training"].get("steps_run"),
+                    "flat_ssim": round(cm["baselines"]["flat"]["ssim"], 4),
+                    "input_alone_amp_ssim": _ssim(cm.get("backprojection")),
+                    "pinn_amp_ssim": _ssim(cm),
+                    "classical_flat_start_amp_ssim": _ssim(cl),
+                    "classical_pinn_start_amp_ssim": _ssim(cl.get("seeded")),
+                    "classical_iterations": info.get("iterations"),
+                    "classical_ssim_curve": info.get("ssim_curve"),
+                    "classical_pinn_start_ssim_curve": info.get("seeded_ssim_curve"),
+                    "ceiling_amp_ssim": None
+                    if (cm.get("ceiling") or {}).get("amp_ssim") is None
+                    else round(cm["ceiling"]["amp_ssim"], 4),
+                    "train_s": t.get("train"),
+                    "inference_s": t.get("inference"),
+                    "classical_s": info.get("wall_s"),
+                    "classical_pinn_start_s": info.get("seeded_wall_s"),
+                    "git_sha": meta.get("git_sha"),
+                }
+            )
+    return sorted(rows, key=lambda r: (r["scenario"], r["nphotons"], r["steps"] or 0, r["seed"]))
+
+
+def _f(x: float | None, fmt: str = ".3f") -> str:
+    return "—" if x is None else format(x, fmt)
+
+
+def dose_table(doc: dict) -> str:
+    """Per run, then the median of each (scenario, dose, budget) over its seeds."""
+    lines = [
+        "| scenario | photons | steps | seed | flat | input alone | PINN | what training added | "
+        'classical mPIE (flat start) | per-group solve ("ceiling") |',
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    groups: dict[tuple, list[dict]] = {}
+    for r in doc["rows"]:
+        groups.setdefault((r["scenario"], r["nphotons"], r["steps"]), []).append(r)
+    for (sc, ph, steps), rs in groups.items():
+        for r in rs + ([None] if len(rs) > 1 else []):
+            if r is None:  # the median row
+                med = {
+                    k: _median_of([x[k] for x in rs])
+                    for k in (
+                        "flat_ssim",
+                        "input_alone_amp_ssim",
+                        "pinn_amp_ssim",
+                        "classical_flat_start_amp_ssim",
+                        "ceiling_amp_ssim",
+                    )
+                }
+                added = _median_of(
+                    [
+                        x["pinn_amp_ssim"] - x["input_alone_amp_ssim"]
+                        for x in rs
+                        if x["input_alone_amp_ssim"] is not None
+                    ]
+                )
+                seed, r, bold = f"median of {len(rs)}", med, "**"
+            else:
+                added = (
+                    None
+                    if r["input_alone_amp_ssim"] is None
+                    else r["pinn_amp_ssim"] - r["input_alone_amp_ssim"]
+                )
+                seed, bold = str(r["seed"]), ""
+            lines.append(
+                f"| {sc} | {_photons(ph)} | {steps} | {seed} | {_f(r['flat_ssim'])} | {_f(r['input_alone_amp_ssim'])} | "
+                f"{bold}{_f(r['pinn_amp_ssim'])}{bold} | {_f(added, '+.3f')} | "
+                f"{bold}{_f(r['classical_flat_start_amp_ssim'])}{bold} | {_f(r['ceiling_amp_ssim'])} |"
+            )
+    prov = doc["provenance"]
+    lines += ["", f"Data: `docs/data/dose.json` ({prov['machine']}). Command: `{prov['command']}`."]
+    return "\n".join(lines)
+
+
+def _median_of(values: list) -> float | None:
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def first_reach(curve: list | None, target: float | None) -> int | None:
+    """First monitored iteration whose SSIM reaches ``target`` (``None``: never reached)."""
+    if not curve or target is None:
+        return None
+    return next((int(it) for it, v in curve if v >= target), None)
+
+
+def time_to_accuracy(doc: dict) -> str:
+    """Wall seconds to reach two SSIM levels: the PINN's and the classical engine's best
+    (over its monitored iterations; at low dose it overfits the noise after a few), per
+    (scenario, dose, budget), medians over seeds. A classical iteration costs its stage's
+    wall time / iterations (the monitoring is inside that time); the PINN's training is
+    shown apart, it is paid once per model, not per scan."""
+    lines = [
+        "| scenario | photons | steps | seeds | PINN: SSIM, inference s (training s) | "
+        "classical (flat start): best SSIM at iteration; at 50 | classical: s to the PINN's SSIM | "
+        "classical: s to its best | PINN + classical finish: s to the classical best |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    groups: dict[tuple, list[dict]] = {}
+    for r in doc["rows"]:
+        if r.get("classical_ssim_curve"):
+            groups.setdefault((r["scenario"], r["nphotons"], r["steps"]), []).append(r)
+    for (sc, ph, steps), rs in groups.items():
+        cols: dict[str, list] = {k: [] for k in ("best", "best_it", "to_pinn", "to_best", "finish")}
+        for r in rs:
+            per_it = r["classical_s"] / r["classical_iterations"]
+            b_it, b = max(r["classical_ssim_curve"], key=lambda c: c[1])
+            cols["best"].append(b)
+            cols["best_it"].append(b_it)
+            it = first_reach(r["classical_ssim_curve"], r["pinn_amp_ssim"])
+            cols["to_pinn"].append(None if it is None else it * per_it)
+            cols["to_best"].append(b_it * per_it)
+            seeded_it = first_reach(r["classical_pinn_start_ssim_curve"], b)
+            cols["finish"].append(
+                None
+                if seeded_it is None
+                else r["inference_s"] + seeded_it * r["classical_pinn_start_s"] / r["classical_iterations"]
+            )
+        med = {k: _median_of(v) for k, v in cols.items()}
+        never = sum(v is None for v in cols["finish"])
+        note = (
+            f" ({never} of {len(rs)} never, in {rs[0]['classical_iterations']} iterations)" if never else ""
+        )
+        lines.append(
+            f"| {sc} | {_photons(ph)} | {steps} | {len(rs)} | "
+            f"{_median_of([r['pinn_amp_ssim'] for r in rs]):.3f}, {_median_of([r['inference_s'] for r in rs]):.1f} s "
+            f"({_median_of([r['train_s'] for r in rs]):.0f} s) | {med['best']:.3f} at {med['best_it']:.0f}; "
+            f"{_median_of([r['classical_flat_start_amp_ssim'] for r in rs]):.3f} | {_f(med['to_pinn'], '.1f')} | "
+            f"{med['to_best']:.1f} | {_f(med['finish'], '.1f')}{note} |"
+        )
+    return "\n".join(lines)
+
+
+def _photons(ph: float) -> str:
+    return f"{ph:.0e}".replace("e+0", "e").replace("e+", "e")
+
+
 def _fill(path: Path, start: str, end: str, table: str, check: bool) -> int:
     text = path.read_text()
     if start not in text or end not in text:
@@ -178,7 +350,10 @@ def _fill(path: Path, start: str, end: str, table: str, check: bool) -> int:
 
 def render(check: bool) -> int:
     rc = _fill(PAGE, START, END, markdown(json.loads(DATA.read_text())), check)
-    return rc | _fill(README, MR_START, MR_END, make_run_table(json.loads(MAKE_RUN.read_text())), check)
+    rc |= _fill(README, MR_START, MR_END, make_run_table(json.loads(MAKE_RUN.read_text())), check)
+    dose = json.loads(DOSE.read_text())
+    rc |= _fill(PAGE, DOSE_START, DOSE_END, dose_table(dose), check)
+    return rc | _fill(PAGE, TTA_START, TTA_END, time_to_accuracy(dose), check)
 
 
 def main() -> int:
@@ -194,7 +369,15 @@ def main() -> int:
     m = sub.add_parser("make-run", help="one `make run` hub -> docs/data/make_run.json (then render)")
     m.add_argument("hub", type=Path)
     m.add_argument("--command", default="make run (python -m ptycho_helpers rerun)", help="recorded")
+    d = sub.add_parser("dose", help="hubs -> docs/data/dose.json (then render)")
+    d.add_argument("hubs", nargs="+", type=Path)
+    d.add_argument("--command", required=True, help="the command that made the hubs (recorded)")
+    d.add_argument("--machine", default="2 CPU cores", help="where the hubs ran (recorded)")
     a = ap.parse_args()
+    if a.cmd == "dose":
+        doc = {"provenance": {"command": a.command, "machine": a.machine}, "rows": dose_rows(a.hubs)}
+        DOSE.write_text(json.dumps(doc, indent=1) + "\n")
+        return render(False)
     if a.cmd == "render":
         return render(a.check)
     if a.cmd == "make-run":
