@@ -42,9 +42,9 @@ VARIANTS = {
     "tf_fp32": ("tensorflow", {}),
     "tf_xla": ("tensorflow", {"jit_compile": True}),
     "tf_prefetch": ("tensorflow", {"prefetch": True}),
-    "tf_bf16": ("tensorflow", {"policy": "mixed_bfloat16"}),
+    "tf_bf16": ("tensorflow", {"precision": "mixed_bfloat16"}),
     "jax_fp32": ("jax", {}),
-    "jax_bf16": ("jax", {"policy": "mixed_bfloat16"}),
+    "jax_bf16": ("jax", {"precision": "mixed_bfloat16"}),
 }
 
 
@@ -103,11 +103,12 @@ def worker(variant: str, gridsize: int, batch: int, steps: int, warmup: int) -> 
     from ptycho_helpers.pinn.loss import make_loss
     from ptycho_helpers.pinn.model import build_model
 
-    if opts.get("policy"):
-        keras.mixed_precision.set_global_policy(opts["policy"])
     X, G, Y, probe, s, pad = _data(gridsize, groups=batch * 8)
     keras.utils.set_random_seed(0)
-    pinn = build_model(ModelConfig(N=64, gridsize=gridsize, combine_pad=pad), probe)
+    # the precision goes through the model's own setting, as in a run: build_model sets the
+    # layers' dtype policy from it (a global policy set here would be overridden: float32)
+    precision = opts.get("precision", "float32")
+    pinn = build_model(ModelConfig(N=64, gridsize=gridsize, combine_pad=pad, precision=precision), probe)
     model = pinn.autoencoder
     model.compile(
         optimizer=keras.optimizers.Adam(5e-4), loss=make_loss(s), jit_compile=opts.get("jit_compile", False)
@@ -143,6 +144,10 @@ def worker(variant: str, gridsize: int, batch: int, steps: int, warmup: int) -> 
         "train_gflop_per_sample": flops / 1e9,
         "achieved_gflops": flops * steps * batch / wall / 1e9,
         "loss_after": float(hist.history["loss"][-1]),
+        "precision": precision,
+        "conv_compute_dtypes": sorted(
+            {str(layer.compute_dtype) for layer in model.layers if isinstance(layer, keras.layers.Conv2D)}
+        ),
     }
 
 
