@@ -38,7 +38,7 @@ def markdown(results: dict) -> str:
         rows += [
             ("papermill + kernel overhead, share of a gs1_ideal run", pm["overhead_share"], None, "small"),
             (
-                "share of the run outside training + inference + refinement + classical",
+                "share of the run outside reconstruction compute (training, inference, refinement, classical, dense, ceiling)",
                 pm["outside_train_inference_share"],
                 None,
                 "<= 0.10",

@@ -40,6 +40,9 @@ MR_START, MR_END = "<!-- make-run:start -->", "<!-- make-run:end -->"
 DOSE = ROOT / "docs" / "data" / "dose.json"
 DOSE_START, DOSE_END = "<!-- dose:start -->", "<!-- dose:end -->"
 TTA_START, TTA_END = "<!-- time-to-accuracy:start -->", "<!-- time-to-accuracy:end -->"
+BENCH = ROOT / "docs" / "data" / "benchmarks.json"
+BENCH_PAGE = ROOT / "docs" / "benchmarks.md"
+BENCH_START, BENCH_END = "<!-- bench:start (scripts/results_table.py bench) -->", "<!-- bench:end -->"
 
 
 def collect(hubs: list[Path]) -> list[dict]:
@@ -348,12 +351,30 @@ def _fill(path: Path, start: str, end: str, table: str, check: bool) -> int:
     return 0
 
 
+def bench_table(doc: dict) -> str:
+    """The table of one ``make bench`` run (``benchmarks/table.py``, as in its results.md)."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import table
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    prov = doc["provenance"]
+    m = doc["results"]["machine"]
+    return (
+        table.markdown(doc["results"])
+        + f"\n\nOne run of `{prov['command']}` ({prov['date']}, commit {prov['commit']}; {m['cpus']} CPUs, "
+        f"{prov['machine']}); data: `docs/data/benchmarks.json`."
+        + "".join(f" The `{k}` rows come from a later run: {v}." for k, v in prov.get("sections", {}).items())
+    )
+
+
 def render(check: bool) -> int:
     rc = _fill(PAGE, START, END, markdown(json.loads(DATA.read_text())), check)
     rc |= _fill(README, MR_START, MR_END, make_run_table(json.loads(MAKE_RUN.read_text())), check)
     dose = json.loads(DOSE.read_text())
     rc |= _fill(PAGE, DOSE_START, DOSE_END, dose_table(dose), check)
-    return rc | _fill(PAGE, TTA_START, TTA_END, time_to_accuracy(dose), check)
+    rc |= _fill(PAGE, TTA_START, TTA_END, time_to_accuracy(dose), check)
+    return rc | _fill(BENCH_PAGE, BENCH_START, BENCH_END, bench_table(json.loads(BENCH.read_text())), check)
 
 
 def main() -> int:
@@ -373,7 +394,35 @@ def main() -> int:
     d.add_argument("hubs", nargs="+", type=Path)
     d.add_argument("--command", required=True, help="the command that made the hubs (recorded)")
     d.add_argument("--machine", default="2 CPU cores", help="where the hubs ran (recorded)")
+    b = sub.add_parser(
+        "bench", help="benchmarks/results.json of one `make bench` -> docs/data/benchmarks.json"
+    )
+    b.add_argument("results", type=Path)
+    b.add_argument("--date", required=True, help="when it ran (recorded)")
+    b.add_argument("--machine", default="idle", help="the cores' load while it ran (recorded)")
+    b.add_argument(
+        "--section",
+        action="append",
+        default=[],
+        metavar="NAME=FILE[=NOTE]",
+        help="a results_NAME.json of a later run of one benchmark (e.g. runs, backends) that replaces that "
+        "section; its ratios are against baselines of its own run; NOTE (when and why) is recorded",
+    )
     a = ap.parse_args()
+    if a.cmd == "bench":
+        results = json.loads(a.results.read_text())
+        if results.get("smoke") or "runs" not in results:
+            raise SystemExit(f"{a.results} is a --smoke run; the docs take a full `make bench`")
+        prov = {"command": "make bench", "date": a.date, "commit": _commit(), "machine": a.machine}
+        for spec in a.section:
+            name, path, *note = spec.split("=", 2)
+            part = json.loads(Path(path).read_text())
+            results[name] = {k: v for k, v in part.items() if k not in ("benchmark", "machine")}
+            prov.setdefault("sections", {})[name] = f"`python benchmarks/bench_{name}.py`" + (
+                f", {note[0]}" if note else ""
+            )
+        BENCH.write_text(json.dumps({"provenance": prov, "results": results}, indent=1) + "\n")
+        return render(False)
     if a.cmd == "dose":
         doc = {"provenance": {"command": a.command, "machine": a.machine}, "rows": dose_rows(a.hubs)}
         DOSE.write_text(json.dumps(doc, indent=1) + "\n")

@@ -88,6 +88,7 @@ def test_each_stage_reports_through_the_record(staged):
         "stitch",
         "refine",
         "classical",
+        "ceiling",
         "evaluate",
         "write",
         "total",
