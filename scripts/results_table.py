@@ -399,6 +399,7 @@ def main() -> int:
     )
     b.add_argument("results", type=Path)
     b.add_argument("--date", required=True, help="when it ran (recorded)")
+    b.add_argument("--commit", required=True, help="the commit it ran at (recorded)")
     b.add_argument("--machine", default="idle", help="the cores' load while it ran (recorded)")
     b.add_argument(
         "--section",
@@ -413,7 +414,7 @@ def main() -> int:
         results = json.loads(a.results.read_text())
         if results.get("smoke") or "runs" not in results:
             raise SystemExit(f"{a.results} is a --smoke run; the docs take a full `make bench`")
-        prov = {"command": "make bench", "date": a.date, "commit": _commit(), "machine": a.machine}
+        prov = {"command": "make bench", "date": a.date, "commit": a.commit, "machine": a.machine}
         for spec in a.section:
             name, path, *note = spec.split("=", 2)
             part = json.loads(Path(path).read_text())
