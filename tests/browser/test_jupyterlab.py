@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ptycho_helpers.hub import artifacts
+from ptycho_helpers.hub import artifacts, reporting
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "test-artifacts" / "browser"
@@ -97,6 +97,12 @@ def lab(tmp_path_factory):
     shutil.rmtree(hub, ignore_errors=True)
     _fake_run(hub / "gs1_ideal", 1.0, further=True)
     _fake_run(hub / "gs2_ideal", 0.5)
+    artifacts.write_text(  # the hub's summary.md, written by the product's own writer
+        hub / "summary.md",
+        reporting.hub_summary(
+            HUB, [{"scenario": s, "status": "complete"} for s in ("gs1_ideal", "gs2_ideal")], hub=hub
+        ),
+    )
     work = ROOT / "lab" / "_browser_test"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
@@ -318,4 +324,54 @@ def test_compare_runs_draws_its_figures_in_jupyterlab(lab):
     )
     assert not any("news" in t.lower() for t in toasts), toasts
     px = _shot(driver, imgs[0], "compare_runs_side_by_side.png")
+    assert px.std() > 0.05
+
+
+def test_summary_result_lines_render_in_the_markdown_preview(lab):
+    """Issue 30: the hub's summary.md opened the way a reader opens it (JupyterLab's
+    Markdown Preview) shows the result lines first, as rendered text (no raw Markdown),
+    above a rendered table with the best row marked."""
+    driver, base = lab
+    driver.get(f"{base}/lab")
+    _wait(
+        driver,
+        "return window.jupyterapp && window.jupyterapp.commands.hasCommand('docmanager:open')",
+        what="JupyterLab's document manager",
+    )
+    path = f"reports/{HUB}/summary.md"
+    driver.execute_script(
+        "window.jupyterapp.commands.execute('docmanager:open', "
+        f"{{path: {json.dumps(path)}, factory: 'Markdown Preview'}}); return true;"
+    )
+    md = _wait(
+        driver,
+        "const m = [...document.querySelectorAll('.jp-RenderedMarkdown')].find(e => e.innerText.includes('Results'));"
+        "return m || null;",
+        what="the rendered summary",
+    )
+    items = driver.execute_script(
+        "const h = [...arguments[0].querySelectorAll('h2')].find(e => e.textContent.replace('\\u00b6', '').trim() === 'Results');"
+        "const ul = h && h.nextElementSibling;"
+        "return ul && ul.tagName === 'UL' ? [...ul.querySelectorAll('li')].map(li => "
+        "[li.querySelector('strong') && li.querySelector('strong').textContent, li.innerText]) : null;",
+        md,
+    )
+    if items is None:
+        (SHOTS / "summary_markdown_preview_error.png").write_bytes(driver.get_screenshot_as_png())
+        print(driver.execute_script("return arguments[0].innerHTML.slice(0, 1500);", md))
+    assert items is not None, "no rendered list of result lines under a 'Results' heading"
+    assert [name for name, _ in items] == ["gs1_ideal", "gs2_ideal"]
+    for _, line in items:
+        assert "best: PINN 0.900 (flat 0.300)" in line and "**" not in line, line
+    order = driver.execute_script(
+        "const n = arguments[0]; const h = [...n.querySelectorAll('h2')].find(e => e.textContent.replace('\\u00b6', '').trim() === 'Results');"
+        "const t = n.querySelector('table');"
+        "return [!!(h && t && (h.compareDocumentPosition(t) & Node.DOCUMENT_POSITION_FOLLOWING)),"
+        " [...n.querySelectorAll('table td')].some(td => td.textContent.includes('\u2605'))];",
+        md,
+    )
+    assert order == [True, True], (
+        "the result lines must come before a rendered table with the best row marked"
+    )
+    px = _shot(driver, md, "summary_markdown_preview.png")
     assert px.std() > 0.05
