@@ -274,9 +274,15 @@ def verdict_lines(plan: dict[str, Any], analysis: dict[str, Any]) -> list[str]:
             lines.append("- no effect's interval excludes 0 at this budget and seed count")
         if a["gap_all_high_minus_all_low"] is not None:
             gap, mains = a["gap_all_high_minus_all_low"], a["sum_of_main_effects"]
+            rest = gap - mains
             lines.append(
-                f"- all factors high − all low: {gap:+.3f}; sum of main effects {mains:+.3f}; "
-                f"left to interactions and noise: {gap - mains:+.3f}"
+                f"- all factors high − all low: {gap:+.3f}; sum of main effects {mains:+.3f}"
+                + (
+                    f"; the rest, {rest:+.3f}, is odd-order (three-factor …) terms"
+                    if abs(rest) >= 5e-4
+                    else ""
+                )
+                + " (two-factor interactions cancel in this contrast: read them in the list above)"
             )
         lines.append("")
     if analysis["missing"]:

@@ -136,3 +136,25 @@ def test_run_scores_of_an_unfinished_run_are_missing_not_an_error(tmp_path):
     (folder / "run_metadata.json").write_text('{"status": "failed"}')
     scores = design_study.run_scores(folder)
     assert all(v is None for v in scores.values())
+
+
+def test_verdict_does_not_read_two_factor_interactions_into_the_all_high_minus_all_low_gap():
+    """A pure two-factor interaction (y = 0.2·x1·x2 in a 2² design) leaves the all-high −
+    all-low gap at 0: in that contrast two-factor interactions cancel, so "gap − sum of
+    main effects" is never "left to interactions" (it used to say so, and read 0.000)."""
+    plan = design_study.plan_study(
+        "gs2_ideal", ["G=group_geometry:knn,square", "D=nphotons:1e4,1e9"], seeds=[1, 2, 3], steps=5
+    )
+    X = np.array(plan["design"])
+    level = {1: 0.0, 2: 0.03, 3: -0.02}
+    scores = {
+        t["run_name"]: {"amp_ssim": 0.5 + level[t["seed"]] + 0.1 * X[t["row"], 0] * X[t["row"], 1]}
+        for t in plan["tasks"]
+    }
+    a = design_study.analyse(plan, scores)
+    m = a["metrics"]["amp_ssim"]
+    assert m["effects"]["G×D"]["estimate"] == pytest.approx(0.2)
+    assert m["gap_all_high_minus_all_low"] == pytest.approx(0.0, abs=1e-12)
+    text = "\n".join(design_study.verdict_lines(plan, a))
+    assert "- G×D: +0.200" in text
+    assert "left to interactions" not in text and "two-factor interactions cancel" in text
