@@ -38,7 +38,20 @@ logger = logging.getLogger(__name__)
 #: reference metric on the largest covered rectangle, the interior-window masked SSIM) and
 #: the share of the cell's information ceiling ``(SSIM − flat)/(ceiling − flat)`` where the
 #: cell has one (gridsize 1: the twin bound) — ``run_scores``
-METRICS = ("amp_ssim", "ref_ssim", "flat_ssim", "ref_rect_ssim", "interior_ssim", "ceiling_share")
+#: effects smaller than this (SSIM units) are not named in the verdict even when their
+#: interval excludes 0 (a flat baseline does not move with the dose: 1e-6 with no spread)
+NEGLIGIBLE = 0.005
+
+METRICS = (
+    "amp_ssim",
+    "ref_ssim",
+    "flat_ssim",
+    "ref_rect_ssim",
+    "interior_ssim",
+    "classical_ssim",
+    "ceiling_ssim",
+    "ceiling_share",
+)
 
 
 def run_scores(folder: Path) -> dict[str, float | None]:
@@ -55,6 +68,10 @@ def run_scores(folder: Path) -> dict[str, float | None]:
     rect = fill_free.get("reference_covered_rectangle") or {}
     out["ref_rect_ssim"] = (rect.get("amplitude") or {}).get("ssim")
     out["interior_ssim"] = fill_free.get("interior_masked_ssim")
+    # beside the PINN on the same test patterns and region: the classical engine (flat
+    # start) and the cell's ceiling, so an effect can be read as the data's or the network's
+    out["classical_ssim"] = ((comp.get("classical") or {}).get("amplitude") or {}).get("ssim")
+    out["ceiling_ssim"] = (comp.get("ceiling") or {}).get("amp_ssim")
     out["ceiling_share"] = (comp.get("ceiling") or {}).get("normalised_pinn")
     return out
 
@@ -260,8 +277,12 @@ def verdict_lines(plan: dict[str, Any], analysis: dict[str, Any]) -> list[str]:
     lines = ["## Verdict (generated)", ""]
     for metric, a in analysis["metrics"].items():
         eff = a["effects"]
-        clear = sorted(
-            (k for k, v in eff.items() if v["low"] > 0 or v["high"] < 0),
+        clear = sorted(  # intervals that exclude 0, for effects of a size worth naming
+            (
+                k
+                for k, v in eff.items()
+                if (v["low"] > 0 or v["high"] < 0) and abs(v["estimate"]) >= NEGLIGIBLE
+            ),
             key=lambda k: -abs(eff[k]["estimate"]),
         )
         lines.append(
@@ -271,7 +292,9 @@ def verdict_lines(plan: dict[str, Any], analysis: dict[str, Any]) -> list[str]:
             v = eff[k]
             lines.append(f"- {k}: {v['estimate']:+.3f} [{v['low']:+.3f}, {v['high']:+.3f}]")
         if not clear:
-            lines.append("- no effect's interval excludes 0 at this budget and seed count")
+            lines.append(
+                f"- no effect of {NEGLIGIBLE} or more has an interval that excludes 0 at this budget and seed count"
+            )
         if a["gap_all_high_minus_all_low"] is not None:
             gap, mains = a["gap_all_high_minus_all_low"], a["sum_of_main_effects"]
             rest = gap - mains
