@@ -54,7 +54,7 @@ def papermill_overhead(smoke: bool) -> dict:
         "dense_s": t.get("dense", 0.0),
         "ceiling_s": t.get("ceiling", 0.0),
         "evaluate_s": t.get("evaluate", 0.0),
-        "outside_train_inference_share": (wall - recon) / wall,
+        "outside_reconstruction_share": (wall - recon) / wall,
         "reconstruction": reconstruction_speed(meta, comp),
     }
 

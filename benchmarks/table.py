@@ -39,7 +39,7 @@ def markdown(results: dict) -> str:
             ("papermill + kernel overhead, share of a gs1_ideal run", pm["overhead_share"], None, "small"),
             (
                 "share of the run outside reconstruction compute (training, inference, refinement, classical, dense, ceiling)",
-                pm["outside_train_inference_share"],
+                pm["outside_reconstruction_share"],
                 None,
                 "<= 0.10",
             ),
