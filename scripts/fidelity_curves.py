@@ -85,11 +85,13 @@ def workbook_runs(hubs: list[Path]) -> list[dict]:
     return runs
 
 
+def _value(rows: list[dict], step: int, key: str = "amp_ssim") -> float | None:
+    return next((r[key] for r in rows if r["step"] == step and key in r), None)
+
+
 def at(rows: list[dict], step: int, key: str = "amp_ssim") -> str:
-    for r in rows:
-        if r["step"] == step and key in r:
-            return f"{r[key]:.3f}"
-    return "—"
+    v = _value(rows, step, key)
+    return "—" if v is None else f"{v:.3f}"
 
 
 def table(data: dict) -> str:
@@ -158,10 +160,6 @@ def newest_per_seed(data: dict, scenario: str) -> list[dict]:
     return [best[k] for k in sorted(best)]
 
 
-def _value(rows: list[dict], step: int) -> float | None:
-    return next((r["amp_ssim"] for r in rows if r["step"] == step), None)
-
-
 def seed_means(data: dict) -> list[dict]:
     """Per gridsize and criterion step: the reference's seeds and the workbook's (newest run
     per seed), their means and the difference of the means."""
@@ -169,14 +167,11 @@ def seed_means(data: dict) -> list[dict]:
     for gs in ("gs1", "gs2"):
         runs = newest_per_seed(data, f"{gs}_grid")
         for step in CRITERION_STEPS:
-            ref = [
-                v
-                for k, rows in data["reference"].items()
-                if k.startswith(gs)
-                for v in [_value(rows, step)]
-                if v is not None
-            ]
-            wb = [v for run in runs for v in [_value(run["rows"], step)] if v is not None]
+            ref = [_value(rows, step) for k, rows in data["reference"].items() if k.startswith(gs)]
+            ref = [v for v in ref if v is not None]
+            measured = [(run["seed"], _value(run["rows"], step)) for run in runs]
+            measured = [(seed, v) for seed, v in measured if v is not None]
+            wb = [v for _, v in measured]
             if not ref or not wb:
                 continue
             rm, wm = sum(ref) / len(ref), sum(wb) / len(wb)
@@ -186,7 +181,7 @@ def seed_means(data: dict) -> list[dict]:
                     "step": step,
                     "reference": ref,
                     "workbook": wb,
-                    "workbook_seeds": [run["seed"] for run in runs if _value(run["rows"], step) is not None],
+                    "workbook_seeds": [seed for seed, _ in measured],
                     "reference_mean": round(rm, 4),
                     "workbook_mean": round(wm, 4),
                     "difference": round(wm - rm, 4),

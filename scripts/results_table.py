@@ -82,7 +82,11 @@ def collect(hubs: list[Path]) -> list[dict]:
 
 
 def _median(rows: list[dict], key: str) -> float | None:
-    values = [x[key] for x in rows if x[key] is not None]
+    return _median_of([x[key] for x in rows])
+
+
+def _median_of(values: list) -> float | None:
+    values = [v for v in values if v is not None]
     return statistics.median(values) if values else None
 
 
@@ -224,6 +228,28 @@ def _f(x: float | None, fmt: str = ".3f") -> str:
     return "—" if x is None else format(x, fmt)
 
 
+def _cells(rows: list[dict]) -> dict[tuple, list[dict]]:
+    """The runs of each (scenario, dose, step budget), in the data's order."""
+    cells: dict[tuple, list[dict]] = {}
+    for r in rows:
+        cells.setdefault((r["scenario"], r["nphotons"], r["steps"]), []).append(r)
+    return cells
+
+
+DOSE_KEYS = (
+    "flat_ssim",
+    "input_alone_amp_ssim",
+    "pinn_amp_ssim",
+    "classical_flat_start_amp_ssim",
+    "ceiling_amp_ssim",
+)
+
+
+def _added(r: dict) -> float | None:
+    """What training added over the physics input (``None`` without one)."""
+    return None if r["input_alone_amp_ssim"] is None else r["pinn_amp_ssim"] - r["input_alone_amp_ssim"]
+
+
 def dose_table(doc: dict) -> str:
     """Per run, then the median of each (scenario, dose, budget) over its seeds."""
     lines = [
@@ -231,50 +257,23 @@ def dose_table(doc: dict) -> str:
         'classical mPIE (flat start) | per-group solve ("ceiling") |',
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    groups: dict[tuple, list[dict]] = {}
-    for r in doc["rows"]:
-        groups.setdefault((r["scenario"], r["nphotons"], r["steps"]), []).append(r)
-    for (sc, ph, steps), rs in groups.items():
-        for r in rs + ([None] if len(rs) > 1 else []):
-            if r is None:  # the median row
-                med = {
-                    k: _median_of([x[k] for x in rs])
-                    for k in (
-                        "flat_ssim",
-                        "input_alone_amp_ssim",
-                        "pinn_amp_ssim",
-                        "classical_flat_start_amp_ssim",
-                        "ceiling_amp_ssim",
-                    )
-                }
-                added = _median_of(
-                    [
-                        x["pinn_amp_ssim"] - x["input_alone_amp_ssim"]
-                        for x in rs
-                        if x["input_alone_amp_ssim"] is not None
-                    ]
-                )
-                seed, r, bold = f"median of {len(rs)}", med, "**"
-            else:
-                added = (
-                    None
-                    if r["input_alone_amp_ssim"] is None
-                    else r["pinn_amp_ssim"] - r["input_alone_amp_ssim"]
-                )
-                seed, bold = str(r["seed"]), ""
-            lines.append(
-                f"| {sc} | {_photons(ph)} | {steps} | {seed} | {_f(r['flat_ssim'])} | {_f(r['input_alone_amp_ssim'])} | "
-                f"{bold}{_f(r['pinn_amp_ssim'])}{bold} | {_f(added, '+.3f')} | "
-                f"{bold}{_f(r['classical_flat_start_amp_ssim'])}{bold} | {_f(r['ceiling_amp_ssim'])} |"
-            )
+
+    def line(cell: tuple, seed: str, r: dict, added: float | None, bold: str = "") -> str:
+        sc, ph, steps = cell
+        return (
+            f"| {sc} | {_photons(ph)} | {steps} | {seed} | {_f(r['flat_ssim'])} | {_f(r['input_alone_amp_ssim'])} | "
+            f"{bold}{_f(r['pinn_amp_ssim'])}{bold} | {_f(added, '+.3f')} | "
+            f"{bold}{_f(r['classical_flat_start_amp_ssim'])}{bold} | {_f(r['ceiling_amp_ssim'])} |"
+        )
+
+    for cell, rs in _cells(doc["rows"]).items():
+        lines += [line(cell, str(r["seed"]), r, _added(r)) for r in rs]
+        if len(rs) > 1:
+            med = {k: _median(rs, k) for k in DOSE_KEYS}
+            lines.append(line(cell, f"median of {len(rs)}", med, _median_of([_added(r) for r in rs]), "**"))
     prov = doc["provenance"]
     lines += ["", f"Data: `docs/data/dose.json` ({prov['machine']}). Command: `{prov['command']}`."]
     return "\n".join(lines)
-
-
-def _median_of(values: list) -> float | None:
-    values = [v for v in values if v is not None]
-    return statistics.median(values) if values else None
 
 
 def first_reach(curve: list | None, target: float | None) -> int | None:
@@ -296,11 +295,7 @@ def time_to_accuracy(doc: dict) -> str:
         "classical: s to its best | PINN + classical finish: s to the classical best |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    groups: dict[tuple, list[dict]] = {}
-    for r in doc["rows"]:
-        if r.get("classical_ssim_curve"):
-            groups.setdefault((r["scenario"], r["nphotons"], r["steps"]), []).append(r)
-    for (sc, ph, steps), rs in groups.items():
+    for (sc, ph, steps), rs in _cells([r for r in doc["rows"] if r.get("classical_ssim_curve")]).items():
         cols: dict[str, list] = {k: [] for k in ("best", "best_it", "to_pinn", "to_best", "finish")}
         for r in rs:
             per_it = r["classical_s"] / r["classical_iterations"]
