@@ -40,7 +40,9 @@ def papermill_overhead(smoke: bool) -> dict:
     # reconstruction compute: every reconstruction the run makes and scores (the network's
     # training and inference, refinement, the classical engine, the network on every test
     # group, the per-cell ceiling); what is left is simulation, scoring, files and the kernel
-    recon = sum(t.get(k, 0.0) for k in ("train", "inference", "refine", "classical", "dense", "ceiling"))
+    recon = sum(
+        t.get(k, 0.0) for k in ("train", "inference", "refine", "classical", "dense", "ceiling", "test_sets")
+    )
     return {
         "profile": "tiny" if smoke else "gs1_ideal stable profile",
         "status": row["status"],
@@ -53,6 +55,7 @@ def papermill_overhead(smoke: bool) -> dict:
         "classical_s": t.get("classical", 0.0),
         "dense_s": t.get("dense", 0.0),
         "ceiling_s": t.get("ceiling", 0.0),
+        "test_sets_s": t.get("test_sets", 0.0),
         "evaluate_s": t.get("evaluate", 0.0),
         "outside_reconstruction_share": (wall - recon) / wall,
         "reconstruction": reconstruction_speed(meta, comp),

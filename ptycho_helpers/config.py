@@ -338,6 +338,11 @@ class RunSettings(_Record):
     )
     classical_iterations: int = setting(50, "iterations of each classical reconstruction", minimum=1)
     classical_start: str = setting("mean", "flat start of the classical engine", choices=CLASSICAL_STARTS)
+    test_sets: bool = setting(
+        False,
+        "also score the model on both protocols' canonical test sets (grid tiles, random half) with both "
+        "stitchings (a study turns it on)",
+    )
     steps: int = same_as(TrainConfig, "steps")
     lr_schedule: str = same_as(TrainConfig, "lr_schedule")
     validation_fraction: float = same_as(TrainConfig, "validation_fraction")

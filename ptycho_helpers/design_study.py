@@ -51,7 +51,25 @@ METRICS = (
     "classical_ssim",
     "ceiling_ssim",
     "ceiling_share",
+    # the same two test sets for every run of a seed whatever its protocol (run.test_sets):
+    # an effect there is what the model learned, free of the test set it was scored on
+    "tiles_ssim",
+    "tiles_share",
+    "random_half_ssim",
+    "random_half_interior",
+    "random_half_share",
 )
+
+#: where each canonical-test-set metric is read: (test set, stitching, score) — the grid
+#: tiles stitched as the grid protocol does (10×10 tiles), the random half as the non-grid
+#: one does (20×20 overlap average)
+TEST_SET_METRICS = {
+    "tiles_ssim": ("grid_tiles", "tiles", "amp_ssim"),
+    "tiles_share": ("grid_tiles", "tiles", "normalised"),
+    "random_half_ssim": ("random_half", "overlap", "amp_ssim"),
+    "random_half_interior": ("random_half", "overlap", "interior_ssim"),
+    "random_half_share": ("random_half", "overlap", "normalised"),
+}
 
 
 def run_scores(folder: Path) -> dict[str, float | None]:
@@ -73,6 +91,9 @@ def run_scores(folder: Path) -> dict[str, float | None]:
     out["classical_ssim"] = ((comp.get("classical") or {}).get("amplitude") or {}).get("ssim")
     out["ceiling_ssim"] = (comp.get("ceiling") or {}).get("amp_ssim")
     out["ceiling_share"] = (comp.get("ceiling") or {}).get("normalised_pinn")
+    test_sets = comp.get("test_sets") or {}
+    for metric, (name, stitching, key) in TEST_SET_METRICS.items():
+        out[metric] = ((test_sets.get(name) or {}).get(stitching) or {}).get(key)
     return out
 
 
@@ -158,6 +179,8 @@ def plan_study(
                 if k in knob_owner
                 else f"--set {k}: that knob is set by the study (seeds from --seeds, steps from --steps)"
             )
+    if "test_sets" not in knob_owner:  # every model also scored on both protocols' test sets
+        held.setdefault("test_sets", True)
     gens = dict(g.split("=", 1) for g in (generators or []) if "=" in g)
     if len(gens) != len(generators or []) or not set(gens) <= set(parsed):
         raise ValueError(

@@ -138,6 +138,11 @@ class Comparison(BaseModel):
         default=None,
         description="the cell's information ceiling (gridsize 1: the twin bound) and the normalised score",
     )
+    test_sets: dict[str, Any] | None = Field(
+        default=None,
+        description="the model on both protocols' canonical test sets (grid tiles on an object no protocol "
+        "trains on, random positions on its held-out half), each with both stitchings (run.test_sets)",
+    )
 
 
 class ValueStats(BaseModel):

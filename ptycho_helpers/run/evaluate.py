@@ -194,6 +194,13 @@ def evaluate_scenario(
         comp["ceiling"] = ceiling_block(ctx, recon, sim.obj, comp, true_patches)
         ctx.timed("ceiling", tc)
         ceiling_s = time.perf_counter() - tc
+    test_sets_s = 0.0
+    if ctx.settings.test_sets and sim.obj is not None and ctx.settings.data_path is None:
+        from .test_sets import test_sets_block
+
+        tc = time.perf_counter()  # inference on two more test sets: timed as its own stage
+        comp["test_sets"] = test_sets_block(ctx, trained)
+        test_sets_s = time.perf_counter() - tc
     comp["noise_floor"] = noise_floor(ctx, trained)
     if refined.active:
         block: dict[str, Any] = {"refinement": refined.summary}
@@ -245,5 +252,5 @@ def evaluate_scenario(
             else {"coverage_fraction": comp["coverage_fraction"]}
         )
     )
-    ctx.timed("evaluate", t + ceiling_s)  # scoring alone, the ceiling apart
+    ctx.timed("evaluate", t + ceiling_s + test_sets_s)  # scoring alone, the ceiling and test sets apart
     return Evaluation(refined, comp, classical, dense)

@@ -37,6 +37,7 @@ def test_every_run_differs_from_its_design_row_in_exactly_the_recorded_settings(
     factors = {f: design_study.parse_factor(text)[1] for f, text in zip("USMP", FACTORS, strict=True)}
     for t in plan["tasks"]:
         expected = {"steps": 7, "seed": t["seed"], "object_seed": t["seed"], "sim_seed": t["seed"]}
+        expected["test_sets"] = True  # every model also scored on both protocols' test sets
         for f, level in t["levels"].items():
             expected.update({k: v[0 if level < 0 else 1] for k, v in factors[f].items()})
         assert t["values"] == expected, t["run_name"]
@@ -69,7 +70,11 @@ def test_held_settings_are_in_every_run_and_may_not_overlap_a_factor():
     plan = design_study.plan_study(
         "gs1_grid", FACTORS[:2], seeds=[1, 2, 3], steps=5, fixed=["object_set=separate", "nphotons=1e4"]
     )
-    assert plan["fixed"] == {"object_set": "separate", "nphotons": 1e4}
+    assert plan["fixed"] == {"object_set": "separate", "nphotons": 1e4, "test_sets": True}
+    off = design_study.plan_study(
+        "gs1_grid", FACTORS[:2], seeds=[1, 2, 3], steps=5, fixed=["test_sets=false"]
+    )
+    assert off["fixed"] == {"test_sets": False} and not any(t["values"]["test_sets"] for t in off["tasks"])
     assert all(
         t["values"]["object_set"] == "separate" and t["values"]["nphotons"] == 1e4 for t in plan["tasks"]
     )
