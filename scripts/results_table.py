@@ -203,6 +203,8 @@ def dose_rows(hubs: list[Path]) -> list[dict]:
                     "sim_seed": meta["seeds"]["sim_seed"],
                     "nphotons": meta["resolved"]["params"]["nphotons"],
                     "steps": meta["training"].get("steps_run"),
+                    "train_groups": meta["counts"]["train_groups"],
+                    "test_groups": meta["counts"]["test_groups_stitched"],
                     "flat_ssim": round(cm["baselines"]["flat"]["ssim"], 4),
                     "input_alone_amp_ssim": _ssim(cm.get("backprojection")),
                     "pinn_amp_ssim": _ssim(cm),
@@ -221,7 +223,9 @@ def dose_rows(hubs: list[Path]) -> list[dict]:
                     "git_sha": meta.get("git_sha"),
                 }
             )
-    return sorted(rows, key=lambda r: (r["scenario"], r["nphotons"], r["steps"] or 0, r["seed"]))
+    return sorted(
+        rows, key=lambda r: (r["scenario"], r["nphotons"], r["train_groups"], r["steps"] or 0, r["seed"])
+    )
 
 
 def _f(x: float | None, fmt: str = ".3f") -> str:
@@ -229,10 +233,11 @@ def _f(x: float | None, fmt: str = ".3f") -> str:
 
 
 def _cells(rows: list[dict]) -> dict[tuple, list[dict]]:
-    """The runs of each (scenario, dose, step budget), in the data's order."""
+    """The runs of each (scenario, dose, training/test groups, step budget), in the data's order."""
     cells: dict[tuple, list[dict]] = {}
     for r in rows:
-        cells.setdefault((r["scenario"], r["nphotons"], r["steps"]), []).append(r)
+        groups = f"{r['train_groups']} / {r['test_groups']}"
+        cells.setdefault((r["scenario"], r["nphotons"], groups, r["steps"]), []).append(r)
     return cells
 
 
@@ -253,15 +258,15 @@ def _added(r: dict) -> float | None:
 def dose_table(doc: dict) -> str:
     """Per run, then the median of each (scenario, dose, budget) over its seeds."""
     lines = [
-        "| scenario | photons | steps | seed | flat | input alone | PINN | what training added | "
-        'classical mPIE (flat start) | per-group solve ("ceiling") |',
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| scenario | photons | groups (train / test) | steps | seed | flat | input alone | PINN | "
+        'what training added | classical mPIE (flat start) | per-group solve ("ceiling") |',
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
 
     def line(cell: tuple, seed: str, r: dict, added: float | None, bold: str = "") -> str:
-        sc, ph, steps = cell
+        sc, ph, groups, steps = cell
         return (
-            f"| {sc} | {_photons(ph)} | {steps} | {seed} | {_f(r['flat_ssim'])} | {_f(r['input_alone_amp_ssim'])} | "
+            f"| {sc} | {_photons(ph)} | {groups} | {steps} | {seed} | {_f(r['flat_ssim'])} | {_f(r['input_alone_amp_ssim'])} | "
             f"{bold}{_f(r['pinn_amp_ssim'])}{bold} | {_f(added, '+.3f')} | "
             f"{bold}{_f(r['classical_flat_start_amp_ssim'])}{bold} | {_f(r['ceiling_amp_ssim'])} |"
         )
@@ -290,12 +295,14 @@ def time_to_accuracy(doc: dict) -> str:
     wall time / iterations (the monitoring is inside that time); the PINN's training is
     shown apart, it is paid once per model, not per scan."""
     lines = [
-        "| scenario | photons | steps | seeds | PINN: SSIM, inference s (training s) | "
+        "| scenario | photons | groups (train / test) | steps | seeds | PINN: SSIM, inference s (training s) | "
         "classical (flat start): best SSIM at iteration; at 50 | classical: s to the PINN's SSIM | "
         "classical: s to its best | PINN + classical finish: s to the classical best |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for (sc, ph, steps), rs in _cells([r for r in doc["rows"] if r.get("classical_ssim_curve")]).items():
+    for (sc, ph, groups, steps), rs in _cells(
+        [r for r in doc["rows"] if r.get("classical_ssim_curve")]
+    ).items():
         cols: dict[str, list] = {k: [] for k in ("best", "best_it", "to_pinn", "to_best", "finish")}
         for r in rs:
             per_it = r["classical_s"] / r["classical_iterations"]
@@ -317,7 +324,7 @@ def time_to_accuracy(doc: dict) -> str:
             f" ({never} of {len(rs)} never, in {rs[0]['classical_iterations']} iterations)" if never else ""
         )
         lines.append(
-            f"| {sc} | {_photons(ph)} | {steps} | {len(rs)} | "
+            f"| {sc} | {_photons(ph)} | {groups} | {steps} | {len(rs)} | "
             f"{_median_of([r['pinn_amp_ssim'] for r in rs]):.3f}, {_median_of([r['inference_s'] for r in rs]):.1f} s "
             f"({_median_of([r['train_s'] for r in rs]):.0f} s) | {med['best']:.3f} at {med['best_it']:.0f}; "
             f"{_median_of([r['classical_flat_start_amp_ssim'] for r in rs]):.3f} | {_f(med['to_pinn'], '.1f')} | "
