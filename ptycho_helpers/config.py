@@ -211,6 +211,12 @@ class ModelConfig(_Record):
         minimum=0,
         maximum=50,
     )
+    physics_input: str = setting(
+        "member",
+        "how the physics input is formed: member (each pattern alone) or group (gridsize > 1: the "
+        "group's members solved jointly on one canvas, error reduction with overlap)",
+        choices=("member", "group"),
+    )
     input_gain: float = setting(1.0, "α of the input (set by training)", minimum=0.0, exclusive=True)
     intensity_scale: str = setting(
         "data",
@@ -245,6 +251,11 @@ class ModelConfig(_Record):
         )
         if self.combine_pad % 2:
             object.__setattr__(self, "combine_pad", self.combine_pad + 1)
+        if self.physics_input == "group" and (self.channels == 1 or not self.backprojection):
+            raise ValueError(
+                "physics_input=group solves a group's members jointly: it needs gridsize 2 and "
+                "backprojection > 0; use physics_input=member"
+            )
 
     @property
     def channels(self) -> int:
@@ -328,6 +339,7 @@ class RunSettings(_Record):
     precision: str = same_as(ModelConfig, "precision")
     # the network's physics input (docs/results.md "What limits quality"); 0: off
     backprojection: int = same_as(ModelConfig, "backprojection", 5)
+    physics_input: str = same_as(ModelConfig, "physics_input")
     # retired from the default: the classical stage is the finishing step
     refine_steps: int = setting(
         0, "physics refinement steps on the test diffraction (0: PINN only)", minimum=0

@@ -22,6 +22,27 @@ PACKAGE = "ptycho_helpers"
 BACKPROJECTION_FILTERS = 32
 
 
+def shift_matrices(offsets, N: int, pad: int):
+    """One-hot placement matrices ``A[b, c, k, u] = 1`` iff ``u = k + pad + offset``: a
+    member's ``N`` pixels on its group's ``N + 2·pad`` canvas (an offset beyond ``pad``
+    places part of the member outside the canvas, where it is dropped)."""
+    S = N + 2 * pad
+    idx = ops.arange(N, dtype="int32")[None, None, :] + pad + ops.cast(ops.round(offsets), "int32")[..., None]
+    return ops.one_hot(idx, S, dtype="float32")  # (b, C, N, S)
+
+
+def place_members(t, A_y, A_x):
+    """(b, C, N, N) member patches → (b, S, S) their sum on the group canvas."""
+    t = ops.einsum("bcku,bckl->bcul", A_y, t)
+    return ops.einsum("bcul,bclv->buv", t, A_x)
+
+
+def cut_members(t, A_y, A_x):
+    """(b, S, S) group canvas → (b, C, N, N) each member's view of it."""
+    t = ops.einsum("bcku,buv->bckv", A_y, t)
+    return ops.einsum("bckv,bclv->bckl", t, A_x)
+
+
 class ProbeLayer(layers.Layer):
     """A layer holding the known probe as two non-trainable ``(N, N)`` weights (saved with
     the model), ``× the disk r < N/4`` when ``probe_mask``: the shared part of the physics
@@ -74,6 +95,13 @@ class BackProjection(ProbeLayer):
     heads predict in.  The probe (× the disk r < N/4 when ``probe_mask``) is a
     non-trainable weight.
 
+    ``group`` (issue 28, gridsize > 1; needs ``register``): the group's members are solved
+    jointly on one canvas per group (``N + 2·pad``, members at their integer offsets),
+    error reduction with overlap — each iteration every member keeps its far-field phase
+    and takes the measured modulus, and the canvas becomes ``Σ conj(P_k)·ψ'_k / Σ|P_k|²``
+    where a probe lights it — starting flat at the members' Parseval amplitude; each
+    member's output is its view of the canvas.  Numpy twin: ``core.ceilings.group_solve``.
+
     ``register`` (issue 28): a pattern is measured at a fractional position ``floor + f``
     but the model predicts and stitches its patch in the ``floor`` frame, and the physics
     layer applies the fraction itself.  Registered, each member's estimate is formed
@@ -89,9 +117,15 @@ class BackProjection(ProbeLayer):
         probe_mask: bool,
         input_gain: float = 1.0,
         register: bool = False,
+        group: bool = False,
+        pad: int = 0,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        if group and not register:
+            raise ValueError("a group BackProjection needs register=True (the member geometry)")
+        self.group = bool(group)
+        self.pad = int(pad)
         self.input_gain = float(input_gain)
         self.N = int(N)
         self.iterations = int(iterations)
@@ -126,8 +160,44 @@ class BackProjection(ProbeLayer):
         step = 1.0 / ops.max(pr**2 + pi**2)  # of the unmoved probe (numpy twin: the same)
         if self.register:
             pr, pi = self._registered_probe(pr, pi, geometry)
-        a0 = ops.sqrt(ops.sum(d**2, axis=(2, 3), keepdims=True) / total)
         target = ops.roll(d, shift=(-h, -h), axis=(2, 3)) * float(N)  # unshifted |fft2| = N·d
+        if self.group:
+            o_re, o_im = self._group_solve(d, target, pr, pi, total, geometry)
+        else:
+            o_re, o_im = self._member_solve(d, target, pr, pi, total, step)
+        o_re, o_im = o_re / self.input_gain, o_im / self.input_gain
+        amp = ops.sqrt(o_re**2 + o_im**2)
+        out = ops.concatenate([amp, o_re, o_im], axis=1)  # (b, 3C, N, N)
+        return ops.transpose(out, (0, 2, 3, 1))
+
+    def _group_solve(self, d, target, pr, pi, total, geometry):
+        """The members of each group solved jointly on one canvas (error reduction with
+        overlap); returns each member's view of the canvas, (b, C, N, N) twice."""
+        g = ops.cast(geometry, "float32")
+        A_y = shift_matrices(g[..., 1], self.N, self.pad)
+        A_x = shift_matrices(g[..., 0], self.N, self.pad)
+        den = place_members(pr**2 + pi**2, A_y, A_x)  # (b, S, S)
+        lit = ops.cast(den > 1e-6 * ops.max(den), "float32")
+        inv = lit / ops.where(lit > 0, den, 1.0)
+        C = d.shape[1]
+        a0 = ops.sqrt(ops.sum(d**2, axis=(1, 2, 3)) / (C * total))  # (b,)
+        c_re = a0[:, None, None] * ops.ones_like(den)
+        c_im = ops.zeros_like(den)
+        for _ in range(self.iterations):
+            v_re, v_im = cut_members(c_re, A_y, A_x), cut_members(c_im, A_y, A_x)
+            s_re, s_im = v_re * pr - v_im * pi, v_re * pi + v_im * pr
+            f_re, f_im = ops.fft2((s_re, s_im))
+            k = target / ops.maximum(ops.sqrt(f_re**2 + f_im**2), 1e-6)
+            q_re, q_im = ops.ifft2((f_re * k, f_im * k))
+            n_re = place_members(pr * q_re + pi * q_im, A_y, A_x)  # conj(P)·ψ'
+            n_im = place_members(pr * q_im - pi * q_re, A_y, A_x)
+            c_re = lit * n_re * inv + (1.0 - lit) * c_re
+            c_im = lit * n_im * inv + (1.0 - lit) * c_im
+        return cut_members(c_re, A_y, A_x), cut_members(c_im, A_y, A_x)
+
+    def _member_solve(self, d, target, pr, pi, total, step):
+        """Each pattern alone (no overlap); (b, C, N, N) twice."""
+        a0 = ops.sqrt(ops.sum(d**2, axis=(2, 3), keepdims=True) / total)
         o_re = a0 * ops.ones_like(d)
         o_im = ops.zeros_like(d)
         for _ in range(self.iterations):
@@ -138,10 +208,7 @@ class BackProjection(ProbeLayer):
             e_re, e_im = q_re - s_re, q_im - s_im
             o_re = o_re + (pr * e_re + pi * e_im) * step
             o_im = o_im + (pr * e_im - pi * e_re) * step
-        o_re, o_im = o_re / self.input_gain, o_im / self.input_gain
-        amp = ops.sqrt(o_re**2 + o_im**2)
-        out = ops.concatenate([amp, o_re, o_im], axis=1)  # (b, 3C, N, N)
-        return ops.transpose(out, (0, 2, 3, 1))
+        return o_re, o_im
 
     def compute_output_shape(self, input_shape):
         shape = (
@@ -159,6 +226,8 @@ class BackProjection(ProbeLayer):
             "probe_mask": self.probe_mask,
             "input_gain": self.input_gain,
             "register": self.register,
+            "group": self.group,
+            "pad": self.pad,
         }
 
 

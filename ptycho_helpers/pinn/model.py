@@ -36,16 +36,17 @@ from keras import layers, ops
 
 from ..config import ModelConfig
 from ..core.physics import support_mask
-from .backprojection import PACKAGE, BackProjection, ProbeLayer, corrected_logits
+from .backprojection import (
+    PACKAGE,
+    BackProjection,
+    ProbeLayer,
+    corrected_logits,
+    cut_members,
+    place_members,
+    shift_matrices,
+)
 from .heads import BORDER_CHANNELS, HEAD, BorderFill, Channels, LogCounts, PiTanh, amp_head, border_branch
 from .scale_layer import IntensityScale
-
-
-def _shift_matrices(offsets, N: int, pad: int):
-    """One-hot placement matrices ``A[b, c, k, u] = 1`` iff ``u = k + pad + offset``."""
-    S = N + 2 * pad
-    idx = ops.arange(N, dtype="int32")[None, None, :] + pad + ops.cast(ops.round(offsets), "int32")[..., None]
-    return ops.one_hot(idx, S, dtype="float32")  # (b, C, N, S)
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -79,29 +80,22 @@ class DiffractionPhysics(ProbeLayer):
         self._support = support_mask(self.N, self.probe_big).astype(np.float32)
 
     def _combine_extract(self, re, im, offsets):
-        A_x = _shift_matrices(offsets[..., 0], self.N, self.pad)
-        A_y = _shift_matrices(offsets[..., 1], self.N, self.pad)
-
-        def place(t):  # (b,C,N,N) -> (b,S,S), summed over members
-            t = ops.einsum("bcku,bckl->bcul", A_y, t)
-            return ops.einsum("bcul,bclv->buv", t, A_x)
-
-        def cut(t):  # (b,S,S) -> (b,C,N,N)
-            t = ops.einsum("bcku,buv->bckv", A_y, t)
-            return ops.einsum("bckv,bclv->bckl", t, A_x)
-
-        w = place(ops.ones_like(re) * ops.convert_to_tensor(self._support))
+        A_x = shift_matrices(offsets[..., 0], self.N, self.pad)
+        A_y = shift_matrices(offsets[..., 1], self.N, self.pad)
+        w = place_members(ops.ones_like(re) * ops.convert_to_tensor(self._support), A_y, A_x)
         w = ops.maximum(w, 1.0)
-        return cut(place(re) / w), cut(place(im) / w)
+        return (
+            cut_members(place_members(re, A_y, A_x) / w, A_y, A_x),
+            cut_members(place_members(im, A_y, A_x) / w, A_y, A_x),
+        )
 
     def _cut_members(self, t, offsets):
         """(b,1,N,N) object at the anchor -> (b,C,N,N) member cuts (twin of geometry.cut_members)."""
         p = self.pad
         canvas = ops.pad(t[:, 0], [[0, 0], [p, p], [p, p]])  # (b, S, S)
-        A_x = _shift_matrices(offsets[..., 0], self.N, p)
-        A_y = _shift_matrices(offsets[..., 1], self.N, p)
-        t = ops.einsum("bcku,buv->bckv", A_y, canvas)
-        return ops.einsum("bckv,bclv->bckl", t, A_x)
+        A_x = shift_matrices(offsets[..., 0], self.N, p)
+        A_y = shift_matrices(offsets[..., 1], self.N, p)
+        return cut_members(canvas, A_y, A_x)
 
     def call(self, inputs):
         amp, phase, geometry = inputs
@@ -227,6 +221,8 @@ def _build(config: ModelConfig, probe: np.ndarray) -> PINN:
             config.probe_mask,
             config.input_gain,
             register=True,
+            group=config.physics_input == "group",
+            pad=max(config.combine_pad, N // 2),  # K-NN members beyond N/2 of the anchor: see the layer
             name="backprojection",
             dtype="float32",
         )

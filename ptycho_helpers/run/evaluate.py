@@ -144,20 +144,26 @@ def ceiling_block(
 
 def backprojection_stitched(recon, M: int) -> Any:
     """The network's physics input alone (``ModelConfig.backprojection`` error-reduction
-    iterations per test pattern), masked to the model's support, combined per group like
+    iterations per test pattern, or per group with ``physics_input=group``), masked to the model's support, combined per group like
     the PINN's patches and stitched at the same positions: what the network starts from."""
     from ..pinn.infer import combined_patches
 
     trained, rec = recon.trained, recon.rec
     cfg, test = trained.pinn.config, trained.groups.test
     d = np.transpose(test.diffraction, (0, 3, 1, 2))  # (g, C, N, N)
-    est = physics.error_reduction(
-        d,
-        trained.groups.sim.probe,
-        cfg.backprojection,
-        probe_mask=cfg.probe_mask,
-        fractions=test.geometry[..., 2:],  # in each member's floor frame, as the model forms it
-    )
+    probe = trained.groups.sim.probe
+    if cfg.physics_input == "group":  # the members of a group jointly, on one canvas (numpy twin)
+        masked = probe * (physics.disk_mask(cfg.N) if cfg.probe_mask else 1.0)
+        canvases, origins = ceilings.group_solve(d, test.positions, masked, cfg.backprojection)
+        est = ceilings.crops_at(canvases, origins, np.floor(test.positions), cfg.N)
+    else:
+        est = physics.error_reduction(
+            d,
+            probe,
+            cfg.backprojection,
+            probe_mask=cfg.probe_mask,
+            fractions=test.geometry[..., 2:],  # in each member's floor frame, as the model forms it
+        )
     est = est.reshape(-1, cfg.N, cfg.N) * physics.support_mask(cfg.N, cfg.probe_big)
     patches = combined_patches(est, test, cfg) * trained.groups.sim.unit_scale
     return reassemble_patches(patches, rec.positions, M)
