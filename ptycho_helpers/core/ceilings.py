@@ -152,24 +152,30 @@ def group_solve(
     p2 = np.abs(probes) ** 2
     target = np.fft.ifftshift(d, axes=(-2, -1)) * N
     a0 = np.sqrt(np.sum(d**2, axis=(1, 2, 3)) / (C * np.sum(np.abs(p) ** 2)))
-    canvas = np.broadcast_to(a0[:, None, None], (g, L, L)).astype(np.complex128)
-    gi = np.arange(g)[:, None, None]
     ar = np.arange(N)
-    rows = [corner[:, k, 1, None, None] + ar[None, :, None] for k in range(C)]
-    cols = [corner[:, k, 0, None, None] + ar[None, None, :] for k in range(C)]
-    den = np.zeros((g, L, L))
+    # flat indices of each member's crop in the stacked canvases: gathers and (per member,
+    # duplicate-free) scatters on one axis, about 1.7x faster than three index arrays
+    flat = [
+        (np.arange(g)[:, None, None] * L + corner[:, k, 1, None, None] + ar[None, :, None]) * L
+        + corner[:, k, 0, None, None]
+        + ar[None, None, :]
+        for k in range(C)
+    ]
+    den = np.zeros(g * L * L)
     for k in range(C):
-        den[gi, rows[k], cols[k]] += p2[:, k]
+        den[flat[k]] += p2[:, k]
     lit = den > 1e-6 * den.max()
+    inv = np.where(lit, 1.0 / np.where(lit, den, 1.0), 0.0)
+    canvas = np.repeat(a0, L * L).astype(np.complex128)
+    conj = np.conj(probes)
     for _ in range(int(iterations)):
-        num = np.zeros((g, L, L), dtype=np.complex128)
+        num = np.zeros(g * L * L, dtype=np.complex128)
         for k in range(C):
-            psi = probes[:, k] * canvas[gi, rows[k], cols[k]]
-            f = np.fft.fft2(psi)
-            f = f * (target[:, k] / np.maximum(np.abs(f), 1e-12))
-            num[gi, rows[k], cols[k]] += np.conj(probes[:, k]) * np.fft.ifft2(f)
-        canvas = np.where(lit, num / np.where(lit, den, 1.0), canvas)
-    return canvas, origins
+            f = np.fft.fft2(probes[:, k] * canvas[flat[k]])
+            f *= target[:, k] / np.maximum(np.abs(f), 1e-12)
+            num[flat[k]] += conj[:, k] * np.fft.ifft2(f)
+        canvas = np.where(lit, num * inv, canvas)
+    return canvas.reshape(g, L, L), origins
 
 
 def crops_at(canvases: np.ndarray, origins: np.ndarray, centres: np.ndarray, N: int) -> np.ndarray:

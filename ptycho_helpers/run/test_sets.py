@@ -70,9 +70,10 @@ class CanonicalTestSet:
     unit: float
 
 
-def canonical_test_sets(ctx: ScenarioContext, probe: np.ndarray) -> list[CanonicalTestSet]:
-    """Simulate both canonical test sets of the run's seed (see the module docstring)."""
-    p, spec = ctx.resolved.params, ctx.resolved.spec
+def canonical_test_sets(resolved, probe: np.ndarray) -> list[CanonicalTestSet]:
+    """Simulate both canonical test sets of a run (``resolved``: its ``ResolvedRun``, or
+    anything with the same ``params`` and ``spec``; see the module docstring)."""
+    p, spec = resolved.params, resolved.spec
     N, C = p.N, spec.channels
     obj = make_lines_object(p.object_size, p.object_seed + GRID_TEST_SEED_OFFSET)
     patch_max = spec.object_units == "patch_max"
@@ -143,32 +144,45 @@ def scores_of(stitched, ceiling_stitched, obj: np.ndarray) -> dict[str, Any]:
     }
 
 
-def test_sets_block(ctx: ScenarioContext, trained: TrainedModel) -> dict[str, Any]:
-    """Reconstruct both canonical test sets with the trained network and score each with
-    both stitchings (``comparison_metrics.json["test_sets"]``)."""
+def score_model(resolved, model, config, input_gain: float, probe: np.ndarray) -> dict[str, Any]:
+    """Reconstruct both canonical test sets with a trained network (``model``: its
+    ``diffraction_to_obj``; ``config``: its ``ModelConfig``) and score each with both
+    stitchings: ``comparison_metrics.json["test_sets"]``.  Works on a saved bundle too
+    (``scripts/test_sets_of.py``)."""
     from ..pinn.infer import combined_patches, predict_patches
 
-    t = time.perf_counter()
-    p = ctx.resolved.params
-    probe = trained.groups.sim.probe
+    p = resolved.params
     out: dict[str, Any] = {
         "object_seed": p.object_seed + GRID_TEST_SEED_OFFSET,
         "stitchings": dict(STITCHINGS),
         "note": "the same two test sets for every run of this seed, whatever its protocol; "
         "an object no protocol trains on",
     }
-    for ts in canonical_test_sets(ctx, probe):
-        config = trained.pinn.config
-        if ts.data.diffraction.shape[-1] > 1 and ts.data.max_offset > config.combine_pad:
-            config = dataclasses.replace(config, combine_pad=even_ceil(ts.data.max_offset))
-        rec = predict_patches(trained.pinn.diffraction_to_obj, ts.data, input_gain=trained.scales.input_gain)
-        patches = combined_patches(rec.patches, ts.data, config) * ts.unit
+    for ts in canonical_test_sets(resolved, probe):
+        cfg = config
+        if ts.data.diffraction.shape[-1] > 1 and ts.data.max_offset > cfg.combine_pad:
+            cfg = dataclasses.replace(cfg, combine_pad=even_ceil(ts.data.max_offset))
+        rec = predict_patches(model, ts.data, input_gain=input_gain)
+        patches = combined_patches(rec.patches, ts.data, cfg) * ts.unit
         ceiling = _ceiling_patches(ts, rec, probe, p.N).astype(np.complex64)
         block: dict[str, Any] = {"groups": ts.data.n_groups, "patterns": int(ts.data.positions[..., 0].size)}
         for name, M in STITCHINGS.items():
             st = reassemble_patches(patches, rec.positions, M)
             block[name] = scores_of(st, reassemble_patches(ceiling, rec.positions, M), ts.obj)
         out[ts.name] = block
+    return out
+
+
+def test_sets_block(ctx: ScenarioContext, trained: TrainedModel) -> dict[str, Any]:
+    """:func:`score_model` of a run's trained network, timed as the ``test_sets`` stage."""
+    t = time.perf_counter()
+    out = score_model(
+        ctx.resolved,
+        trained.pinn.diffraction_to_obj,
+        trained.pinn.config,
+        trained.scales.input_gain,
+        trained.groups.sim.probe,
+    )
     ctx.timed("test_sets", t)
     logger.info(
         "%s: canonical test sets scored in %.1f s (grid tiles %.3f, random half %.3f masked SSIM, overlap)",

@@ -26,7 +26,7 @@ SMALL = {"object_size": 150, "base_total_images": 48, "group_count": 16}
 def _sets(scenario, **over):
     ctx = SimpleNamespace(resolved=resolve_run(scenario, {**SMALL, **over}), settings=None)
     ctx.settings = SimpleNamespace(custom_probe_path=None)
-    return test_sets.canonical_test_sets(ctx, probe_of(ctx))
+    return test_sets.canonical_test_sets(ctx.resolved, probe_of(ctx))
 
 
 @pytest.mark.parametrize("scenario", ["gs1_ideal", "gs2_ideal"])
@@ -101,3 +101,19 @@ def test_a_run_scores_both_test_sets_with_both_stitchings(tmp_path):
     assert ts["random_half"]["overlap"]["reference_filled_fraction"] > 0.2
     meta = json.loads((run.ctx.folder / "run_metadata.json").read_text())
     assert meta["timings_s"]["test_sets"] > 0 and meta["settings"]["test_sets"] is True
+    # a saved model scored afterwards (scripts/test_sets_of.py) gets the same block
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[3] / "scripts" / "test_sets_of.py"
+    spec = importlib.util.spec_from_file_location("test_sets_of", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    again = mod.score_run(run.ctx.folder)
+    for name in test_sets.TEST_SETS:
+        for stitching in test_sets.STITCHINGS:
+            for key, value in ts[name][stitching].items():
+                if value is None:  # e.g. no covered rectangle of 11 px on a sparse canvas
+                    assert again[name][stitching][key] is None, key
+                else:
+                    assert again[name][stitching][key] == pytest.approx(value, rel=1e-4, abs=1e-6), key
