@@ -204,6 +204,7 @@ def dose_rows(hubs: list[Path]) -> list[dict]:
                     "nphotons": meta["resolved"]["params"]["nphotons"],
                     "steps": meta["training"].get("steps_run"),
                     "train_groups": meta["counts"]["train_groups"],
+                    "physics_input": (meta.get("model") or {}).get("physics_input", "member"),
                     "test_groups": meta["counts"]["test_groups_stitched"],
                     "flat_ssim": round(cm["baselines"]["flat"]["ssim"], 4),
                     "input_alone_amp_ssim": _ssim(cm.get("backprojection")),
@@ -224,7 +225,15 @@ def dose_rows(hubs: list[Path]) -> list[dict]:
                 }
             )
     return sorted(
-        rows, key=lambda r: (r["scenario"], r["nphotons"], r["train_groups"], r["steps"] or 0, r["seed"])
+        rows,
+        key=lambda r: (
+            r["scenario"],
+            r["nphotons"],
+            r["train_groups"],
+            r["steps"] or 0,
+            r.get("physics_input", "member"),
+            r["seed"],
+        ),
     )
 
 
@@ -233,11 +242,13 @@ def _f(x: float | None, fmt: str = ".3f") -> str:
 
 
 def _cells(rows: list[dict]) -> dict[tuple, list[dict]]:
-    """The runs of each (scenario, dose, training/test groups, step budget), in the data's order."""
+    """The runs of each (scenario, dose, training/test groups, step budget, physics input),
+    in the data's order."""
     cells: dict[tuple, list[dict]] = {}
     for r in rows:
         groups = f"{r['train_groups']} / {r['test_groups']}"
-        cells.setdefault((r["scenario"], r["nphotons"], groups, r["steps"]), []).append(r)
+        key = (r["scenario"], r["nphotons"], groups, r["steps"], r.get("physics_input", "member"))
+        cells.setdefault(key, []).append(r)
     return cells
 
 
@@ -258,15 +269,15 @@ def _added(r: dict) -> float | None:
 def dose_table(doc: dict) -> str:
     """Per run, then the median of each (scenario, dose, budget) over its seeds."""
     lines = [
-        "| scenario | photons | groups (train / test) | steps | seed | flat | input alone | PINN | "
+        "| scenario | photons | groups (train / test) | steps | physics input | seed | flat | input alone | PINN | "
         'what training added | classical mPIE (flat start) | per-group solve ("ceiling") |',
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
 
     def line(cell: tuple, seed: str, r: dict, added: float | None, bold: str = "") -> str:
-        sc, ph, groups, steps = cell
+        sc, ph, groups, steps, physics_input = cell
         return (
-            f"| {sc} | {_photons(ph)} | {groups} | {steps} | {seed} | {_f(r['flat_ssim'])} | {_f(r['input_alone_amp_ssim'])} | "
+            f"| {sc} | {_photons(ph)} | {groups} | {steps} | {physics_input} | {seed} | {_f(r['flat_ssim'])} | {_f(r['input_alone_amp_ssim'])} | "
             f"{bold}{_f(r['pinn_amp_ssim'])}{bold} | {_f(added, '+.3f')} | "
             f"{bold}{_f(r['classical_flat_start_amp_ssim'])}{bold} | {_f(r['ceiling_amp_ssim'])} |"
         )
@@ -295,12 +306,13 @@ def time_to_accuracy(doc: dict) -> str:
     wall time / iterations (the monitoring is inside that time); the PINN's training is
     shown apart, it is paid once per model, not per scan."""
     lines = [
-        "| scenario | photons | groups (train / test) | steps | seeds | PINN: SSIM, inference s (training s) | "
+        "| scenario | photons | groups (train / test) | steps | physics input | seeds | "
+        "PINN: SSIM, inference s (training s) | "
         "classical (flat start): best SSIM at iteration; at 50 | classical: s to the PINN's SSIM | "
         "classical: s to its best | PINN + classical finish: s to the classical best |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for (sc, ph, groups, steps), rs in _cells(
+    for (sc, ph, groups, steps, physics_input), rs in _cells(
         [r for r in doc["rows"] if r.get("classical_ssim_curve")]
     ).items():
         cols: dict[str, list] = {k: [] for k in ("best", "best_it", "to_pinn", "to_best", "finish")}
@@ -324,7 +336,7 @@ def time_to_accuracy(doc: dict) -> str:
             f" ({never} of {len(rs)} never, in {rs[0]['classical_iterations']} iterations)" if never else ""
         )
         lines.append(
-            f"| {sc} | {_photons(ph)} | {groups} | {steps} | {len(rs)} | "
+            f"| {sc} | {_photons(ph)} | {groups} | {steps} | {physics_input} | {len(rs)} | "
             f"{_median_of([r['pinn_amp_ssim'] for r in rs]):.3f}, {_median_of([r['inference_s'] for r in rs]):.1f} s "
             f"({_median_of([r['train_s'] for r in rs]):.0f} s) | {med['best']:.3f} at {med['best_it']:.0f}; "
             f"{_median_of([r['classical_flat_start_amp_ssim'] for r in rs]):.3f} | {_f(med['to_pinn'], '.1f')} | "

@@ -187,12 +187,12 @@ def test_dose_tables_read_a_hub_and_time_the_classical_engine_by_its_iterations(
     )
     doc = {"provenance": {"command": "c", "machine": "m"}, "rows": mod.dose_rows([tmp_path / "hub"])}
     assert (
-        "| gs2_ideal | 1e4 | 128 / 64 | 155 | 1 | 0.200 | 0.500 | 0.550 | +0.050 | 0.580 | 0.450 |"
+        "| gs2_ideal | 1e4 | 128 / 64 | 155 | member | 1 | 0.200 | 0.500 | 0.550 | +0.050 | 0.580 | 0.450 |"
         in mod.dose_table(doc)
     )
     # to the PINN's 0.55: iteration 4 at 0.5 s each = 2.0 s; to the best (0.62 at 4): 2.0 s;
     # from the PINN: 3 s inference + iteration 2 at 1 s each = 5.0 s
-    row = "| gs2_ideal | 1e4 | 128 / 64 | 155 | 1 | 0.550, 3.0 s (100 s) | 0.620 at 4; 0.580 | 2.0 | 2.0 | 5.0 |"
+    row = "| gs2_ideal | 1e4 | 128 / 64 | 155 | member | 1 | 0.550, 3.0 s (100 s) | 0.620 at 4; 0.580 | 2.0 | 2.0 | 5.0 |"
     assert row in mod.time_to_accuracy(doc)
     assert mod.first_reach(curve, 0.7) is None
 
