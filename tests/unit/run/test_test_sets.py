@@ -117,3 +117,7 @@ def test_a_run_scores_both_test_sets_with_both_stitchings(tmp_path):
                     assert again[name][stitching][key] is None, key
                 else:
                     assert again[name][stitching][key] == pytest.approx(value, rel=1e-4, abs=1e-6), key
+    bare = mod.score_run(run.ctx.folder, ceiling=False)  # --no-ceiling: the same scores, no bound
+    tiles = bare["grid_tiles"]["tiles"]
+    assert tiles["ceiling_ssim"] is None and tiles["normalised"] is None
+    assert tiles["amp_ssim"] == pytest.approx(ts["grid_tiles"]["tiles"]["amp_ssim"], rel=1e-4)
