@@ -40,6 +40,7 @@ def score_run(folder: Path, ceiling: bool = True) -> dict:
         bundle.model_config,
         bundle.scales.input_gain,
         bundle.probe,
+        ceiling=ceiling,
     )
     block["wall_s"] = round(time.perf_counter() - t, 1)
     return block
