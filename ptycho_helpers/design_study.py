@@ -91,10 +91,17 @@ def run_scores(folder: Path) -> dict[str, float | None]:
     out["classical_ssim"] = ((comp.get("classical") or {}).get("amplitude") or {}).get("ssim")
     out["ceiling_ssim"] = (comp.get("ceiling") or {}).get("amp_ssim")
     out["ceiling_share"] = (comp.get("ceiling") or {}).get("normalised_pinn")
-    test_sets = comp.get("test_sets") or {}
-    for metric, (name, stitching, key) in TEST_SET_METRICS.items():
-        out[metric] = ((test_sets.get(name) or {}).get(stitching) or {}).get(key)
+    out.update(test_set_scores(comp.get("test_sets")))
     return out
+
+
+def test_set_scores(block: dict[str, Any] | None) -> dict[str, float | None]:
+    """The study's canonical-test-set metrics of one ``test_sets`` block (``None``: none)."""
+    block = block or {}
+    return {
+        metric: ((block.get(name) or {}).get(stitching) or {}).get(key)
+        for metric, (name, stitching, key) in TEST_SET_METRICS.items()
+    }
 
 
 @contextlib.contextmanager

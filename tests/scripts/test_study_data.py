@@ -54,6 +54,27 @@ def test_study_data_rescored_from_the_runs_and_refuses_a_folder_that_is_no_study
     assert abs(effects["amp_ssim"]["effects"]["G"]["estimate"] - 0.10) < 1e-9
     assert abs(effects["classical_ssim"]["effects"]["G"]["estimate"] - 0.04) < 1e-9
     assert doc["provenance"]["commits"] == ["abcdef0"] and "- G: +0.100" in "\n".join(doc["verdict"])
+    # a hub made before --test-sets: the rescored blocks (scripts/test_sets_of.py) fill the
+    # canonical-test-set metrics, here with a known effect of G of +0.03 on the grid tiles
+    rescored = {
+        f"hub/{t['run_name']}": {
+            "grid_tiles": {
+                "tiles": {"amp_ssim": 0.7 + 0.015 * plan["design"][t["row"]][0] + 0.01 * t["seed"]}
+            },
+            "random_half": {"overlap": {"amp_ssim": 0.55, "interior_ssim": 0.5}},
+        }
+        for t in plan["tasks"]
+    }
+    (tmp_path / "rescored.json").write_text(json.dumps(rescored))
+    res = subprocess.run(
+        [*cmd, "--command", "s", "--test-sets", str(tmp_path / "rescored.json")],
+        capture_output=True,
+        text=True,
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    effects = json.loads(out.read_text())["analysis"]["metrics"]
+    assert abs(effects["tiles_ssim"]["effects"]["G"]["estimate"] - 0.03) < 1e-9
+    assert abs(effects["random_half_ssim"]["effects"]["G"]["estimate"]) < 1e-12
     bad = subprocess.run(
         [*cmd[:2], str(tmp_path), "--out", str(out), "--command", "x"], capture_output=True, text=True
     )
