@@ -60,17 +60,6 @@ METRICS = (
     "random_half_share",
 )
 
-#: where each canonical-test-set metric is read: (test set, stitching, score) — the grid
-#: tiles stitched as the grid protocol does (10×10 tiles), the random half as the non-grid
-#: one does (20×20 overlap average)
-TEST_SET_METRICS = {
-    "tiles_ssim": ("grid_tiles", "tiles", "amp_ssim"),
-    "tiles_share": ("grid_tiles", "tiles", "normalised"),
-    "random_half_ssim": ("random_half", "overlap", "amp_ssim"),
-    "random_half_interior": ("random_half", "overlap", "interior_ssim"),
-    "random_half_share": ("random_half", "overlap", "normalised"),
-}
-
 
 def run_scores(folder: Path) -> dict[str, float | None]:
     """The study's scores of one run folder (``None`` where the run has none)."""
@@ -91,17 +80,8 @@ def run_scores(folder: Path) -> dict[str, float | None]:
     out["classical_ssim"] = ((comp.get("classical") or {}).get("amplitude") or {}).get("ssim")
     out["ceiling_ssim"] = (comp.get("ceiling") or {}).get("amp_ssim")
     out["ceiling_share"] = (comp.get("ceiling") or {}).get("normalised_pinn")
-    out.update(test_set_scores(comp.get("test_sets")))
+    out.update(hub_results.test_set_scores(comp.get("test_sets")))
     return out
-
-
-def test_set_scores(block: dict[str, Any] | None) -> dict[str, float | None]:
-    """The study's canonical-test-set metrics of one ``test_sets`` block (``None``: none)."""
-    block = block or {}
-    return {
-        metric: ((block.get(name) or {}).get(stitching) or {}).get(key)
-        for metric, (name, stitching, key) in TEST_SET_METRICS.items()
-    }
 
 
 @contextlib.contextmanager

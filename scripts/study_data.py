@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from ptycho_helpers import design_study
+from ptycho_helpers.hub.results import test_set_scores
 
 
 def collect(hub: Path, test_sets: dict | None = None) -> dict:
@@ -29,7 +30,7 @@ def collect(hub: Path, test_sets: dict | None = None) -> dict:
     for run, block in (test_sets or {}).items():
         name = run.split("/", 1)[-1]
         if name in scores:
-            scores[name].update(design_study.test_set_scores(block))
+            scores[name].update(test_set_scores(block))
     analysis = design_study.analyse(plan, scores)
     return {
         "plan": plan,

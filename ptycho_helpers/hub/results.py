@@ -338,3 +338,24 @@ def select(rows: list[dict[str, Any]], keys: list[str] | tuple[str, ...]) -> lis
     if unknown:
         raise ValueError(f"unknown result column(s) {unknown}; columns: {', '.join(sorted(known))}")
     return [{k: r.get(k) for k in keys} for r in rows]
+
+
+#: what a study reads from a ``test_sets`` block of ``comparison_metrics.json``
+#: (``run.test_sets``): (test set, stitching, score) — the grid tiles stitched as the grid
+#: protocol does (10×10 tiles), the random half as the non-grid one does (20×20 overlap)
+TEST_SET_SCORES = {
+    "tiles_ssim": ("grid_tiles", "tiles", "amp_ssim"),
+    "tiles_share": ("grid_tiles", "tiles", "normalised"),
+    "random_half_ssim": ("random_half", "overlap", "amp_ssim"),
+    "random_half_interior": ("random_half", "overlap", "interior_ssim"),
+    "random_half_share": ("random_half", "overlap", "normalised"),
+}
+
+
+def test_set_scores(block: dict[str, Any] | None) -> dict[str, float | None]:
+    """The study's canonical-test-set metrics of one ``test_sets`` block (``None``: none)."""
+    block = block or {}
+    return {
+        metric: ((block.get(name) or {}).get(stitching) or {}).get(key)
+        for metric, (name, stitching, key) in TEST_SET_SCORES.items()
+    }
