@@ -191,3 +191,11 @@ def crops_at(canvases: np.ndarray, origins: np.ndarray, centres: np.ndarray, N: 
             gi, c[:, k, 1, None, None] + ar[None, :, None], c[:, k, 0, None, None] + ar[None, None, :]
         ]
     return out.reshape(g * K, N, N)
+
+
+def group_solve_crops(data, probe: np.ndarray, centres: np.ndarray, iterations: int = 50) -> np.ndarray:
+    """:func:`group_solve` of every group of ``data`` (a ``GroupedData``: diffraction
+    ``(g, N, N, C)``, member positions) cut out at ``centres`` ``(g, K, 2)``: ``(g·K, N, N)``."""
+    d = np.transpose(data.diffraction, (0, 3, 1, 2))  # (g, C, N, N)
+    canvases, origins = group_solve(d, data.positions, probe, iterations)
+    return crops_at(canvases, origins, centres, np.asarray(probe).shape[-1])

@@ -124,10 +124,10 @@ def ceiling_block(
         patches = ceilings.twin_ceiling_patches(true_patches)
     else:
         test, sim = recon.trained.groups.test, recon.trained.groups.sim
-        d = np.transpose(test.diffraction, (0, 3, 1, 2))  # (g, C, N, N)
-        canvases, origins = ceilings.group_solve(d, test.positions, sim.probe, GROUP_SOLVE_ITERATIONS)
         centres = rec.positions.reshape(test.n_groups, -1, 2)
-        patches = ceilings.crops_at(canvases, origins, centres, p.N) * sim.unit_scale
+        patches = (
+            ceilings.group_solve_crops(test, sim.probe, centres, GROUP_SOLVE_ITERATIONS) * sim.unit_scale
+        )
         kind = (
             f"per-group classical solve (gridsize {ctx.resolved.spec.gridsize}: each group's patterns, "
             f"known probe, {GROUP_SOLVE_ITERATIONS} error-reduction iterations)"
@@ -144,21 +144,20 @@ def ceiling_block(
 
 def backprojection_stitched(recon, M: int) -> Any:
     """The network's physics input alone (``ModelConfig.backprojection`` error-reduction
-    iterations per test pattern, or per group with ``physics_input=group``), masked to the model's support, combined per group like
-    the PINN's patches and stitched at the same positions: what the network starts from."""
+    iterations per test pattern, or per group with ``physics_input=group``), masked to the
+    model's support, combined per group like the PINN's patches and stitched at the same
+    positions: what the network starts from."""
     from ..pinn.infer import combined_patches
 
     trained, rec = recon.trained, recon.rec
     cfg, test = trained.pinn.config, trained.groups.test
-    d = np.transpose(test.diffraction, (0, 3, 1, 2))  # (g, C, N, N)
     probe = trained.groups.sim.probe
     if cfg.physics_input == "group":  # the members of a group jointly, on one canvas (numpy twin)
         masked = probe * (physics.disk_mask(cfg.N) if cfg.probe_mask else 1.0)
-        canvases, origins = ceilings.group_solve(d, test.positions, masked, cfg.backprojection)
-        est = ceilings.crops_at(canvases, origins, np.floor(test.positions), cfg.N)
+        est = ceilings.group_solve_crops(test, masked, np.floor(test.positions), cfg.backprojection)
     else:
         est = physics.error_reduction(
-            d,
+            np.transpose(test.diffraction, (0, 3, 1, 2)),  # (g, C, N, N)
             probe,
             cfg.backprojection,
             probe_mask=cfg.probe_mask,

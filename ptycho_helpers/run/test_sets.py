@@ -106,10 +106,8 @@ def _ceiling_patches(ts: CanonicalTestSet, rec, probe: np.ndarray, N: int) -> np
 
     if ts.data.diffraction.shape[-1] == 1:
         return ceilings.twin_ceiling_patches(physics.extract_patches(ts.obj, rec.positions, N))
-    d = np.transpose(ts.data.diffraction, (0, 3, 1, 2))
-    canvases, origins = ceilings.group_solve(d, ts.data.positions, probe, GROUP_SOLVE_ITERATIONS)
     centres = rec.positions.reshape(ts.data.n_groups, -1, 2)
-    return ceilings.crops_at(canvases, origins, centres, N) * ts.unit
+    return ceilings.group_solve_crops(ts.data, probe, centres, GROUP_SOLVE_ITERATIONS) * ts.unit
 
 
 def scores_of(stitched, ceiling_stitched, obj: np.ndarray) -> dict[str, Any]:
